@@ -1,0 +1,275 @@
+// Shared helpers for the end-to-end suite: start the real orderchat binary, mint
+// JWTs, talk HTTP with fetch and Socket.IO with the official socket.io-client.
+//
+//   const srv = await spawnServer({ ORDERCHAT_TYPING_TIMEOUT_SECS: '1' });
+//   const alice = srv.token('alice', 'customer');
+//   await srv.order('o1', { alice: 'customer', bob: 'driver' });
+//   const sock = await srv.connect(alice);
+//   const ack = await emitAck(sock, 'join-order-room', 'o1');
+//   const ev = await waitFor(sock, 'new-message', (e) => e.orderId === 'o1');
+//   await srv.stop();
+
+import { spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { io } from 'socket.io-client';
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const BIN = process.env.ORDERCHAT_BIN || join(repoRoot, 'target/debug/orderchat');
+export const SECRET = 'e2e-test-secret-0123456789-abcdefghijklmnop';
+export const TIMEOUT = 5000; // generous: tests must pass on a slow, busy machine
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+let counter = 0;
+/** A name unique within this test process: `id('order')` → "order-3-k2x9". */
+export function id(prefix) {
+  counter += 1;
+  return `${prefix}-${counter}-${Math.random().toString(36).slice(2, 6)}`;
+}
+
+/** Sign a JWT. `header.alg` may be HS256/HS384/HS512 or "none" (empty signature). */
+export function signJwt(payload, secret = SECRET, header = { alg: 'HS256', typ: 'JWT' }) {
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const input = `${b64(header)}.${b64(payload)}`;
+  if (header.alg === 'none') return `${input}.`;
+  const hash = { HS256: 'sha256', HS384: 'sha384', HS512: 'sha512' }[header.alg];
+  return `${input}.${createHmac(hash, secret).update(input).digest('base64url')}`;
+}
+
+/** Display name the helpers give every user: tokens and order participants agree. */
+export const nameOf = (userId) => `Name ${userId}`;
+
+/** A valid token for `sub` with `role`; `extra` adds or overrides claims (undefined removes). */
+export function token(sub, role = 'customer', extra = {}, secret = SECRET) {
+  const now = Math.floor(Date.now() / 1000);
+  return signJwt({ sub, role, name: nameOf(sub), exp: now + 3600, ...extra }, secret);
+}
+
+/**
+ * Start `orderchat serve` on a random port with a fresh data dir (or `opts.dataDir`).
+ * `env` adds ORDERCHAT_* settings. Resolves once the server logs its address.
+ */
+export async function spawnServer(env = {}, opts = {}) {
+  const dataDir = opts.dataDir || mkdtempSync(join(tmpdir(), 'orderchat-e2e-'));
+  const proc = spawn(BIN, ['serve'], {
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      NO_COLOR: '1',
+      ORDERCHAT_BIND: '127.0.0.1:0',
+      ORDERCHAT_DATA_DIR: dataDir,
+      ORDERCHAT_JWT_SECRET: SECRET,
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let log = '';
+  const keep = (chunk) => {
+    log += chunk.toString().replace(/\x1b\[[0-9;]*m/g, ''); // strip ANSI colours
+    if (log.length > 8_000_000) log = log.slice(-4_000_000);
+    if (process.env.E2E_LOG) process.stderr.write(chunk);
+  };
+  proc.stdout.on('data', keep);
+  proc.stderr.on('data', keep);
+  const exited = new Promise((res) => proc.once('exit', (code, signal) => res({ code, signal })));
+
+  const addr = await new Promise((res, rej) => {
+    const timer = setTimeout(() => fail(new Error('server did not log "listening" within 30 s')), 30_000);
+    const fail = (err) => { clearTimeout(timer); proc.kill('SIGKILL'); rej(new Error(`${err.message}\n--- server log ---\n${log}`)); };
+    const check = () => {
+      const m = /listening.*?(127\.0\.0\.1:\d+)/.exec(log);
+      if (m) { clearTimeout(timer); proc.stderr.off('data', check); proc.stdout.off('data', check); res(m[1]); }
+    };
+    proc.stderr.on('data', check);
+    proc.stdout.on('data', check);
+    proc.once('error', fail);
+    exited.then(({ code, signal }) => fail(new Error(`server exited early (code ${code}, signal ${signal})`)));
+  });
+
+  const url = `http://${addr}`;
+  const sockets = new Set();
+  let stopped = null;
+
+  const srv = {
+    url,
+    dataDir,
+    proc,
+    exited,
+    logs: () => log,
+    token,
+
+    /** fetch wrapper: JSON body unless `body` is a string; returns { status, headers, body, text }. */
+    async http(method, path, tok, body, headers = {}) {
+      const h = { ...headers };
+      if (tok) h.authorization = `Bearer ${tok}`;
+      const init = { method, headers: h };
+      if (body !== undefined) {
+        init.body = typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body);
+        if (!Object.keys(h).some((k) => k.toLowerCase() === 'content-type')) h['content-type'] = 'application/json';
+      }
+      const res = await fetch(url + path, init);
+      const text = await res.text();
+      let parsed;
+      try { parsed = JSON.parse(text); } catch { parsed = text; }
+      return { status: res.status, headers: res.headers, body: parsed, text };
+    },
+
+    /** Connected socket (rejects with the connect_error). Every received event is recorded. */
+    connect(tok, options = {}) {
+      const socket = io(url, {
+        auth: tok === undefined ? undefined : { token: tok },
+        transports: ['websocket'],
+        reconnection: false,
+        forceNew: true,
+        timeout: TIMEOUT,
+        ...options,
+      });
+      socket.label = tok ? (() => { try { return JSON.parse(Buffer.from(tok.split('.')[1], 'base64url')).sub; } catch { return '?'; } })() : 'anonymous';
+      record(socket);
+      sockets.add(socket);
+      socket.on('disconnect', () => sockets.delete(socket));
+      return new Promise((res, rej) => {
+        socket.once('connect', () => res(socket));
+        socket.once('connect_error', (err) => { socket.close(); sockets.delete(socket); rej(err); });
+      });
+    },
+
+    /** The connect_error a refused connection gets (fails the test if it connects). */
+    async connectError(tok, options = {}) {
+      try {
+        const s = await srv.connect(tok, options);
+        s.close();
+      } catch (err) {
+        return err;
+      }
+      throw new Error('connection was accepted, expected connect_error');
+    },
+
+    /** Register (create or replace) an order as the platform: `{ alice: 'customer', bob: 'driver' }`. */
+    async order(orderId, participants, fields = {}) {
+      const res = await srv.http('PUT', `/api/orders/${encodeURIComponent(orderId)}`, token('platform', 'service'), {
+        number: fields.number ?? `N-${orderId}`,
+        status: fields.status ?? 'created',
+        participants: Object.entries(participants).map(([userId, role]) => ({ userId, role, name: nameOf(userId) })),
+      });
+      if (res.status !== 201 && res.status !== 200) throw new Error(`PUT order ${orderId}: ${res.status} ${res.text}`);
+      return res.body.data;
+    },
+
+    /** Send a text message over HTTP and return the stored message (throws unless 201). */
+    async send(tok, orderId, message, extra = {}) {
+      const res = await srv.http('POST', '/api/chat/messages', tok, { orderId, message, ...extra });
+      if (res.status !== 201) throw new Error(`POST message: ${res.status} ${res.text}`);
+      return res.body.data;
+    },
+
+    /** SIGTERM and wait for exit; returns { code, signal }. Closes our sockets first unless told not to. */
+    async stop({ closeSockets = true, removeDataDir = !opts.dataDir, timeoutMs = 15_000 } = {}) {
+      if (!stopped) {
+        stopped = (async () => {
+          if (closeSockets) for (const s of sockets) s.close();
+          if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+          let timer;
+          const result = await Promise.race([exited, new Promise((r) => { timer = setTimeout(r, timeoutMs, null); })]);
+          clearTimeout(timer);
+          if (!result) {
+            proc.kill('SIGKILL');
+            await exited;
+            throw new Error(`server did not exit within ${timeoutMs} ms of SIGTERM`);
+          }
+          for (const s of sockets) s.close();
+          if (removeDataDir) rmSync(dataDir, { recursive: true, force: true });
+          return result;
+        })();
+      }
+      return stopped;
+    },
+  };
+  return srv;
+}
+
+function record(socket) {
+  socket.received = []; // { event, payload, taken }
+  socket.waiters = new Set();
+  socket.onAny((event, payload) => {
+    const rec = { event, payload, taken: false };
+    socket.received.push(rec);
+    for (const w of [...socket.waiters]) w(rec);
+  });
+}
+
+/**
+ * Resolve with the first payload of `event` on `socket` matching `predicate` that no
+ * earlier waitFor took — including events that arrived before this call.
+ */
+export function waitFor(socket, event, predicate = () => true, timeoutMs = TIMEOUT) {
+  const matches = (rec) => !rec.taken && rec.event === event && predicate(rec.payload);
+  const early = socket.received.find(matches);
+  if (early) { early.taken = true; return Promise.resolve(early.payload); }
+  return new Promise((res, rej) => {
+    const w = (rec) => {
+      if (!matches(rec)) return;
+      rec.taken = true;
+      clearTimeout(timer);
+      socket.waiters.delete(w);
+      res(rec.payload);
+    };
+    const timer = setTimeout(() => {
+      socket.waiters.delete(w);
+      const seen = socket.received.map((r) => `${r.event} ${JSON.stringify(r.payload)}`.slice(0, 200)).join('\n  ');
+      rej(new Error(`timed out after ${timeoutMs} ms waiting for "${event}" on ${socket.label}'s socket; it received:\n  ${seen || '(nothing)'}`));
+    }, timeoutMs);
+    socket.waiters.add(w);
+  });
+}
+
+/** Every payload of `event` this socket received so far that matches `predicate`. */
+export function received(socket, event, predicate = () => true) {
+  return socket.received.filter((r) => r.event === event && predicate(r.payload)).map((r) => r.payload);
+}
+
+/** Emit with an acknowledgement; rejects if the server does not ack within the timeout. */
+export function emitAck(socket, event, payload, timeoutMs = TIMEOUT) {
+  return socket.timeout(timeoutMs).emitWithAck(event, payload);
+}
+
+/** Short pause for "must NOT receive" checks, taken only after a positive barrier. */
+export const settle = () => sleep(400);
+
+/** Resolve when the socket is disconnected (with the reason). */
+export function disconnected(socket, timeoutMs = TIMEOUT) {
+  if (!socket.connected) return Promise.resolve('already disconnected');
+  return new Promise((res, rej) => {
+    const timer = setTimeout(() => rej(new Error(`socket of ${socket.label} still connected after ${timeoutMs} ms`)), timeoutMs);
+    socket.once('disconnect', (reason) => { clearTimeout(timer); res(reason); });
+  });
+}
+
+/** Retry `fn` until it returns truthy (for state the server updates asynchronously). */
+export async function eventually(fn, what, timeoutMs = TIMEOUT) {
+  const end = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    last = await fn();
+    if (last) return last;
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);
+    await sleep(50);
+  }
+}
+
+/** All messages of an order, oldest first, read through the `after` cursor. */
+export async function history(srv, tok, orderId) {
+  const all = [];
+  let after = 0;
+  for (;;) {
+    const res = await srv.http('GET', `/api/chat/orders/${encodeURIComponent(orderId)}/messages?after=${after}&limit=200`, tok);
+    if (res.status !== 200) throw new Error(`history: ${res.status} ${res.text}`);
+    all.push(...res.body.data);
+    if (!res.body.meta.hasMore || res.body.data.length === 0) return all;
+    after = res.body.meta.nextCursor;
+  }
+}

@@ -1,0 +1,175 @@
+// Limits and refusals that need their own configuration: the per-user message rate
+// (HTTP and socket together → 429 with Retry-After / rate_limited ack), the typing
+// rate, the configured message length, the HTTP body size (413), connections per user,
+// an oversized WebSocket frame, and CORS / the WebSocket Origin check. Every refusal
+// must leave the server and the other users unharmed.
+
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnServer, token, id, emitAck, waitFor, received, settle, history, eventually, disconnected } from '../helpers.mjs';
+
+const servers = [];
+async function start(env) {
+  const srv = await spawnServer(env);
+  servers.push(srv);
+  return srv;
+}
+after(async () => { for (const s of servers) await s.stop(); });
+
+test('over the message rate a user gets 429 with Retry-After on HTTP and rate_limited on the socket, counted together', async () => {
+  const srv = await start({ ORDERCHAT_MESSAGE_RATE_PER_MINUTE: '2', ORDERCHAT_MESSAGE_BURST: '3' });
+  const orderId = id('order');
+  await srv.order(orderId, { chatty: 'customer', calm: 'driver' });
+  const ct = token('chatty', 'customer');
+  const s = await srv.connect(ct);
+
+  await srv.send(ct, orderId, 'http 1');
+  await srv.send(ct, orderId, 'http 2');
+  const third = await emitAck(s, 'send-message', { orderId, message: 'socket 3' });
+  assert.equal(third.ok, true, JSON.stringify(third));
+
+  const refusedSocket = await emitAck(s, 'send-message', { orderId, message: 'socket 4' });
+  assert.equal(refusedSocket.ok, false, 'the 4th message (burst 3) was accepted on the socket');
+  assert.equal(refusedSocket.code, 'rate_limited');
+  assert.equal(typeof refusedSocket.error, 'string');
+  assert.equal(typeof refusedSocket.retryAfter, 'number');
+  assert.ok(refusedSocket.retryAfter >= 1, `retryAfter ${refusedSocket.retryAfter}`);
+
+  const refusedHttp = await srv.http('POST', '/api/chat/messages', ct, { orderId, message: 'http 5' });
+  assert.equal(refusedHttp.status, 429, refusedHttp.text);
+  assert.equal(refusedHttp.body.code, 'rate_limited');
+  const retryAfter = refusedHttp.headers.get('retry-after');
+  assert.match(retryAfter ?? '', /^\d+$/, `Retry-After header: ${retryAfter}`);
+  assert.ok(Number(retryAfter) >= 1);
+
+  // Another user is not affected; nothing refused was stored; the socket still works.
+  const other = await srv.http('POST', '/api/chat/messages', token('calm', 'driver'), { orderId, message: 'me too' });
+  assert.equal(other.status, 201, other.text);
+  const msgs = await history(srv, ct, orderId);
+  assert.deepEqual(msgs.map((m) => m.message), ['http 1', 'http 2', 'socket 3', 'me too']);
+  assert.ok(s.connected);
+  assert.equal((await emitAck(s, 'join-order-room', orderId)).ok, true);
+  s.close();
+});
+
+test('typing events over the typing rate are refused and not relayed', async () => {
+  const srv = await start({ ORDERCHAT_TYPING_RATE_PER_MINUTE: '1', ORDERCHAT_TYPING_BURST: '2' });
+  const orderId = id('order');
+  await srv.order(orderId, { typist: 'customer', reader: 'driver' });
+  const typist = await srv.connect(token('typist', 'customer'));
+  const reader = await srv.connect(token('reader', 'driver'));
+  await emitAck(typist, 'join-order-room', orderId);
+  await emitAck(reader, 'join-order-room', orderId);
+
+  const acks = [];
+  for (let i = 0; i < 5; i++) acks.push(await emitAck(typist, 'typing-start', orderId));
+  assert.deepEqual(acks.slice(0, 2).map((a) => a.ok), [true, true], JSON.stringify(acks));
+  for (const a of acks.slice(2)) {
+    assert.equal(a.ok, false, `typing over the limit was accepted: ${JSON.stringify(acks)}`);
+    assert.equal(a.code, 'rate_limited');
+  }
+  await waitFor(reader, 'user-typing', (e) => e.userId === 'typist' && e.isTyping === true);
+  // Barrier: a message the reader receives after all typing events were handled.
+  const sent = await emitAck(typist, 'send-message', { orderId, message: 'done typing' });
+  await waitFor(reader, 'new-message', (e) => e.message.id === sent.message.id);
+  await settle();
+  const relayed = received(reader, 'user-typing', (e) => e.userId === 'typist' && e.isTyping === true);
+  assert.ok(relayed.length <= 2, `${relayed.length} typing starts relayed over a burst of 2`);
+  typist.close();
+  reader.close();
+});
+
+test('ORDERCHAT_MAX_MESSAGE_LENGTH sets the length limit on HTTP and on the socket', async () => {
+  const srv = await start({ ORDERCHAT_MAX_MESSAGE_LENGTH: '10' });
+  const orderId = id('order');
+  await srv.order(orderId, { brief: 'customer' });
+  const bt = token('brief', 'customer');
+  assert.equal((await srv.http('POST', '/api/chat/messages', bt, { orderId, message: '0123456789' })).status, 201);
+  const long = await srv.http('POST', '/api/chat/messages', bt, { orderId, message: '0123456789x' });
+  assert.equal(long.status, 400);
+  assert.equal(long.body.code, 'message_too_long');
+  const s = await srv.connect(bt);
+  const ack = await emitAck(s, 'send-message', { orderId, message: '0123456789x' });
+  assert.equal(ack.ok, false);
+  assert.equal(ack.code, 'message_too_long');
+  assert.equal((await emitAck(s, 'send-message', { orderId, message: 'short' })).ok, true);
+  s.close();
+});
+
+test('a body over ORDERCHAT_MAX_BODY_BYTES is a 413 and the server carries on', async () => {
+  const srv = await start({ ORDERCHAT_MAX_BODY_BYTES: '2048', ORDERCHAT_MAX_MESSAGE_LENGTH: '100000' });
+  const orderId = id('order');
+  await srv.order(orderId, { big: 'customer' });
+  const bt = token('big', 'customer');
+  const res = await srv.http('POST', '/api/chat/messages', bt, { orderId, message: 'x'.repeat(3000) });
+  assert.equal(res.status, 413, res.text.slice(0, 200));
+  assert.equal(res.body.code, 'payload_too_large');
+  assert.equal((await srv.http('POST', '/api/chat/messages', bt, { orderId, message: 'small' })).status, 201);
+});
+
+test('the default body limit (64 KiB) refuses a 100 KB body with 413', async () => {
+  const srv = await start({});
+  const orderId = id('order');
+  await srv.order(orderId, { big: 'customer' });
+  const res = await srv.http('POST', '/api/chat/messages', token('big', 'customer'), { orderId, message: 'y'.repeat(100_000) });
+  assert.equal(res.status, 413, res.text.slice(0, 200));
+  assert.equal(res.body.code, 'payload_too_large');
+});
+
+test('connections over ORDERCHAT_MAX_CONNECTIONS_PER_USER are refused; others and freed slots still work', async () => {
+  const srv = await start({ ORDERCHAT_MAX_CONNECTIONS_PER_USER: '2' });
+  const ut = token('many-tabs', 'customer');
+  const first = await srv.connect(ut);
+  const second = await srv.connect(ut);
+  const err = await srv.connectError(ut);
+  assert.ok(err.message.length > 0);
+  assert.ok(first.connected && second.connected, 'the refusal dropped the existing connections');
+
+  const someoneElse = await srv.connect(token('one-tab', 'customer'));
+  assert.ok(someoneElse.connected);
+
+  first.close();
+  await disconnected(first);
+  const third = await eventually(async () => {
+    try { return await srv.connect(ut); } catch { return null; }
+  }, 'a slot frees up after a disconnect');
+  assert.ok(third.connected);
+  for (const s of [second, third, someoneElse]) s.close();
+});
+
+test('an oversized WebSocket frame drops that connection and harms nothing else', async () => {
+  const srv = await start({});
+  const orderId = id('order');
+  await srv.order(orderId, { flood: 'customer', bystander: 'driver' });
+  const flood = await srv.connect(token('flood', 'customer'));
+  const bystander = await srv.connect(token('bystander', 'driver'));
+  assert.equal((await emitAck(bystander, 'join-order-room', orderId)).ok, true);
+
+  flood.emit('send-message', { orderId, message: 'z'.repeat(8 * 1024 * 1024) });
+  await disconnected(flood, 10_000);
+
+  const ok = await emitAck(bystander, 'send-message', { orderId, message: 'still fine' });
+  assert.equal(ok.ok, true);
+  assert.equal((await srv.http('GET', '/healthz')).status, 200);
+  assert.deepEqual((await history(srv, token('bystander', 'driver'), orderId)).map((m) => m.message), ['still fine']);
+  bystander.close();
+});
+
+test('CORS and the WebSocket Origin check follow ORDERCHAT_CORS_ORIGINS', async () => {
+  const allowed = 'http://app.example.test';
+  const srv = await start({ ORDERCHAT_CORS_ORIGINS: `${allowed},http://other.example.test` });
+  const preflight = (origin) => srv.http('OPTIONS', '/api/chat/messages', undefined, undefined, {
+    origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type',
+  });
+  const good = await preflight(allowed);
+  assert.equal(good.headers.get('access-control-allow-origin'), allowed);
+  const bad = await preflight('http://evil.example.test');
+  assert.notEqual(bad.headers.get('access-control-allow-origin'), 'http://evil.example.test');
+  assert.notEqual(bad.headers.get('access-control-allow-origin'), '*');
+
+  const ut = token('web-user', 'customer');
+  const s = await srv.connect(ut, { extraHeaders: { Origin: allowed } });
+  assert.ok(s.connected);
+  s.close();
+  await srv.connectError(ut, { extraHeaders: { Origin: 'http://evil.example.test' } });
+});

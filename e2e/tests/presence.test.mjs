@@ -1,0 +1,113 @@
+// Presence across devices: a user with two connections goes online once (on the first)
+// and offline once (only after the last closes); the event reaches the rooms of the
+// orders the user takes part in and not other rooms; the participants endpoint and the
+// join ack's online list follow the same state.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnServer, token, id, emitAck, waitFor, received, settle, eventually, disconnected, sleep } from '../helpers.mjs';
+
+let srv;
+before(async () => { srv = await spawnServer(); });
+after(async () => { await srv?.stop(); });
+
+async function onlineOf(tok, orderId, userId) {
+  const res = await srv.http('GET', `/api/chat/orders/${orderId}/participants`, tok);
+  assert.equal(res.status, 200, res.text);
+  return res.body.data.find((p) => p.userId === userId)?.online;
+}
+
+test('two devices of one user: online once on the first connect, offline only after both disconnect', async () => {
+  const orderId = id('order');
+  const user = id('driver');
+  const watcherId = id('dispatcher-watcher');
+  await srv.order(orderId, { [user]: 'driver', [watcherId]: 'customer' });
+  const ut = token(user, 'driver');
+  const wt = token(watcherId, 'customer');
+
+  const watcher = await srv.connect(wt);
+  assert.equal((await emitAck(watcher, 'join-order-room', orderId)).ok, true);
+
+  // First device: online.
+  const phone = await srv.connect(ut);
+  const online = await waitFor(watcher, 'presence', (e) => e.userId === user && e.online === true);
+  assert.equal(typeof online.timestamp, 'string');
+  assert.equal(await onlineOf(wt, orderId, user), true);
+
+  // Second device: no second presence event. Barrier: its join reaches the watcher.
+  const laptop = await srv.connect(ut);
+  assert.equal((await emitAck(laptop, 'join-order-room', orderId)).ok, true);
+  await waitFor(watcher, 'user-joined-order', (e) => e.userId === user);
+  await settle();
+  assert.equal(received(watcher, 'presence', (e) => e.userId === user).length, 1, 'second device announced presence again');
+
+  // First device leaves: still online.
+  phone.close();
+  await disconnected(phone);
+  await sleep(500); // the server handles the disconnect asynchronously
+  assert.deepEqual(received(watcher, 'presence', (e) => e.userId === user && e.online === false), [],
+    'went offline while the laptop is still connected');
+  assert.equal(await onlineOf(wt, orderId, user), true);
+  const ack = await emitAck(watcher, 'join-order-room', orderId);
+  assert.ok(ack.online.includes(user), `join ack online list ${JSON.stringify(ack.online)} lacks ${user}`);
+
+  // Last device leaves: offline, once.
+  laptop.close();
+  const offline = await waitFor(watcher, 'presence', (e) => e.userId === user && e.online === false);
+  assert.equal(typeof offline.timestamp, 'string');
+  await eventually(async () => (await onlineOf(wt, orderId, user)) === false, 'participants shows the user offline');
+  await settle();
+  assert.equal(received(watcher, 'presence', (e) => e.userId === user).length, 2);
+  watcher.close();
+});
+
+test('presence reaches the rooms of every order the user takes part in, and no other room', async () => {
+  const orderA = id('order-a');
+  const orderB = id('order-b');
+  const elsewhere = id('order-other');
+  const user = id('busy-driver');
+  const a = id('cust-a');
+  const b = id('cust-b');
+  const c = id('cust-c');
+  await srv.order(orderA, { [user]: 'driver', [a]: 'customer' });
+  await srv.order(orderB, { [user]: 'driver', [b]: 'customer' });
+  await srv.order(elsewhere, { [c]: 'customer' });
+
+  const sa = await srv.connect(token(a, 'customer'));
+  const sb = await srv.connect(token(b, 'customer'));
+  const sc = await srv.connect(token(c, 'customer'));
+  await emitAck(sa, 'join-order-room', orderA);
+  await emitAck(sb, 'join-order-room', orderB);
+  await emitAck(sc, 'join-order-room', elsewhere);
+
+  const driver = await srv.connect(token(user, 'driver'));
+  await waitFor(sa, 'presence', (e) => e.userId === user && e.online);
+  await waitFor(sb, 'presence', (e) => e.userId === user && e.online);
+  await settle();
+  assert.deepEqual(received(sc, 'presence', (e) => e.userId === user), [], 'presence leaked to an unrelated room');
+
+  driver.close();
+  await waitFor(sa, 'presence', (e) => e.userId === user && !e.online);
+  await waitFor(sb, 'presence', (e) => e.userId === user && !e.online);
+  for (const s of [sa, sb, sc]) s.close();
+});
+
+test('participants lists everyone with role, name, online and read pointer', async () => {
+  const orderId = id('order');
+  const here = id('here');
+  const away = id('away');
+  await srv.order(orderId, { [here]: 'customer', [away]: 'driver' });
+  const ht = token(here, 'customer');
+  const s = await srv.connect(ht);
+  const res = await srv.http('GET', `/api/chat/orders/${orderId}/participants`, ht);
+  assert.equal(res.status, 200, res.text);
+  const byId = Object.fromEntries(res.body.data.map((p) => [p.userId, p]));
+  assert.deepEqual(Object.keys(byId).sort(), [here, away].sort());
+  assert.equal(byId[here].online, true);
+  assert.equal(byId[away].online, false);
+  assert.equal(byId[away].role, 'driver');
+  assert.equal(byId[away].name, `Name ${away}`);
+  assert.equal(byId[here].readSeq, 0);
+  assert.ok('lastReadAt' in byId[here]);
+  s.close();
+});

@@ -1,0 +1,60 @@
+//! What the use cases announce. The realtime layer turns each `Event` into Socket.IO
+//! emits (to which rooms is its business); the use cases only say what happened.
+
+use async_trait::async_trait;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::domain::{Message, OrderId, Seq, UserId};
+
+#[derive(Debug, Clone)]
+pub enum Event {
+    NewMessage(Message),
+    MessageUpdated(Message),
+    MessageDeleted(Message),
+    OrderUpdated {
+        order_id: OrderId,
+        update: Value,
+    },
+    /// `origin` is the connection that moved the pointer, which does not need the echo.
+    MessageRead {
+        order_id: OrderId,
+        user_id: UserId,
+        seq: Seq,
+        origin: Option<String>,
+    },
+    UnreadCount {
+        user_id: UserId,
+        order_id: OrderId,
+        unread_count: i64,
+    },
+    Notification {
+        user_id: UserId,
+        notification: Notification,
+    },
+}
+
+/// SPEC §5 `notification`, sent to a participant's connections outside the order room.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Notification {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub order_id: OrderId,
+    pub title: String,
+    pub message: String,
+    pub timestamp: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seq: Option<Seq>,
+}
+
+#[async_trait]
+pub trait Broadcaster: Send + Sync + 'static {
+    async fn publish(&self, event: Event);
+
+    /// Whether the user has at least one live connection (so per-user pushes are worth
+    /// computing).
+    fn is_online(&self, user: &UserId) -> bool;
+}

@@ -1,0 +1,82 @@
+//! Reading an order's history: page by page from the newest, or by `seq` cursors.
+
+use super::ChatService;
+use crate::domain::{Identity, Message, OrderId, Seq};
+use crate::error::{Error, Result};
+use crate::store::{HistoryWindow, Page};
+
+pub const DEFAULT_LIMIT: i64 = 50;
+pub const MAX_LIMIT: i64 = 200;
+
+/// A validated history request.
+#[derive(Debug, Clone, Copy)]
+pub struct HistoryQuery(pub HistoryWindow);
+
+impl HistoryQuery {
+    /// Parses `page`, `limit`, `before`, `after` as they come from a query string.
+    pub fn parse(
+        page: Option<i64>,
+        limit: Option<i64>,
+        before: Option<Seq>,
+        after: Option<Seq>,
+    ) -> Result<Self> {
+        let limit = parse_limit(limit)?;
+        let window = match (page, before, after) {
+            (_, Some(_), Some(_)) => {
+                return Err(Error::InvalidQuery(
+                    "use either before or after, not both".into(),
+                ));
+            }
+            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+                return Err(Error::InvalidQuery(
+                    "use either page or a cursor (before/after), not both".into(),
+                ));
+            }
+            (_, Some(seq), None) if seq < 1 => {
+                return Err(Error::InvalidQuery("before must be at least 1".into()));
+            }
+            (_, None, Some(seq)) if seq < 0 => {
+                return Err(Error::InvalidQuery("after must not be negative".into()));
+            }
+            (_, Some(seq), None) => HistoryWindow::Before { seq, limit },
+            (_, None, Some(seq)) => HistoryWindow::After { seq, limit },
+            (page, None, None) => HistoryWindow::Page {
+                page: parse_page(page)?,
+                limit,
+            },
+        };
+        Ok(Self(window))
+    }
+}
+
+/// `limit` between 1 and `MAX_LIMIT`, `DEFAULT_LIMIT` when absent.
+pub fn parse_limit(limit: Option<i64>) -> Result<i64> {
+    match limit {
+        None => Ok(DEFAULT_LIMIT),
+        Some(l) if (1..=MAX_LIMIT).contains(&l) => Ok(l),
+        Some(_) => Err(Error::InvalidQuery(format!(
+            "limit must be between 1 and {MAX_LIMIT}"
+        ))),
+    }
+}
+
+/// `page` from 1, 1 when absent.
+pub fn parse_page(page: Option<i64>) -> Result<i64> {
+    match page {
+        None => Ok(1),
+        Some(p) if (1..=1_000_000).contains(&p) => Ok(p),
+        Some(_) => Err(Error::InvalidQuery("page must be a positive number".into())),
+    }
+}
+
+impl ChatService {
+    pub async fn history(
+        &self,
+        identity: &Identity,
+        order_id: &OrderId,
+        query: HistoryQuery,
+    ) -> Result<Page<Message>> {
+        self.visible_order(identity, order_id).await?;
+        self.store.history(order_id, query.0).await
+    }
+}

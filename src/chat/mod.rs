@@ -1,0 +1,65 @@
+//! The use cases of order chat: send, read history, mark read, search, moderate,
+//! manage orders. Both transports (HTTP in `http/`, Socket.IO in `realtime/`) call
+//! these and nothing else, so they can never disagree. No HTTP or Socket.IO type
+//! appears here: what the world must hear about goes out as an `Event` through the
+//! `Broadcaster` the realtime layer provides.
+
+mod events;
+mod history;
+mod moderate;
+mod orders;
+mod read;
+mod search;
+mod send;
+
+use std::sync::Arc;
+
+pub use events::{Broadcaster, Event, Notification};
+pub use history::HistoryQuery;
+pub use orders::{OrderUpdate, PutOrder};
+pub use read::ParticipantStatus;
+pub use search::SearchQuery;
+pub use send::SendMessage;
+
+use crate::access;
+use crate::config::Limits;
+use crate::domain::{Identity, Order, OrderId};
+use crate::error::{Error, Result};
+use crate::limits::RateLimits;
+use crate::store::Store;
+
+/// Shared by every handler; cheap to clone.
+#[derive(Clone)]
+pub struct ChatService {
+    store: Arc<dyn Store>,
+    broadcaster: Arc<dyn Broadcaster>,
+    rate_limits: Arc<RateLimits>,
+    max_message_length: usize,
+}
+
+impl ChatService {
+    pub fn new(store: Arc<dyn Store>, broadcaster: Arc<dyn Broadcaster>, limits: &Limits) -> Self {
+        Self {
+            store,
+            broadcaster,
+            rate_limits: Arc::new(RateLimits::new(limits)),
+            max_message_length: limits.max_message_length,
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn rate_limits(&self) -> &RateLimits {
+        &self.rate_limits
+    }
+
+    /// The order, if it exists and `identity` may see it; `OrderNotFound` otherwise.
+    pub async fn visible_order(&self, identity: &Identity, id: &OrderId) -> Result<Order> {
+        match self.store.order(id).await? {
+            Some(order) if access::may_view(identity, &order) => Ok(order),
+            _ => Err(Error::OrderNotFound),
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! Changing messages after the fact: edits by their author, deletion by their author or
+//! by staff. A deleted message stays as a tombstone so `seq` keeps no gaps.
+
+use super::{ChatService, Event};
+use crate::access;
+use crate::domain::{Identity, Message, MessageText, Order};
+use crate::error::{Error, Result};
+
+impl ChatService {
+    /// The message and its order, if the caller may see them.
+    async fn visible_message(&self, identity: &Identity, id: &str) -> Result<(Message, Order)> {
+        let message = self
+            .store
+            .message(id)
+            .await?
+            .ok_or(Error::MessageNotFound)?;
+        let order = self
+            .visible_order(identity, &message.order_id)
+            .await
+            .map_err(|err| match err {
+                Error::OrderNotFound => Error::MessageNotFound,
+                other => other,
+            })?;
+        Ok((message, order))
+    }
+
+    pub async fn delete_message(&self, identity: &Identity, id: &str) -> Result<Message> {
+        let (message, order) = self.visible_message(identity, id).await?;
+        if !access::may_moderate(identity, message.author()) {
+            return Err(Error::Forbidden(
+                "only the author or staff may delete this message",
+            ));
+        }
+        if message.deleted {
+            return Ok(message);
+        }
+        let tombstone = self.store.delete_message(id).await?;
+        self.broadcaster
+            .publish(Event::MessageDeleted(tombstone.clone()))
+            .await;
+        // A deleted message no longer counts as unread.
+        for participant in &order.participants {
+            if tombstone.author() != Some(&participant.user_id) {
+                self.push_unread_count(&order.id, &participant.user_id)
+                    .await;
+            }
+        }
+        Ok(tombstone)
+    }
+
+    pub async fn edit_message(&self, identity: &Identity, id: &str, text: &str) -> Result<Message> {
+        let text = MessageText::parse(text, self.max_message_length)?;
+        let (message, _) = self.visible_message(identity, id).await?;
+        if message.author() != Some(&identity.user_id) {
+            return Err(Error::Forbidden("only the author may edit this message"));
+        }
+        let edited = self.store.edit_message(id, &text).await?;
+        self.broadcaster
+            .publish(Event::MessageUpdated(edited.clone()))
+            .await;
+        Ok(edited)
+    }
+}

@@ -1,0 +1,192 @@
+//! Sending a message: the one path for user messages from HTTP and Socket.IO alike,
+//! and for system messages about order changes.
+
+use serde::Deserialize;
+
+use super::{ChatService, Event, Notification};
+use crate::domain::{
+    ClientId, Identity, MessageText, MessageType, MessageUser, NewMessage, Order, OrderId, Role,
+    SenderType, now_timestamp,
+};
+use crate::error::{Error, Result};
+use crate::store::Inserted;
+
+/// The body of `POST /api/chat/messages` and of the `send-message` event, as sent.
+/// Unknown fields (the old clients send `senderType`) are ignored: the server decides
+/// who sent a message.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SendMessage {
+    pub order_id: IdInput,
+    pub message: String,
+    #[serde(default)]
+    pub message_type: Option<MessageType>,
+    #[serde(default)]
+    pub attachments: Option<Vec<String>>,
+    #[serde(default)]
+    pub reply_to: Option<String>,
+    #[serde(default)]
+    pub client_id: Option<IdInput>,
+}
+
+/// Ids arrive as strings, and from some old clients as numbers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum IdInput {
+    Text(String),
+    Number(serde_json::Number),
+}
+
+impl IdInput {
+    pub fn as_text(&self) -> String {
+        match self {
+            IdInput::Text(text) => text.clone(),
+            IdInput::Number(number) => number.to_string(),
+        }
+    }
+}
+
+impl ChatService {
+    /// Stores a message from `identity` and tells everyone who should know. Returns
+    /// only after the message is durably committed.
+    pub async fn send_message(&self, identity: &Identity, input: SendMessage) -> Result<Inserted> {
+        let order_id = OrderId::parse(&input.order_id.as_text())?;
+        let text = MessageText::parse(&input.message, self.max_message_length)?;
+        let client_id = input
+            .client_id
+            .map(|c| ClientId::parse(&c.as_text()))
+            .transpose()?;
+        let message_type = input.message_type.unwrap_or(MessageType::Text);
+        if input.attachments.as_ref().is_some_and(|a| !a.is_empty())
+            || message_type == MessageType::File
+        {
+            return Err(Error::invalid_field(
+                "attachments",
+                "file attachments are not supported yet",
+            ));
+        }
+        let system = message_type == MessageType::System;
+        if system && identity.role != Role::Service {
+            return Err(Error::Forbidden(
+                "only the platform service may post system messages",
+            ));
+        }
+        self.rate_limits.check_message(&identity.user_id)?;
+
+        let order = self.visible_order(identity, &order_id).await?;
+        if let Some(reply_to) = &input.reply_to {
+            match self.store.message(reply_to).await? {
+                Some(target) if target.order_id == order_id => {}
+                _ => {
+                    return Err(Error::invalid_field(
+                        "replyTo",
+                        "no such message in this order",
+                    ));
+                }
+            }
+        }
+
+        let (author, sender_type) = if system {
+            (None, SenderType::System)
+        } else {
+            let author = MessageUser {
+                id: identity.user_id.clone(),
+                name: display_name(identity, &order),
+                role: identity.role_name.clone(),
+            };
+            (Some(author), SenderType::of(identity))
+        };
+        let new = NewMessage {
+            order_id,
+            author,
+            text,
+            message_type,
+            sender_type,
+            reply_to: input.reply_to,
+            client_id,
+        };
+        self.store_and_announce(order, new).await
+    }
+
+    /// Stores a system message (order status change …) in an order's chat.
+    pub(super) async fn post_system_message(&self, order: Order, text: String) -> Result<Inserted> {
+        let new = NewMessage {
+            order_id: order.id.clone(),
+            author: None,
+            text: MessageText::system(text),
+            message_type: MessageType::System,
+            sender_type: SenderType::System,
+            reply_to: None,
+            client_id: None,
+        };
+        self.store_and_announce(order, new).await
+    }
+
+    async fn store_and_announce(&self, order: Order, new: NewMessage) -> Result<Inserted> {
+        let inserted = self.store.insert_message(new).await?;
+        if inserted.duplicate {
+            return Ok(inserted);
+        }
+        metrics::counter!("orderchat_messages_stored_total").increment(1);
+        self.broadcaster
+            .publish(Event::NewMessage(inserted.message.clone()))
+            .await;
+        // Unread counts and notifications need a query per participant: do them after
+        // answering the sender, whose ack must not wait on other people's counters.
+        let chat = self.clone();
+        let message = inserted.message.clone();
+        tokio::spawn(async move {
+            let (title, kind) = match message.user.as_ref() {
+                Some(user) => (
+                    format!(
+                        "New message from {}",
+                        user.name.as_deref().unwrap_or(user.id.as_str())
+                    ),
+                    "new-message",
+                ),
+                None => ("Order update".to_owned(), "order-status"),
+            };
+            let title = match &order.number {
+                Some(number) => format!("{title} (order {number})"),
+                None => title,
+            };
+            for participant in &order.participants {
+                if message.author() == Some(&participant.user_id) {
+                    continue;
+                }
+                chat.push_unread_count(&order.id, &participant.user_id)
+                    .await;
+                if chat.broadcaster.is_online(&participant.user_id) {
+                    let notification = Notification {
+                        kind,
+                        order_id: order.id.clone(),
+                        title: title.clone(),
+                        message: message.message.chars().take(140).collect(),
+                        timestamp: now_timestamp(),
+                        message_id: Some(message.id.clone()),
+                        seq: Some(message.seq),
+                    };
+                    chat.broadcaster
+                        .publish(Event::Notification {
+                            user_id: participant.user_id.clone(),
+                            notification,
+                        })
+                        .await;
+                }
+            }
+        });
+        Ok(inserted)
+    }
+}
+
+/// The name shown with a message: the token's `name`, else the name the platform gave
+/// the participant.
+fn display_name(identity: &Identity, order: &Order) -> Option<String> {
+    identity.name.clone().or_else(|| {
+        order
+            .participants
+            .iter()
+            .find(|p| p.user_id == identity.user_id)
+            .and_then(|p| p.name.clone())
+    })
+}

@@ -1,0 +1,151 @@
+//! Configuration: every setting is a command-line flag with an `ORDERCHAT_*`
+//! environment variable behind it, so the same binary runs from a shell, a unit file
+//! or a container without a config file. The variable names in SPEC §1 are fixed.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+
+/// Settings of `orderchat serve` (and of `token` / `migrate`, which share the storage
+/// and JWT settings so a minted token verifies against the running server).
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Address to listen on. Port 0 picks a free port (the log says which).
+    #[arg(long, env = "ORDERCHAT_BIND", default_value = "127.0.0.1:3000")]
+    pub bind: SocketAddr,
+
+    /// Directory for the embedded database, local attachments and the dev JWT secret.
+    #[arg(long, env = "ORDERCHAT_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    /// `sqlite://…` URL of the database; unset: `orderchat.db` in the data directory.
+    #[arg(long, env = "ORDERCHAT_DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// Redis URL for multi-node deployments (not supported yet: the server refuses to
+    /// start rather than silently running single-node).
+    #[arg(long, env = "ORDERCHAT_REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    #[command(flatten)]
+    pub jwt: JwtConfig,
+
+    #[command(flatten)]
+    pub limits: Limits,
+
+    /// Comma-separated origins allowed for HTTP CORS and the WebSocket `Origin` check;
+    /// unset: same origin only. `*` allows any origin.
+    #[arg(long, env = "ORDERCHAT_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+
+    /// Log format.
+    #[arg(
+        long,
+        env = "ORDERCHAT_LOG_FORMAT",
+        value_enum,
+        default_value = "human"
+    )]
+    pub log_format: LogFormat,
+}
+
+/// How tokens are verified (SPEC §2).
+#[derive(Debug, Clone, Args)]
+pub struct JwtConfig {
+    /// HS256 secret. Unset (and no public key): a random secret is generated in the data
+    /// directory on first start.
+    #[arg(long, env = "ORDERCHAT_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// Path of a PEM public key (RSA, EC P-256 or Ed25519); selects RS256/ES256/EdDSA.
+    #[arg(long, env = "ORDERCHAT_JWT_PUBLIC_KEY")]
+    pub jwt_public_key: Option<PathBuf>,
+
+    /// Required `iss` claim, if set.
+    #[arg(long, env = "ORDERCHAT_JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+
+    /// Required `aud` claim, if set.
+    #[arg(long, env = "ORDERCHAT_JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
+
+    /// Refuse tokens without `exp` (turn off only for legacy issuers).
+    #[arg(long, env = "ORDERCHAT_JWT_REQUIRE_EXP", default_value_t = true, action = clap::ArgAction::Set)]
+    pub jwt_require_exp: bool,
+
+    /// Roles that may open every order's chat.
+    #[arg(
+        long,
+        env = "ORDERCHAT_STAFF_ROLES",
+        value_delimiter = ',',
+        default_value = "admin,dispatcher,moderator"
+    )]
+    pub staff_roles: Vec<String>,
+}
+
+/// Safe defaults against abuse (SPEC §6). Every limit is per node.
+#[derive(Debug, Clone, Args)]
+pub struct Limits {
+    /// Longest message text, in characters.
+    #[arg(long, env = "ORDERCHAT_MAX_MESSAGE_LENGTH", default_value_t = 4000)]
+    pub max_message_length: usize,
+
+    /// Largest HTTP JSON body, in bytes.
+    #[arg(long, env = "ORDERCHAT_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Largest Socket.IO packet (Engine.IO payload and WebSocket message), in bytes.
+    #[arg(long, env = "ORDERCHAT_MAX_SOCKET_PAYLOAD", default_value_t = 64 * 1024)]
+    pub max_socket_payload: usize,
+
+    /// Messages a user may send per minute (HTTP and Socket.IO together).
+    #[arg(long, env = "ORDERCHAT_MESSAGE_RATE_PER_MINUTE", default_value_t = 120)]
+    pub message_rate_per_minute: u32,
+
+    /// Messages a user may send in a burst before the rate applies.
+    #[arg(long, env = "ORDERCHAT_MESSAGE_BURST", default_value_t = 30)]
+    pub message_burst: u32,
+
+    /// Typing events a user may send per minute.
+    #[arg(long, env = "ORDERCHAT_TYPING_RATE_PER_MINUTE", default_value_t = 60)]
+    pub typing_rate_per_minute: u32,
+
+    /// Typing events a user may send in a burst.
+    #[arg(long, env = "ORDERCHAT_TYPING_BURST", default_value_t = 10)]
+    pub typing_burst: u32,
+
+    /// Seconds after which a `typing-start` without `typing-stop` expires.
+    #[arg(long, env = "ORDERCHAT_TYPING_TIMEOUT_SECS", default_value_t = 5)]
+    pub typing_timeout_secs: u64,
+
+    /// Socket.IO connections one user may hold at once.
+    #[arg(long, env = "ORDERCHAT_MAX_CONNECTIONS_PER_USER", default_value_t = 20)]
+    pub max_connections_per_user: usize,
+
+    /// Socket.IO connections the node holds at once.
+    #[arg(long, env = "ORDERCHAT_MAX_CONNECTIONS", default_value_t = 100_000)]
+    pub max_connections: usize,
+}
+
+impl Limits {
+    pub fn typing_timeout(&self) -> Duration {
+        Duration::from_secs(self.typing_timeout_secs.max(1))
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+impl Config {
+    /// The database URL: the configured one, or the SQLite file in the data directory.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.data_dir.join("orderchat.db").display()),
+        }
+    }
+}

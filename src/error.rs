@@ -1,0 +1,95 @@
+//! The one error type of the domain. Every failure a client can cause or see is a
+//! variant with a stable `code` (snake_case, the same in HTTP bodies and Socket.IO
+//! error acks) and a human-readable message. It is mapped to an HTTP response once
+//! (`http::response`) and to an ack once (`realtime::ack`). Database and unexpected
+//! errors become an opaque `internal_error` and are logged, never shown.
+
+use std::time::Duration;
+
+/// Result of every use case.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    InvalidJson(String),
+    #[error("{field}: {reason}")]
+    InvalidField { field: &'static str, reason: String },
+    #[error("{0}")]
+    InvalidQuery(String),
+    #[error("message must not be empty")]
+    MessageEmpty,
+    #[error("message is longer than {max} characters")]
+    MessageTooLong { max: usize },
+    #[error("message contains control characters (only newline and tab are allowed)")]
+    MessageInvalidCharacters,
+    #[error("authentication required: {0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("order not found")]
+    OrderNotFound,
+    #[error("message not found")]
+    MessageNotFound,
+    #[error("not found")]
+    NotFound,
+    #[error("{0}")]
+    Conflict(&'static str),
+    #[error("request body is larger than {max} bytes")]
+    PayloadTooLarge { max: usize },
+    #[error("expected Content-Type: application/json")]
+    UnsupportedMediaType,
+    #[error("too many requests, retry in {} s", retry_after_secs(*.retry_after))]
+    RateLimited { retry_after: Duration },
+    #[error("too many connections")]
+    TooManyConnections,
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl Error {
+    /// The stable code clients branch on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidJson(_) => "invalid_json",
+            Error::InvalidField { .. } => "invalid_field",
+            Error::InvalidQuery(_) => "invalid_query",
+            Error::MessageEmpty => "message_empty",
+            Error::MessageTooLong { .. } => "message_too_long",
+            Error::MessageInvalidCharacters => "message_invalid_characters",
+            Error::Unauthenticated(_) => "unauthenticated",
+            Error::Forbidden(_) => "forbidden",
+            Error::OrderNotFound => "order_not_found",
+            Error::MessageNotFound => "message_not_found",
+            Error::NotFound => "not_found",
+            Error::Conflict(_) => "conflict",
+            Error::PayloadTooLarge { .. } => "payload_too_large",
+            Error::UnsupportedMediaType => "unsupported_media_type",
+            Error::RateLimited { .. } => "rate_limited",
+            Error::TooManyConnections => "too_many_connections",
+            Error::Internal(_) => "internal_error",
+        }
+    }
+
+    pub fn invalid_field(field: &'static str, reason: impl Into<String>) -> Self {
+        Error::InvalidField {
+            field,
+            reason: reason.into(),
+        }
+    }
+
+    pub fn internal(err: impl Into<anyhow::Error>) -> Self {
+        Error::Internal(err.into())
+    }
+}
+
+/// Whole seconds a client should wait, never 0 (a `Retry-After: 0` invites a busy loop).
+pub fn retry_after_secs(wait: Duration) -> u64 {
+    wait.as_secs_f64().ceil().max(1.0) as u64
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(err: sqlx::Error) -> Self {
+        Error::Internal(err.into())
+    }
+}

@@ -1,0 +1,66 @@
+//! `/api/chat/messages`: sending, editing and deleting messages.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::routing::{patch, post};
+use serde::Deserialize;
+
+use super::extract::{ApiJson, AuthUser};
+use super::response::ApiResponse;
+use crate::app::AppState;
+use crate::chat::SendMessage;
+use crate::error::Result;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/chat/messages", post(send_message))
+        .route(
+            "/api/chat/messages/{message_id}",
+            patch(edit_message).delete(delete_message),
+        )
+}
+
+/// `POST /api/chat/messages` — stores a message; 201 once it is durably committed, or
+/// 200 with the earlier message when its `clientId` was already used.
+async fn send_message(
+    State(state): State<AppState>,
+    AuthUser(identity): AuthUser,
+    ApiJson(body): ApiJson<SendMessage>,
+) -> Result<ApiResponse> {
+    let inserted = state.chat.send_message(&identity, body).await?;
+    Ok(if inserted.duplicate {
+        ApiResponse::ok(inserted.message)
+            .message("duplicate clientId: returning the message already stored")
+    } else {
+        ApiResponse::created(inserted.message).message("Message sent")
+    })
+}
+
+#[derive(Deserialize)]
+struct EditBody {
+    message: String,
+}
+
+/// `PATCH /api/chat/messages/:messageId` — the author edits the text.
+async fn edit_message(
+    State(state): State<AppState>,
+    AuthUser(identity): AuthUser,
+    Path(message_id): Path<String>,
+    ApiJson(body): ApiJson<EditBody>,
+) -> Result<ApiResponse> {
+    let message = state
+        .chat
+        .edit_message(&identity, &message_id, &body.message)
+        .await?;
+    Ok(ApiResponse::ok(message).message("Message updated"))
+}
+
+/// `DELETE /api/chat/messages/:messageId` — the author (or staff) leaves a tombstone.
+async fn delete_message(
+    State(state): State<AppState>,
+    AuthUser(identity): AuthUser,
+    Path(message_id): Path<String>,
+) -> Result<ApiResponse> {
+    let tombstone = state.chat.delete_message(&identity, &message_id).await?;
+    Ok(ApiResponse::ok(tombstone).message("Message deleted"))
+}

@@ -1,0 +1,111 @@
+//! The response envelope (SPEC §4) and the one mapping of `Error` to HTTP.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::error::{Error, retry_after_secs};
+use crate::store::Page;
+
+/// `{ success: true, data, meta? }` with a status.
+pub struct ApiResponse {
+    status: StatusCode,
+    body: Value,
+}
+
+impl ApiResponse {
+    pub fn ok(data: impl Serialize) -> Self {
+        Self::with_status(StatusCode::OK, data)
+    }
+
+    pub fn created(data: impl Serialize) -> Self {
+        Self::with_status(StatusCode::CREATED, data)
+    }
+
+    pub fn with_status(status: StatusCode, data: impl Serialize) -> Self {
+        Self {
+            status,
+            body: json!({ "success": true, "data": data }),
+        }
+    }
+
+    /// A page of a page-numbered list.
+    pub fn page<T: Serialize>(page: Page<T>, current_page: i64, items_per_page: i64) -> Self {
+        let total_pages = (page.total + items_per_page - 1) / items_per_page;
+        let mut response = Self::ok(page.items);
+        response.body["meta"] = json!({
+            "totalItems": page.total,
+            "totalPages": total_pages,
+            "currentPage": current_page,
+            "itemsPerPage": items_per_page,
+        });
+        response
+    }
+
+    /// A cursor-paginated list.
+    pub fn cursor<T: Serialize>(items: Vec<T>, has_more: bool, next_cursor: Option<i64>) -> Self {
+        let mut response = Self::ok(items);
+        response.body["meta"] = json!({ "hasMore": has_more, "nextCursor": next_cursor });
+        response
+    }
+
+    pub fn message(mut self, text: &str) -> Self {
+        self.body["message"] = text.into();
+        self
+    }
+}
+
+impl IntoResponse for ApiResponse {
+    fn into_response(self) -> Response {
+        (self.status, Json(self.body)).into_response()
+    }
+}
+
+impl Error {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::InvalidJson(_)
+            | Error::InvalidField { .. }
+            | Error::InvalidQuery(_)
+            | Error::MessageEmpty
+            | Error::MessageTooLong { .. }
+            | Error::MessageInvalidCharacters => StatusCode::BAD_REQUEST,
+            Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            Error::Forbidden(_) => StatusCode::FORBIDDEN,
+            Error::OrderNotFound | Error::MessageNotFound | Error::NotFound => {
+                StatusCode::NOT_FOUND
+            }
+            Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::RateLimited { .. } | Error::TooManyConnections => StatusCode::TOO_MANY_REQUESTS,
+            Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        if let Error::Internal(err) = &self {
+            tracing::error!(error = ?err, "internal error");
+        }
+        metrics::counter!("orderchat_errors_total", "code" => self.code(), "transport" => "http")
+            .increment(1);
+        let body = json!({ "success": false, "code": self.code(), "message": self.to_string() });
+        let mut response = (self.status(), Json(body)).into_response();
+        if let Error::RateLimited { retry_after } = &self {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(retry_after_secs(*retry_after)),
+            );
+        }
+        if let Error::Unauthenticated(_) = &self {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}

@@ -1,0 +1,18 @@
+//! orderchat: a real-time chat server for dispatch and delivery platforms. One chat
+//! per order, Socket.IO and HTTP on the same port, JWT on every request, SQLite
+//! embedded by default. `main.rs` is only the command line; `app.rs` wires the rest.
+
+pub mod access;
+pub mod app;
+pub mod auth;
+pub mod chat;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod limits;
+pub mod metrics;
+pub mod origin;
+pub mod realtime;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,124 @@
+//! The `orderchat` command line: `serve`, `token`, `migrate`. Nothing else lives here.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use orderchat::app::{Application, open_store};
+use orderchat::auth::Verifier;
+use orderchat::config::{Config, LogFormat};
+
+#[derive(Parser)]
+#[command(
+    name = "orderchat",
+    version,
+    about = "Real-time order chat server (Socket.IO + HTTP, JWT, SQLite)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (with no configuration: SQLite under ./data, 127.0.0.1:3000).
+    Serve(Config),
+    /// Print a token signed with the server's configured HS256 secret.
+    Token {
+        #[command(flatten)]
+        config: Config,
+        /// User id (the `sub` claim).
+        #[arg(long)]
+        sub: String,
+        /// Role: customer, driver, dispatcher, admin, service, …
+        #[arg(long)]
+        role: String,
+        /// Display name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Lifetime, e.g. 30m, 1h, 7d.
+        #[arg(long, default_value = "1h", value_parser = parse_ttl)]
+        ttl: Duration,
+    },
+    /// Create or upgrade the database schema, then exit.
+    Migrate(Config),
+}
+
+fn parse_ttl(raw: &str) -> Result<Duration, String> {
+    let raw = raw.trim();
+    let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
+    let (number, unit) = raw.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("`{raw}` is not a duration like 30m, 1h or 7d"))?;
+    let seconds = match unit {
+        "" | "s" => number,
+        "m" => number * 60,
+        "h" => number * 3600,
+        "d" => number * 86_400,
+        _ => return Err(format!("unknown unit `{unit}`: use s, m, h or d")),
+    };
+    if seconds == 0 {
+        return Err("the lifetime must be positive".into());
+    }
+    Ok(Duration::from_secs(seconds))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(config) => {
+            orderchat::telemetry::init(config.log_format);
+            let app = Application::build(config).await?;
+            app.run_until(shutdown_signal()).await
+        }
+        Command::Token {
+            config,
+            sub,
+            role,
+            name,
+            ttl,
+        } => {
+            orderchat::telemetry::init(LogFormat::Human);
+            let verifier = Verifier::from_config(&config)?;
+            println!("{}", verifier.mint(&sub, &role, name.as_deref(), ttl)?);
+            Ok(())
+        }
+        Command::Migrate(config) => {
+            orderchat::telemetry::init(config.log_format);
+            let store = open_store(&config).await.context("migration failed")?;
+            store.close().await;
+            tracing::info!(database = %config.database_url(), "database schema is up to date");
+            Ok(())
+        }
+    }
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

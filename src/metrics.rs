@@ -1,0 +1,57 @@
+//! Prometheus metrics. The `metrics` facade needs one process-wide recorder; it is
+//! installed once and every app in the process (tests start several) shares it, which
+//! only means tests must not assert exact counter values across apps.
+//!
+//! Metric names: `orderchat_connections` (gauge), `orderchat_messages_stored_total`,
+//! `orderchat_deliveries_total{event}`, `orderchat_rooms` and
+//! `orderchat_room_members` (gauges), `orderchat_errors_total{code,transport}`,
+//! `orderchat_http_request_duration_seconds{method,route,status}`,
+//! `orderchat_write_batch_size`, `orderchat_rate_limited_total{kind}`.
+
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0];
+
+/// Renders the process's metrics.
+#[derive(Clone)]
+pub struct Metrics {
+    handle: PrometheusHandle,
+}
+
+impl Metrics {
+    /// Installs the recorder on first use and returns a handle to it.
+    pub fn install() -> Self {
+        let handle = HANDLE.get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full("orderchat_write_batch_size".into()),
+                        BATCH_BUCKETS,
+                    )
+                })
+                .expect("bucket lists are non-empty constants")
+                .build_recorder();
+            let handle = recorder.handle();
+            if metrics::set_global_recorder(recorder).is_err() {
+                tracing::warn!("a metrics recorder was already installed; /metrics will be empty");
+            }
+            handle
+        });
+        Self {
+            handle: handle.clone(),
+        }
+    }
+
+    pub fn render(&self) -> String {
+        self.handle.run_upkeep();
+        self.handle.render()
+    }
+}

@@ -1,0 +1,148 @@
+//! The life of a connection: the connect middleware verifies the token and the
+//! connection limits (a refusal reaches the client as `connect_error`), the connect
+//! handler joins the user's own room, counts presence and registers the event
+//! handlers, and the disconnect handler undoes all of it.
+
+use std::fmt;
+
+use serde_json::{Value, json};
+use socketioxide::SocketIo;
+use socketioxide::adapter::Adapter;
+use socketioxide::extract::{SocketRef, TryData};
+use socketioxide::handler::ConnectHandler;
+
+use super::broadcast::emit_to;
+use super::handlers;
+use super::presence::Refusal;
+use crate::app::AppState;
+use crate::auth;
+use crate::domain::{Identity, now_timestamp};
+
+/// Why a connection was refused; its text is the `connect_error` message.
+#[derive(Debug)]
+struct ConnectRefused(String);
+
+impl fmt::Display for ConnectRefused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Registers the default namespace on `io`. This is the one place that names the
+/// adapter: with a remote adapter (Redis), namespace setup is async and this line
+/// changes; everything it calls is generic.
+pub fn attach(io: &SocketIo, app: AppState) {
+    let for_middleware = app.clone();
+    let middleware = move |s: SocketRef, TryData(auth): TryData<Value>| {
+        let app = for_middleware.clone();
+        async move { authenticate(&app, &s, auth.ok()) }
+    };
+    let on_connect = move |s: SocketRef| {
+        let app = app.clone();
+        async move { connected(app, s).await }
+    };
+    io.ns("/", on_connect.with(middleware));
+}
+
+/// The token from the handshake `auth.token`, else the handshake's `Authorization`
+/// header. Never from the query string.
+fn handshake_token<A: Adapter>(s: &SocketRef<A>, auth: Option<&Value>) -> Option<String> {
+    let from_auth = auth
+        .and_then(|a| a.get("token"))
+        .and_then(Value::as_str)
+        .map(|t| auth::bearer(t).unwrap_or(t).to_owned());
+    from_auth.filter(|t| !t.is_empty()).or_else(|| {
+        s.req_parts()
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(auth::bearer)
+            .map(str::to_owned)
+    })
+}
+
+fn authenticate<A: Adapter>(
+    app: &AppState,
+    s: &SocketRef<A>,
+    auth: Option<Value>,
+) -> Result<(), ConnectRefused> {
+    let refuse = |reason: String| {
+        metrics::counter!("orderchat_errors_total", "code" => "connect_refused", "transport" => "socket").increment(1);
+        tracing::info!(reason = %reason, "socket connection refused");
+        Err(ConnectRefused(reason))
+    };
+    let Some(token) = handshake_token(s, auth.as_ref()) else {
+        return refuse("Authentication error: no token (send it as auth.token)".into());
+    };
+    let identity = match app.verifier.verify(&token) {
+        Ok(identity) => identity,
+        Err(err) => return refuse(format!("Authentication error: {err}")),
+    };
+    let limits = &app.config.limits;
+    match app.realtime.presence.admits(
+        &identity.user_id,
+        limits.max_connections_per_user,
+        limits.max_connections,
+    ) {
+        Ok(()) => {}
+        Err(Refusal::UserLimit) => {
+            return refuse(format!(
+                "Too many connections: at most {} per user",
+                limits.max_connections_per_user
+            ));
+        }
+        Err(Refusal::NodeLimit) => {
+            return refuse("Too many connections: the server is full".into());
+        }
+    }
+    s.extensions.insert(identity);
+    Ok(())
+}
+
+async fn connected<A: Adapter>(app: AppState, s: SocketRef<A>) {
+    let Some(identity) = s.extensions.get::<Identity>() else {
+        // The middleware always sets it; a socket without one must not stay.
+        let _ = s.disconnect();
+        return;
+    };
+    tracing::info!(user = %identity.user_id, role = %identity.role_name, sid = %s.id, "socket connected");
+    s.join(identity.user_id.room());
+    if app.realtime.presence.connect(&identity.user_id) {
+        announce_presence(&app, &identity, true).await;
+    }
+    handlers::register(&s, &app);
+
+    s.on_disconnect(move |s: SocketRef<A>| {
+        let app = app.clone();
+        async move { disconnected(app, s, identity).await }
+    });
+}
+
+async fn disconnected<A: Adapter>(app: AppState, s: SocketRef<A>, identity: Identity) {
+    tracing::info!(user = %identity.user_id, sid = %s.id, "socket disconnected");
+    for order_id in app.realtime.typing.forget_connection(&s.id.to_string()) {
+        let payload = json!({ "userId": identity.user_id, "orderId": order_id, "isTyping": false });
+        emit_to(app.realtime.io.to(order_id.room()), "user-typing", &payload).await;
+    }
+    if app.realtime.presence.disconnect(&identity.user_id) {
+        announce_presence(&app, &identity, false).await;
+    }
+}
+
+/// Tells the rooms of the user's orders that they came online or went offline.
+async fn announce_presence(app: &AppState, identity: &Identity, online: bool) {
+    let orders = match app.chat.store().orders_of(&identity.user_id).await {
+        Ok(orders) => orders,
+        Err(err) => {
+            tracing::warn!(error = %err, user = %identity.user_id, "could not load orders for presence");
+            return;
+        }
+    };
+    if orders.is_empty() {
+        return;
+    }
+    let rooms: Vec<String> = orders.iter().map(|o| o.room()).collect();
+    let payload =
+        json!({ "userId": identity.user_id, "online": online, "timestamp": now_timestamp() });
+    emit_to(app.realtime.io.to(rooms), "presence", &payload).await;
+}

@@ -1,0 +1,208 @@
+//! Client → server events (SPEC §5). Each handler parses its payload, calls the same
+//! use case the HTTP API calls, and answers the ack. Access is checked on every event:
+//! through `ChatService`, or for typing by membership of the room, which only an
+//! access-checked join grants.
+
+use std::future::Future;
+
+use serde_json::{Value, json};
+use socketioxide::adapter::Adapter;
+use socketioxide::extract::{AckSender, SocketRef, TryData};
+
+use super::ack::{optional_seq, order_ref, send_ack};
+use super::broadcast::emit_to;
+use crate::app::AppState;
+use crate::chat::{HistoryQuery, SendMessage};
+use crate::domain::{Identity, OrderId, now_timestamp};
+use crate::error::{Error, Result};
+use crate::store::HistoryWindow;
+
+/// How many messages a `join-order-room` catch-up returns at most.
+const CATCH_UP_LIMIT: i64 = 200;
+
+pub fn register<A: Adapter>(s: &SocketRef<A>, app: &AppState) {
+    on(s, app, "join-order-room", join_order_room::<A>);
+    on(s, app, "leave-order-room", leave_order_room::<A>);
+    on(s, app, "typing-start", typing_start::<A>);
+    on(s, app, "typing-stop", typing_stop::<A>);
+    on(s, app, "mark-read", mark_read::<A>);
+    on(s, app, "send-message", send_message::<A>);
+}
+
+/// Registers `handler` for `event`: any payload is accepted (a malformed one is the
+/// handler's to refuse), and the result always answers the ack.
+fn on<A, F, Fut>(s: &SocketRef<A>, app: &AppState, event: &'static str, handler: F)
+where
+    A: Adapter,
+    F: Fn(AppState, SocketRef<A>, Identity, Value) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<Value>> + Send + 'static,
+{
+    let app = app.clone();
+    s.on(
+        event,
+        move |s: SocketRef<A>, TryData(data): TryData<Value>, ack: AckSender<A>| {
+            let app = app.clone();
+            let handler = handler.clone();
+            async move {
+                let result = match s.extensions.get::<Identity>() {
+                    Some(identity) => handler(app, s, identity, data.unwrap_or(Value::Null)).await,
+                    None => Err(Error::Unauthenticated("connection has no identity".into())),
+                };
+                send_ack(ack, event, result);
+            }
+        },
+    );
+}
+
+fn in_room<A: Adapter>(s: &SocketRef<A>, order: &OrderId) -> bool {
+    let room = order.room();
+    s.rooms().iter().any(|r| *r == room)
+}
+
+async fn join_order_room<A: Adapter>(
+    app: AppState,
+    s: SocketRef<A>,
+    identity: Identity,
+    data: Value,
+) -> Result<Value> {
+    let (order_id, fields) = order_ref(data)?;
+    let since = optional_seq(&fields, "sinceSeq")?;
+    let order = app.chat.visible_order(&identity, &order_id).await?;
+    if !in_room(&s, &order_id) {
+        s.join(order_id.room());
+        let payload = json!({ "userId": identity.user_id, "orderId": order_id, "timestamp": now_timestamp() });
+        emit_to(s.to(order_id.room()), "user-joined-order", &payload).await;
+        tracing::info!(user = %identity.user_id, order = %order_id, "joined order room");
+    }
+    let (messages, has_more) = match since {
+        Some(seq) => {
+            let query = HistoryQuery(HistoryWindow::After {
+                seq,
+                limit: CATCH_UP_LIMIT,
+            });
+            let page = app.chat.history(&identity, &order_id, query).await?;
+            let has_more = page.total > page.items.len() as i64;
+            (page.items, has_more)
+        }
+        None => (Vec::new(), false),
+    };
+    let online: Vec<_> = order
+        .participants
+        .iter()
+        .filter(|p| app.realtime.presence.is_online(&p.user_id))
+        .map(|p| p.user_id.clone())
+        .collect();
+    Ok(json!({
+        "orderId": order_id,
+        "lastSeq": order.last_seq,
+        "messages": messages,
+        "hasMore": has_more,
+        "online": online,
+    }))
+}
+
+async fn leave_order_room<A: Adapter>(
+    app: AppState,
+    s: SocketRef<A>,
+    identity: Identity,
+    data: Value,
+) -> Result<Value> {
+    let (order_id, _) = order_ref(data)?;
+    if in_room(&s, &order_id) {
+        if app.realtime.typing.stop(&s.id.to_string(), &order_id) {
+            let payload =
+                json!({ "userId": identity.user_id, "orderId": order_id, "isTyping": false });
+            emit_to(s.to(order_id.room()), "user-typing", &payload).await;
+        }
+        s.leave(order_id.room());
+        let payload = json!({ "userId": identity.user_id, "orderId": order_id, "timestamp": now_timestamp() });
+        emit_to(s.to(order_id.room()), "user-left-order", &payload).await;
+    }
+    Ok(json!({ "orderId": order_id }))
+}
+
+/// Typing is only relayed to a room the connection has joined (an access-checked
+/// join), so no database work is done per keystroke.
+async fn typing_order<A: Adapter>(
+    app: &AppState,
+    s: &SocketRef<A>,
+    identity: &Identity,
+    data: Value,
+) -> Result<OrderId> {
+    let (order_id, _) = order_ref(data)?;
+    if !in_room(s, &order_id) {
+        // Same answer as for an order the user may not see: join first.
+        app.chat.visible_order(identity, &order_id).await?;
+        return Err(Error::invalid_field(
+            "orderId",
+            "join the order room before typing",
+        ));
+    }
+    app.chat.rate_limits().check_typing(&identity.user_id)?;
+    Ok(order_id)
+}
+
+async fn typing_start<A: Adapter>(
+    app: AppState,
+    s: SocketRef<A>,
+    identity: Identity,
+    data: Value,
+) -> Result<Value> {
+    let order_id = typing_order(&app, &s, &identity, data).await?;
+    let sid = s.id.to_string();
+    let generation = app.realtime.typing.start(&sid, &order_id);
+    let payload = json!({ "userId": identity.user_id, "orderId": order_id, "isTyping": true });
+    emit_to(s.to(order_id.room()), "user-typing", &payload).await;
+
+    let timeout = app.config.limits.typing_timeout();
+    tokio::spawn(async move {
+        tokio::time::sleep(timeout).await;
+        if app.realtime.typing.expire(&sid, &order_id, generation) && s.connected() {
+            let payload =
+                json!({ "userId": identity.user_id, "orderId": order_id, "isTyping": false });
+            emit_to(s.to(order_id.room()), "user-typing", &payload).await;
+        }
+    });
+    Ok(json!({}))
+}
+
+async fn typing_stop<A: Adapter>(
+    app: AppState,
+    s: SocketRef<A>,
+    identity: Identity,
+    data: Value,
+) -> Result<Value> {
+    let order_id = typing_order(&app, &s, &identity, data).await?;
+    if app.realtime.typing.stop(&s.id.to_string(), &order_id) {
+        let payload = json!({ "userId": identity.user_id, "orderId": order_id, "isTyping": false });
+        emit_to(s.to(order_id.room()), "user-typing", &payload).await;
+    }
+    Ok(json!({}))
+}
+
+async fn mark_read<A: Adapter>(
+    app: AppState,
+    s: SocketRef<A>,
+    identity: Identity,
+    data: Value,
+) -> Result<Value> {
+    let (order_id, fields) = order_ref(data)?;
+    let seq = optional_seq(&fields, "seq")?;
+    let (seq, unread) = app
+        .chat
+        .mark_read(&identity, &order_id, seq, Some(s.id.to_string()))
+        .await?;
+    Ok(json!({ "orderId": order_id, "seq": seq, "unreadCount": unread }))
+}
+
+async fn send_message<A: Adapter>(
+    app: AppState,
+    _s: SocketRef<A>,
+    identity: Identity,
+    data: Value,
+) -> Result<Value> {
+    let input: SendMessage = serde_json::from_value(data)
+        .map_err(|err| Error::InvalidJson(format!("invalid send-message payload: {err}")))?;
+    let inserted = app.chat.send_message(&identity, input).await?;
+    Ok(json!({ "message": inserted.message, "duplicate": inserted.duplicate }))
+}

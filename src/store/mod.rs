@@ -1,0 +1,150 @@
+//! Storage behind one narrow trait. SQL lives in the backends and nowhere else; the
+//! use cases in `chat/` speak only this trait, so a PostgreSQL backend can follow
+//! without touching them.
+//!
+//! Queries are runtime-checked (`sqlx::query_as`), not `query!` macros: the macros
+//! check against one database at compile time and cannot target SQLite and
+//! PostgreSQL from one crate, and they would make every build need a live database.
+//! The backends are instead held to one shared behaviour by the test suite.
+
+mod sqlite;
+
+use async_trait::async_trait;
+
+use crate::domain::{Message, MessageText, NewMessage, Order, OrderId, Participant, Seq, UserId};
+use crate::error::Result;
+
+pub use sqlite::SqliteStore;
+
+/// A message after `insert_message`: either newly stored, or the earlier message with
+/// the same `clientId` from the same user in the same order.
+#[derive(Debug, Clone)]
+pub struct Inserted {
+    pub message: Message,
+    pub duplicate: bool,
+}
+
+/// What `upsert_order` writes.
+#[derive(Debug, Clone)]
+pub struct OrderRecord {
+    pub id: OrderId,
+    pub number: Option<String>,
+    pub status: Option<String>,
+    pub participants: Vec<Participant>,
+}
+
+/// A partial update of an order; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct OrderChanges {
+    pub status: Option<String>,
+    pub participants: Option<Vec<Participant>>,
+}
+
+/// One row of the caller's chat list.
+#[derive(Debug, Clone)]
+pub struct ChatSummary {
+    pub order: Order,
+    pub last_message: Option<Message>,
+    pub unread_count: i64,
+    pub last_activity_at: String,
+}
+
+/// Whose orders a listing or search covers.
+#[derive(Debug, Clone)]
+pub enum Scope {
+    /// Every order (staff and service).
+    All,
+    /// Only orders this user participates in.
+    ParticipantOf(UserId),
+}
+
+/// A user's read pointer in one order.
+#[derive(Debug, Clone)]
+pub struct ReadPointer {
+    pub user_id: UserId,
+    pub seq: Seq,
+    pub updated_at: String,
+}
+
+/// A page of results with the total count across pages.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: i64,
+}
+
+/// Where a history query starts.
+#[derive(Debug, Clone, Copy)]
+pub enum HistoryWindow {
+    /// Page `page` (1-based) counted from the newest message.
+    Page { page: i64, limit: i64 },
+    /// The `limit` messages just below `seq`.
+    Before { seq: Seq, limit: i64 },
+    /// The `limit` messages just above `seq`.
+    After { seq: Seq, limit: i64 },
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Checks the database answers (for `/readyz`).
+    async fn ping(&self) -> Result<()>;
+
+    /// Flushes and closes; called once at shutdown.
+    async fn close(&self);
+
+    /// Creates or replaces an order and its participants. Returns the order and whether
+    /// it was created.
+    async fn upsert_order(&self, record: OrderRecord) -> Result<(Order, bool)>;
+
+    /// Applies `changes`; `None` if the order does not exist.
+    async fn update_order(&self, id: &OrderId, changes: OrderChanges) -> Result<Option<Order>>;
+
+    async fn order(&self, id: &OrderId) -> Result<Option<Order>>;
+
+    /// Ids of the orders a user participates in.
+    async fn orders_of(&self, user: &UserId) -> Result<Vec<OrderId>>;
+
+    /// Stores a message durably (it is committed when this returns), assigning the next
+    /// `seq` of its order. Fails with `OrderNotFound` for an unknown order.
+    async fn insert_message(&self, message: NewMessage) -> Result<Inserted>;
+
+    async fn message(&self, id: &str) -> Result<Option<Message>>;
+
+    /// History of one order, always chronological. For `Page`, `total` counts the whole
+    /// order; for cursors, `total` is the number of messages beyond the cursor.
+    async fn history(&self, order: &OrderId, window: HistoryWindow) -> Result<Page<Message>>;
+
+    /// Turns a message into a tombstone.
+    async fn delete_message(&self, id: &str) -> Result<Message>;
+
+    async fn edit_message(&self, id: &str, text: &MessageText) -> Result<Message>;
+
+    /// Moves a user's read pointer forward to `seq` (clamped to the order's last seq;
+    /// never backwards) and returns where it now stands.
+    async fn mark_read_up_to(&self, order: &OrderId, user: &UserId, seq: Seq) -> Result<Seq>;
+
+    async fn read_pointers(&self, order: &OrderId) -> Result<Vec<ReadPointer>>;
+
+    /// Messages above the user's read pointer, not sent by the user, not deleted.
+    async fn unread_count(&self, order: &OrderId, user: &UserId) -> Result<i64>;
+
+    /// The chat list of `viewer`, most recent activity first.
+    async fn order_chats(
+        &self,
+        scope: &Scope,
+        viewer: &UserId,
+        page: i64,
+        limit: i64,
+    ) -> Result<Page<ChatSummary>>;
+
+    /// Full-text search, best match first. `order` narrows it to one order; `scope`
+    /// to the orders a user may see. `terms` is already a safe FTS expression.
+    async fn search(
+        &self,
+        scope: &Scope,
+        order: Option<&OrderId>,
+        terms: &str,
+        page: i64,
+        limit: i64,
+    ) -> Result<Page<Message>>;
+}

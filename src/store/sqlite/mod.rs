@@ -1,0 +1,468 @@
+//! The embedded SQLite backend: one file in WAL mode with `synchronous=FULL`, so a
+//! message acknowledged after its commit survives a crash or power loss (NORMAL could
+//! lose the last commits on power loss). Reads use a pool of connections; new messages
+//! go through the group-commit writer in `writer.rs`.
+
+mod rows;
+mod writer;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{QueryBuilder, Sqlite, SqlitePool};
+
+use self::rows::{MessageRow, OrderRow, ParticipantRow, message_columns};
+use self::writer::Writer;
+use super::{
+    ChatSummary, HistoryWindow, Inserted, OrderChanges, OrderRecord, Page, ReadPointer, Scope,
+    Store,
+};
+use crate::domain::{
+    Message, MessageText, NewMessage, Order, OrderId, Participant, Seq, UserId, timestamp,
+};
+use crate::error::{Error, Result};
+
+/// Migrations are embedded in the binary, so `serve` and `migrate` need no files.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+    writer: Writer,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database at `url` and brings its schema up to date.
+    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        let writer = Writer::spawn(pool.clone());
+        Ok(Self { pool, writer })
+    }
+
+    async fn participants(&self, order: &str) -> Result<Vec<Participant>> {
+        let rows: Vec<ParticipantRow> = sqlx::query_as(
+            "SELECT user_id, role, name FROM order_participants WHERE order_id = ? ORDER BY rowid",
+        )
+        .bind(order)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(Participant::from).collect())
+    }
+
+    async fn message_at(&self, order: &str, seq: Seq) -> Result<Option<Message>> {
+        let row: Option<MessageRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            message_columns!(),
+            " FROM messages m WHERE m.order_id = ? AND m.seq = ?"
+        ))
+        .bind(order)
+        .bind(seq)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(Message::from))
+    }
+}
+
+/// Replaces the participant list of an order inside `tx`.
+async fn write_participants(
+    tx: &mut sqlx::Transaction<'_, Sqlite>,
+    order: &OrderId,
+    participants: &[Participant],
+) -> Result<()> {
+    sqlx::query("DELETE FROM order_participants WHERE order_id = ?")
+        .bind(order.as_str())
+        .execute(&mut **tx)
+        .await?;
+    for p in participants {
+        sqlx::query(
+            "INSERT INTO order_participants (order_id, user_id, role, name) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (order_id, user_id) DO UPDATE SET role = excluded.role, name = excluded.name",
+        )
+        .bind(order.as_str())
+        .bind(p.user_id.as_str())
+        .bind(&p.role)
+        .bind(&p.name)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Adds the `WHERE` part that limits messages (aliased `m`) to what a scope may see.
+fn push_scope(query: &mut QueryBuilder<Sqlite>, scope: &Scope) {
+    if let Scope::ParticipantOf(user) = scope {
+        query
+            .push(" AND m.order_id IN (SELECT order_id FROM order_participants WHERE user_id = ")
+            .push_bind(user.as_str().to_owned())
+            .push(")");
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        // Fold the WAL back into the main file so the data directory is self-contained.
+        if let Err(err) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.pool)
+            .await
+        {
+            tracing::warn!(error = %err, "WAL checkpoint at shutdown failed");
+        }
+        self.pool.close().await;
+    }
+
+    async fn upsert_order(&self, record: OrderRecord) -> Result<(Order, bool)> {
+        let now = timestamp(chrono::Utc::now());
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let existed: Option<i64> = sqlx::query_scalar("SELECT 1 FROM orders WHERE id = ?")
+            .bind(record.id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO orders (id, number, status, last_activity_at, created_at, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?4, ?4) \
+             ON CONFLICT (id) DO UPDATE SET number = excluded.number, status = excluded.status, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(record.id.as_str())
+        .bind(&record.number)
+        .bind(&record.status)
+        .bind(&now)
+        .execute(&mut *tx)
+        .await?;
+        write_participants(&mut tx, &record.id, &record.participants).await?;
+        tx.commit().await?;
+        let order = self.order(&record.id).await?.ok_or(Error::OrderNotFound)?;
+        Ok((order, existed.is_none()))
+    }
+
+    async fn update_order(&self, id: &OrderId, changes: OrderChanges) -> Result<Option<Order>> {
+        let now = timestamp(chrono::Utc::now());
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let updated = sqlx::query(
+            "UPDATE orders SET status = COALESCE(?, status), updated_at = ? WHERE id = ?",
+        )
+        .bind(&changes.status)
+        .bind(&now)
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() == 0 {
+            return Ok(None);
+        }
+        if let Some(participants) = &changes.participants {
+            write_participants(&mut tx, id, participants).await?;
+        }
+        tx.commit().await?;
+        self.order(id).await
+    }
+
+    async fn order(&self, id: &OrderId) -> Result<Option<Order>> {
+        let row: Option<OrderRow> = sqlx::query_as(
+            "SELECT id, number, status, last_seq, last_activity_at, created_at, updated_at FROM orders WHERE id = ?",
+        )
+        .bind(id.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => {
+                let participants = self.participants(&row.id).await?;
+                Ok(Some(row.into_order(participants)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    async fn orders_of(&self, user: &UserId) -> Result<Vec<OrderId>> {
+        let ids: Vec<String> =
+            sqlx::query_scalar("SELECT order_id FROM order_participants WHERE user_id = ?")
+                .bind(user.as_str())
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(ids.into_iter().map(OrderId::from_trusted).collect())
+    }
+
+    async fn insert_message(&self, message: NewMessage) -> Result<Inserted> {
+        self.writer.insert(message).await
+    }
+
+    async fn message(&self, id: &str) -> Result<Option<Message>> {
+        let row: Option<MessageRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            message_columns!(),
+            " FROM messages m WHERE m.id = ?"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(Message::from))
+    }
+
+    async fn history(&self, order: &OrderId, window: HistoryWindow) -> Result<Page<Message>> {
+        let order = order.as_str();
+        let (rows, total): (Vec<MessageRow>, i64) = match window {
+            HistoryWindow::Page { page, limit } => {
+                let rows = sqlx::query_as(concat!(
+                    "SELECT * FROM (SELECT ",
+                    message_columns!(),
+                    " FROM messages m WHERE m.order_id = ? ORDER BY m.seq DESC LIMIT ? OFFSET ?) ORDER BY seq"
+                ))
+                .bind(order)
+                .bind(limit)
+                .bind((page - 1) * limit)
+                .fetch_all(&self.pool)
+                .await?;
+                let total = sqlx::query_scalar("SELECT COUNT(*) FROM messages WHERE order_id = ?")
+                    .bind(order)
+                    .fetch_one(&self.pool)
+                    .await?;
+                (rows, total)
+            }
+            HistoryWindow::Before { seq, limit } => {
+                let rows = sqlx::query_as(concat!(
+                    "SELECT * FROM (SELECT ",
+                    message_columns!(),
+                    " FROM messages m WHERE m.order_id = ? AND m.seq < ? ORDER BY m.seq DESC LIMIT ?) ORDER BY seq"
+                ))
+                .bind(order)
+                .bind(seq)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                let total = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM messages WHERE order_id = ? AND seq < ?",
+                )
+                .bind(order)
+                .bind(seq)
+                .fetch_one(&self.pool)
+                .await?;
+                (rows, total)
+            }
+            HistoryWindow::After { seq, limit } => {
+                let rows = sqlx::query_as(concat!(
+                    "SELECT ",
+                    message_columns!(),
+                    " FROM messages m WHERE m.order_id = ? AND m.seq > ? ORDER BY m.seq LIMIT ?"
+                ))
+                .bind(order)
+                .bind(seq)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                let total = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM messages WHERE order_id = ? AND seq > ?",
+                )
+                .bind(order)
+                .bind(seq)
+                .fetch_one(&self.pool)
+                .await?;
+                (rows, total)
+            }
+        };
+        Ok(Page {
+            items: rows.into_iter().map(Message::from).collect(),
+            total,
+        })
+    }
+
+    async fn delete_message(&self, id: &str) -> Result<Message> {
+        let now = timestamp(chrono::Utc::now());
+        let row: Option<MessageRow> = sqlx::query_as(concat!(
+            "UPDATE messages AS m SET body = '', attachments = '[]', deleted = 1, updated_at = ? WHERE m.id = ? RETURNING ",
+            message_columns!()
+        ))
+        .bind(&now)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(Message::from).ok_or(Error::MessageNotFound)
+    }
+
+    async fn edit_message(&self, id: &str, text: &MessageText) -> Result<Message> {
+        let now = timestamp(chrono::Utc::now());
+        let row: Option<MessageRow> = sqlx::query_as(concat!(
+            "UPDATE messages AS m SET body = ?1, updated_at = ?2, edited_at = ?2 WHERE m.id = ?3 AND m.deleted = 0 RETURNING ",
+            message_columns!()
+        ))
+        .bind(text.as_str())
+        .bind(&now)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(Message::from)
+            .ok_or(Error::Conflict("a deleted message cannot be edited"))
+    }
+
+    async fn mark_read_up_to(&self, order: &OrderId, user: &UserId, seq: Seq) -> Result<Seq> {
+        let now = timestamp(chrono::Utc::now());
+        let stored: Option<Seq> = sqlx::query_scalar(
+            "INSERT INTO read_pointers (order_id, user_id, seq, updated_at) \
+             SELECT o.id, ?2, MAX(0, MIN(?3, o.last_seq)), ?4 FROM orders o WHERE o.id = ?1 \
+             ON CONFLICT (order_id, user_id) DO UPDATE SET \
+               seq = MAX(read_pointers.seq, excluded.seq), \
+               updated_at = CASE WHEN excluded.seq > read_pointers.seq THEN excluded.updated_at ELSE read_pointers.updated_at END \
+             RETURNING seq",
+        )
+        .bind(order.as_str())
+        .bind(user.as_str())
+        .bind(seq)
+        .bind(&now)
+        .fetch_optional(&self.pool)
+        .await?;
+        stored.ok_or(Error::OrderNotFound)
+    }
+
+    async fn read_pointers(&self, order: &OrderId) -> Result<Vec<ReadPointer>> {
+        let rows: Vec<(String, i64, String)> =
+            sqlx::query_as("SELECT user_id, seq, updated_at FROM read_pointers WHERE order_id = ?")
+                .bind(order.as_str())
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(user_id, seq, updated_at)| ReadPointer {
+                user_id: UserId::from_trusted(user_id),
+                seq,
+                updated_at,
+            })
+            .collect())
+    }
+
+    async fn unread_count(&self, order: &OrderId, user: &UserId) -> Result<i64> {
+        let count = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM messages m WHERE m.order_id = ?1 AND m.deleted = 0 \
+             AND m.seq > COALESCE((SELECT seq FROM read_pointers WHERE order_id = ?1 AND user_id = ?2), 0) \
+             AND (m.user_id IS NULL OR m.user_id <> ?2)",
+        )
+        .bind(order.as_str())
+        .bind(user.as_str())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(count)
+    }
+
+    async fn order_chats(
+        &self,
+        scope: &Scope,
+        viewer: &UserId,
+        page: i64,
+        limit: i64,
+    ) -> Result<Page<ChatSummary>> {
+        let (rows, total): (Vec<OrderRow>, i64) = match scope {
+            Scope::All => {
+                let rows = sqlx::query_as(
+                    "SELECT id, number, status, last_seq, last_activity_at, created_at, updated_at FROM orders \
+                     ORDER BY last_activity_at DESC, id LIMIT ? OFFSET ?",
+                )
+                .bind(limit)
+                .bind((page - 1) * limit)
+                .fetch_all(&self.pool)
+                .await?;
+                let total = sqlx::query_scalar("SELECT COUNT(*) FROM orders")
+                    .fetch_one(&self.pool)
+                    .await?;
+                (rows, total)
+            }
+            Scope::ParticipantOf(user) => {
+                let rows = sqlx::query_as(
+                    "SELECT o.id, o.number, o.status, o.last_seq, o.last_activity_at, o.created_at, o.updated_at \
+                     FROM orders o JOIN order_participants p ON p.order_id = o.id WHERE p.user_id = ? \
+                     ORDER BY o.last_activity_at DESC, o.id LIMIT ? OFFSET ?",
+                )
+                .bind(user.as_str())
+                .bind(limit)
+                .bind((page - 1) * limit)
+                .fetch_all(&self.pool)
+                .await?;
+                let total =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM order_participants WHERE user_id = ?")
+                        .bind(user.as_str())
+                        .fetch_one(&self.pool)
+                        .await?;
+                (rows, total)
+            }
+        };
+        let mut items = Vec::with_capacity(rows.len());
+        for row in rows {
+            let id = OrderId::from_trusted(row.id.clone());
+            let last_message = self.message_at(&row.id, row.last_seq).await?;
+            let unread_count = self.unread_count(&id, viewer).await?;
+            let participants = self.participants(&row.id).await?;
+            let last_activity_at = row.last_activity_at.clone();
+            items.push(ChatSummary {
+                order: row.into_order(participants),
+                last_message,
+                unread_count,
+                last_activity_at,
+            });
+        }
+        Ok(Page { items, total })
+    }
+
+    async fn search(
+        &self,
+        scope: &Scope,
+        order: Option<&OrderId>,
+        terms: &str,
+        page: i64,
+        limit: i64,
+    ) -> Result<Page<Message>> {
+        fn filters(
+            query: &mut QueryBuilder<Sqlite>,
+            scope: &Scope,
+            order: Option<&OrderId>,
+            terms: &str,
+        ) {
+            query
+                .push(" WHERE messages_fts MATCH ")
+                .push_bind(terms.to_owned())
+                .push(" AND m.deleted = 0");
+            if let Some(order) = order {
+                query
+                    .push(" AND m.order_id = ")
+                    .push_bind(order.as_str().to_owned());
+            }
+            push_scope(query, scope);
+        }
+
+        let mut select = QueryBuilder::<Sqlite>::new(concat!(
+            "SELECT ",
+            message_columns!(),
+            " FROM messages_fts JOIN messages m ON m.rowid = messages_fts.rowid"
+        ));
+        filters(&mut select, scope, order, terms);
+        select
+            .push(" ORDER BY bm25(messages_fts), m.created_at DESC LIMIT ")
+            .push_bind(limit)
+            .push(" OFFSET ")
+            .push_bind((page - 1) * limit);
+        let rows: Vec<MessageRow> = select.build_query_as().fetch_all(&self.pool).await?;
+
+        let mut count = QueryBuilder::<Sqlite>::new(
+            "SELECT COUNT(*) FROM messages_fts JOIN messages m ON m.rowid = messages_fts.rowid",
+        );
+        filters(&mut count, scope, order, terms);
+        let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
+        Ok(Page {
+            items: rows.into_iter().map(Message::from).collect(),
+            total,
+        })
+    }
+}

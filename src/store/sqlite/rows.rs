@@ -1,0 +1,107 @@
+//! Rows as SQLite returns them, and their conversion into domain types.
+
+use sqlx::FromRow;
+
+use crate::domain::{
+    Message, MessageType, MessageUser, Order, OrderId, Participant, SenderType, UserId,
+};
+
+/// The message columns in the order `MessageRow` reads them; a macro so that queries
+/// can be built with `concat!` and stay `&'static str`.
+macro_rules! message_columns {
+    () => {
+        "m.id, m.order_id, m.seq, m.user_id, m.user_name, m.user_role, m.body, m.message_type, \
+         m.sender_type, m.attachments, m.reply_to, m.client_id, m.created_at, m.updated_at, \
+         m.edited_at, m.deleted"
+    };
+}
+pub(super) use message_columns;
+
+#[derive(Debug, FromRow)]
+pub(super) struct MessageRow {
+    id: String,
+    order_id: String,
+    seq: i64,
+    user_id: Option<String>,
+    user_name: Option<String>,
+    user_role: Option<String>,
+    body: String,
+    message_type: String,
+    sender_type: String,
+    attachments: String,
+    reply_to: Option<String>,
+    client_id: Option<String>,
+    created_at: String,
+    updated_at: String,
+    edited_at: Option<String>,
+    deleted: bool,
+}
+
+impl From<MessageRow> for Message {
+    fn from(row: MessageRow) -> Self {
+        let user = row.user_id.map(|id| MessageUser {
+            id: UserId::from_trusted(id),
+            name: row.user_name,
+            role: row.user_role.unwrap_or_default(),
+        });
+        Message {
+            id: row.id,
+            order_id: OrderId::from_trusted(row.order_id),
+            seq: row.seq,
+            user,
+            message: row.body,
+            message_type: MessageType::from_stored(&row.message_type),
+            sender_type: SenderType::from_stored(&row.sender_type),
+            // Written by us as JSON; an unreadable value would be a bug, shown as none.
+            attachments: serde_json::from_str(&row.attachments).unwrap_or_default(),
+            reply_to: row.reply_to,
+            client_id: row.client_id,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            edited_at: row.edited_at,
+            deleted: row.deleted,
+        }
+    }
+}
+
+#[derive(Debug, FromRow)]
+pub(super) struct OrderRow {
+    pub id: String,
+    pub number: Option<String>,
+    pub status: Option<String>,
+    pub last_seq: i64,
+    pub last_activity_at: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, FromRow)]
+pub(super) struct ParticipantRow {
+    pub user_id: String,
+    pub role: String,
+    pub name: Option<String>,
+}
+
+impl OrderRow {
+    pub fn into_order(self, participants: Vec<Participant>) -> Order {
+        Order {
+            id: OrderId::from_trusted(self.id),
+            number: self.number,
+            status: self.status,
+            participants,
+            last_seq: self.last_seq,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+}
+
+impl From<ParticipantRow> for Participant {
+    fn from(row: ParticipantRow) -> Self {
+        Participant {
+            user_id: UserId::from_trusted(row.user_id),
+            role: row.role,
+            name: row.name,
+        }
+    }
+}

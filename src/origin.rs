@@ -84,13 +84,12 @@ pub async fn check_socket_origin(
     request: Request,
     next: Next,
 ) -> Response {
-    if request.uri().path().starts_with("/socket.io") {
-        if let Some(origin) = request.headers().get(header::ORIGIN) {
-            if !origins.permits(origin, request.headers().get(header::HOST)) {
-                tracing::info!(origin = ?origin, "socket handshake from a refused origin");
-                return Error::Forbidden("origin not allowed").into_response();
-            }
-        }
+    if request.uri().path().starts_with("/socket.io")
+        && let Some(origin) = request.headers().get(header::ORIGIN)
+        && !origins.permits(origin, request.headers().get(header::HOST))
+    {
+        tracing::info!(origin = ?origin, "socket handshake from a refused origin");
+        return Error::Forbidden("origin not allowed").into_response();
     }
     next.run(request).await
 }

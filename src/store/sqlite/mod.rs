@@ -13,7 +13,9 @@ use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 
-use self::rows::{MessageRow, OrderRow, ParticipantRow, message_columns};
+use self::rows::{
+    MessageRow, OrderRow, ParticipantRow, message_columns, returning_message_columns,
+};
 use self::writer::Writer;
 use super::{
     ChatSummary, HistoryWindow, Inserted, OrderChanges, OrderRecord, Page, ReadPointer, Scope,
@@ -285,8 +287,8 @@ impl Store for SqliteStore {
     async fn delete_message(&self, id: &str) -> Result<Message> {
         let now = timestamp(chrono::Utc::now());
         let row: Option<MessageRow> = sqlx::query_as(concat!(
-            "UPDATE messages AS m SET body = '', attachments = '[]', deleted = 1, updated_at = ? WHERE m.id = ? RETURNING ",
-            message_columns!()
+            "UPDATE messages SET body = '', attachments = '[]', deleted = 1, updated_at = ? WHERE id = ? RETURNING ",
+            returning_message_columns!()
         ))
         .bind(&now)
         .bind(id)
@@ -298,8 +300,8 @@ impl Store for SqliteStore {
     async fn edit_message(&self, id: &str, text: &MessageText) -> Result<Message> {
         let now = timestamp(chrono::Utc::now());
         let row: Option<MessageRow> = sqlx::query_as(concat!(
-            "UPDATE messages AS m SET body = ?1, updated_at = ?2, edited_at = ?2 WHERE m.id = ?3 AND m.deleted = 0 RETURNING ",
-            message_columns!()
+            "UPDATE messages SET body = ?1, updated_at = ?2, edited_at = ?2 WHERE id = ?3 AND deleted = 0 RETURNING ",
+            returning_message_columns!()
         ))
         .bind(text.as_str())
         .bind(&now)

@@ -17,6 +17,15 @@ macro_rules! message_columns {
 }
 pub(super) use message_columns;
 
+/// The same columns unqualified, for `RETURNING`, which takes no table alias.
+macro_rules! returning_message_columns {
+    () => {
+        "id, order_id, seq, user_id, user_name, user_role, body, message_type, sender_type, attachments, \
+         reply_to, client_id, created_at, updated_at, edited_at, deleted"
+    };
+}
+pub(super) use returning_message_columns;
+
 #[derive(Debug, FromRow)]
 pub(super) struct MessageRow {
     id: String,

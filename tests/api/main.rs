@@ -1,0 +1,12 @@
+//! HTTP integration tests: each test starts the real server on a free port with its own
+//! SQLite file (`spawn_app`) and talks to it over HTTP like a client would.
+
+mod auth;
+mod helpers;
+mod history;
+mod messages;
+mod moderation;
+mod orders;
+mod persistence;
+mod read_state;
+mod search;

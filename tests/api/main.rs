@@ -7,6 +7,7 @@ mod history;
 mod messages;
 mod moderation;
 mod orders;
+mod origin;
 mod persistence;
 mod read_state;
 mod search;

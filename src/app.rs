@@ -42,18 +42,15 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     let url = config.database_url();
     if url.starts_with("sqlite:") {
         if config.database_url.is_none() {
-            std::fs::create_dir_all(&config.data_dir).with_context(|| {
-                format!("creating data directory {}", config.data_dir.display())
-            })?;
+            std::fs::create_dir_all(&config.data_dir)
+                .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
         }
         let store = SqliteStore::connect(&url)
             .await
             .with_context(|| format!("opening database {url}"))?;
         Ok(Arc::new(store))
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        anyhow::bail!(
-            "PostgreSQL is not supported yet; use the embedded SQLite (leave ORDERCHAT_DATABASE_URL unset)"
-        )
+        anyhow::bail!("PostgreSQL is not supported yet; use the embedded SQLite (leave ORDERCHAT_DATABASE_URL unset)")
     } else {
         anyhow::bail!("ORDERCHAT_DATABASE_URL must start with sqlite:// or postgres://")
     }
@@ -62,9 +59,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         if config.redis_url.is_some() {
-            anyhow::bail!(
-                "ORDERCHAT_REDIS_URL is not supported yet: orderchat runs single-node for now"
-            );
+            anyhow::bail!("ORDERCHAT_REDIS_URL is not supported yet: orderchat runs single-node for now");
         }
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;

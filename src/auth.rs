@@ -40,10 +40,7 @@ impl Verifier {
                 (key, algorithm, None)
             }
             (None, Some(secret)) => {
-                anyhow::ensure!(
-                    secret.len() >= 16,
-                    "ORDERCHAT_JWT_SECRET must be at least 16 bytes"
-                );
+                anyhow::ensure!(secret.len() >= 16, "ORDERCHAT_JWT_SECRET must be at least 16 bytes");
                 let secret = secret.as_bytes();
                 (
                     DecodingKey::from_secret(secret),
@@ -84,8 +81,7 @@ impl Verifier {
                 _ => None,
             })
             .ok_or_else(|| Error::Unauthenticated("token has no user id (sub)".into()))?;
-        let user_id = UserId::parse(&user_id)
-            .map_err(|_| Error::Unauthenticated("token user id is invalid".into()))?;
+        let user_id = UserId::parse(&user_id).map_err(|_| Error::Unauthenticated("token user id is invalid".into()))?;
         let role_name = match claims.get("role") {
             Some(Value::String(role)) if !role.trim().is_empty() => role.trim().to_owned(),
             _ => return Err(Error::Unauthenticated("token has no role".into())),
@@ -108,43 +104,23 @@ impl Verifier {
     }
 
     /// Mints a token for `orderchat token` and tests.
-    pub fn mint(
-        &self,
-        sub: &str,
-        role: &str,
-        name: Option<&str>,
-        ttl: Duration,
-    ) -> anyhow::Result<String> {
-        let signer = self.signer.as_ref().context(
-            "tokens can only be minted with an HS256 secret; with a public key, use your issuer",
-        )?;
+    pub fn mint(&self, sub: &str, role: &str, name: Option<&str>, ttl: Duration) -> anyhow::Result<String> {
+        let signer = self
+            .signer
+            .as_ref()
+            .context("tokens can only be minted with an HS256 secret; with a public key, use your issuer")?;
         let now = jsonwebtoken::get_current_timestamp();
-        let mut claims =
-            serde_json::json!({ "sub": sub, "role": role, "iat": now, "exp": now + ttl.as_secs() });
+        let mut claims = serde_json::json!({ "sub": sub, "role": role, "iat": now, "exp": now + ttl.as_secs() });
         if let Some(name) = name {
             claims["name"] = name.into();
         }
-        if let Some(iss) = self
-            .validation
-            .iss
-            .as_ref()
-            .and_then(|set| set.iter().next())
-        {
+        if let Some(iss) = self.validation.iss.as_ref().and_then(|set| set.iter().next()) {
             claims["iss"] = iss.clone().into();
         }
-        if let Some(aud) = self
-            .validation
-            .aud
-            .as_ref()
-            .and_then(|set| set.iter().next())
-        {
+        if let Some(aud) = self.validation.aud.as_ref().and_then(|set| set.iter().next()) {
             claims["aud"] = aud.clone().into();
         }
-        Ok(jsonwebtoken::encode(
-            &Header::new(Algorithm::HS256),
-            &claims,
-            signer,
-        )?)
+        Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, signer)?)
     }
 }
 
@@ -165,8 +141,7 @@ fn validation(jwt: &JwtConfig, algorithm: Algorithm) -> Validation {
 }
 
 fn read_public_key(path: &Path) -> anyhow::Result<(DecodingKey, Algorithm)> {
-    let pem = std::fs::read(path)
-        .with_context(|| format!("reading JWT public key {}", path.display()))?;
+    let pem = std::fs::read(path).with_context(|| format!("reading JWT public key {}", path.display()))?;
     if let Ok(key) = DecodingKey::from_rsa_pem(&pem) {
         return Ok((key, Algorithm::RS256));
     }
@@ -187,15 +162,11 @@ fn dev_secret(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
     let path = data_dir.join(DEV_SECRET_FILE);
     match std::fs::read(&path) {
         Ok(secret) if secret.len() >= 32 => return Ok(secret),
-        Ok(_) => anyhow::bail!(
-            "{} is too short; delete it to generate a new one",
-            path.display()
-        ),
+        Ok(_) => anyhow::bail!("{} is too short; delete it to generate a new one", path.display()),
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
         Err(err) => return Err(err).with_context(|| format!("reading {}", path.display())),
     }
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("creating {}", data_dir.display()))?;
+    std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
@@ -218,9 +189,7 @@ fn describe(err: &jsonwebtoken::errors::Error) -> String {
     match err.kind() {
         ErrorKind::ExpiredSignature => "token expired".into(),
         ErrorKind::InvalidSignature => "invalid token signature".into(),
-        ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
-            "token algorithm not allowed".into()
-        }
+        ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => "token algorithm not allowed".into(),
         ErrorKind::MissingRequiredClaim(claim) => format!("token has no {claim} claim"),
         ErrorKind::InvalidIssuer => "token issuer not accepted".into(),
         ErrorKind::InvalidAudience => "token audience not accepted".into(),

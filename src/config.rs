@@ -41,12 +41,7 @@ pub struct Config {
     pub cors_origins: Vec<String>,
 
     /// Log format.
-    #[arg(
-        long,
-        env = "ORDERCHAT_LOG_FORMAT",
-        value_enum,
-        default_value = "human"
-    )]
+    #[arg(long, env = "ORDERCHAT_LOG_FORMAT", value_enum, default_value = "human")]
     pub log_format: LogFormat,
 }
 

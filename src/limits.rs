@@ -27,10 +27,7 @@ fn quota(per_minute: u32, burst: u32) -> Quota {
 impl RateLimits {
     pub fn new(limits: &Limits) -> Self {
         Self {
-            messages: RateLimiter::keyed(quota(
-                limits.message_rate_per_minute,
-                limits.message_burst,
-            )),
+            messages: RateLimiter::keyed(quota(limits.message_rate_per_minute, limits.message_burst)),
             typing: RateLimiter::keyed(quota(limits.typing_rate_per_minute, limits.typing_burst)),
             clock: DefaultClock::default(),
         }
@@ -46,12 +43,7 @@ impl RateLimits {
         self.check(&self.typing, user, "typing")
     }
 
-    fn check(
-        &self,
-        limiter: &DefaultKeyedRateLimiter<UserId>,
-        user: &UserId,
-        kind: &'static str,
-    ) -> Result<()> {
+    fn check(&self, limiter: &DefaultKeyedRateLimiter<UserId>, user: &UserId, kind: &'static str) -> Result<()> {
         limiter.check_key(user).map_err(|not_until| {
             metrics::counter!("orderchat_rate_limited_total", "kind" => kind).increment(1);
             Error::RateLimited {

@@ -32,10 +32,7 @@ impl Metrics {
             let recorder = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
                 .and_then(|b| {
-                    b.set_buckets_for_metric(
-                        Matcher::Full("orderchat_write_batch_size".into()),
-                        BATCH_BUCKETS,
-                    )
+                    b.set_buckets_for_metric(Matcher::Full("orderchat_write_batch_size".into()), BATCH_BUCKETS)
                 })
                 .expect("bucket lists are non-empty constants")
                 .build_recorder();
@@ -45,9 +42,7 @@ impl Metrics {
             }
             handle
         });
-        Self {
-            handle: handle.clone(),
-        }
+        Self { handle: handle.clone() }
     }
 
     pub fn render(&self) -> String {

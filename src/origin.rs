@@ -36,8 +36,7 @@ impl Origins {
         let list = origins
             .into_iter()
             .map(|o| {
-                HeaderValue::from_str(o)
-                    .map_err(|_| anyhow::anyhow!("invalid origin in ORDERCHAT_CORS_ORIGINS: {o}"))
+                HeaderValue::from_str(o).map_err(|_| anyhow::anyhow!("invalid origin in ORDERCHAT_CORS_ORIGINS: {o}"))
             })
             .collect::<anyhow::Result<_>>()?;
         Ok(Origins::List(list))
@@ -79,11 +78,7 @@ impl Origins {
 }
 
 /// Refuses Socket.IO handshakes from browser origins that are not allowed.
-pub async fn check_socket_origin(
-    State(origins): State<Origins>,
-    request: Request,
-    next: Next,
-) -> Response {
+pub async fn check_socket_origin(State(origins): State<Origins>, request: Request, next: Next) -> Response {
     if request.uri().path().starts_with("/socket.io")
         && let Some(origin) = request.headers().get(header::ORIGIN)
         && !origins.permits(origin, request.headers().get(header::HOST))

@@ -50,10 +50,7 @@ async fn serve_with_no_configuration_then_token_then_send() {
         if let Some(addr) = line.split("listening on ").nth(1) {
             break addr.trim().to_owned();
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "server did not start"
-        );
+        assert!(started.elapsed() < Duration::from_secs(60), "server did not start");
     };
     std::thread::spawn(move || lines.for_each(drop));
 
@@ -90,13 +87,7 @@ async fn serve_with_no_configuration_then_token_then_send() {
     #[cfg(unix)]
     {
         let pid = server.id().to_string();
-        assert!(
-            Command::new("kill")
-                .args(["-TERM", &pid])
-                .status()
-                .unwrap()
-                .success()
-        );
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
         let status = server.wait().unwrap();
         assert!(status.success(), "SIGTERM exits 0, got {status}");
     }

@@ -14,18 +14,11 @@ pub struct HistoryQuery(pub HistoryWindow);
 
 impl HistoryQuery {
     /// Parses `page`, `limit`, `before`, `after` as they come from a query string.
-    pub fn parse(
-        page: Option<i64>,
-        limit: Option<i64>,
-        before: Option<Seq>,
-        after: Option<Seq>,
-    ) -> Result<Self> {
+    pub fn parse(page: Option<i64>, limit: Option<i64>, before: Option<Seq>, after: Option<Seq>) -> Result<Self> {
         let limit = parse_limit(limit)?;
         let window = match (page, before, after) {
             (_, Some(_), Some(_)) => {
-                return Err(Error::InvalidQuery(
-                    "use either before or after, not both".into(),
-                ));
+                return Err(Error::InvalidQuery("use either before or after, not both".into()));
             }
             (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
                 return Err(Error::InvalidQuery(
@@ -54,9 +47,7 @@ pub fn parse_limit(limit: Option<i64>) -> Result<i64> {
     match limit {
         None => Ok(DEFAULT_LIMIT),
         Some(l) if (1..=MAX_LIMIT).contains(&l) => Ok(l),
-        Some(_) => Err(Error::InvalidQuery(format!(
-            "limit must be between 1 and {MAX_LIMIT}"
-        ))),
+        Some(_) => Err(Error::InvalidQuery(format!("limit must be between 1 and {MAX_LIMIT}"))),
     }
 }
 
@@ -70,12 +61,7 @@ pub fn parse_page(page: Option<i64>) -> Result<i64> {
 }
 
 impl ChatService {
-    pub async fn history(
-        &self,
-        identity: &Identity,
-        order_id: &OrderId,
-        query: HistoryQuery,
-    ) -> Result<Page<Message>> {
+    pub async fn history(&self, identity: &Identity, order_id: &OrderId, query: HistoryQuery) -> Result<Page<Message>> {
         self.visible_order(identity, order_id).await?;
         self.store.history(order_id, query.0).await
     }

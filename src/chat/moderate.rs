@@ -9,11 +9,7 @@ use crate::error::{Error, Result};
 impl ChatService {
     /// The message and its order, if the caller may see them.
     async fn visible_message(&self, identity: &Identity, id: &str) -> Result<(Message, Order)> {
-        let message = self
-            .store
-            .message(id)
-            .await?
-            .ok_or(Error::MessageNotFound)?;
+        let message = self.store.message(id).await?.ok_or(Error::MessageNotFound)?;
         let order = self
             .visible_order(identity, &message.order_id)
             .await
@@ -27,22 +23,17 @@ impl ChatService {
     pub async fn delete_message(&self, identity: &Identity, id: &str) -> Result<Message> {
         let (message, order) = self.visible_message(identity, id).await?;
         if !access::may_moderate(identity, message.author()) {
-            return Err(Error::Forbidden(
-                "only the author or staff may delete this message",
-            ));
+            return Err(Error::Forbidden("only the author or staff may delete this message"));
         }
         if message.deleted {
             return Ok(message);
         }
         let tombstone = self.store.delete_message(id).await?;
-        self.broadcaster
-            .publish(Event::MessageDeleted(tombstone.clone()))
-            .await;
+        self.broadcaster.publish(Event::MessageDeleted(tombstone.clone())).await;
         // A deleted message no longer counts as unread.
         for participant in &order.participants {
             if tombstone.author() != Some(&participant.user_id) {
-                self.push_unread_count(&order.id, &participant.user_id)
-                    .await;
+                self.push_unread_count(&order.id, &participant.user_id).await;
             }
         }
         Ok(tombstone)
@@ -55,9 +46,7 @@ impl ChatService {
             return Err(Error::Forbidden("only the author may edit this message"));
         }
         let edited = self.store.edit_message(id, &text).await?;
-        self.broadcaster
-            .publish(Event::MessageUpdated(edited.clone()))
-            .await;
+        self.broadcaster.publish(Event::MessageUpdated(edited.clone())).await;
         Ok(edited)
     }
 }

@@ -64,11 +64,7 @@ fn parse_participants(input: Vec<ParticipantInput>) -> Result<Vec<Participant>> 
             .transpose()?;
         // A user listed twice keeps the last entry.
         participants.retain(|existing| existing.user_id != user_id);
-        participants.push(Participant {
-            user_id,
-            role,
-            name,
-        });
+        participants.push(Participant { user_id, role, name });
     }
     Ok(participants)
 }
@@ -99,51 +95,24 @@ fn require_service(identity: &Identity) -> Result<()> {
 
 impl ChatService {
     /// Creates or replaces an order. Returns the order and whether it was created.
-    pub async fn put_order(
-        &self,
-        identity: &Identity,
-        id: &OrderId,
-        input: PutOrder,
-    ) -> Result<(Order, bool)> {
+    pub async fn put_order(&self, identity: &Identity, id: &OrderId, input: PutOrder) -> Result<(Order, bool)> {
         require_service(identity)?;
         let record = OrderRecord {
             id: id.clone(),
-            number: input
-                .number
-                .map(|n| short_text("number", &n.as_text()))
-                .transpose()?,
-            status: input
-                .status
-                .as_deref()
-                .map(|s| short_text("status", s))
-                .transpose()?,
+            number: input.number.map(|n| short_text("number", &n.as_text())).transpose()?,
+            status: input.status.as_deref().map(|s| short_text("status", s)).transpose()?,
             participants: parse_participants(input.participants)?,
         };
         self.store.upsert_order(record).await
     }
 
     /// Applies a change; a status change posts a system message and `order-updated`.
-    pub async fn update_order(
-        &self,
-        identity: &Identity,
-        id: &OrderId,
-        input: OrderUpdate,
-    ) -> Result<Order> {
+    pub async fn update_order(&self, identity: &Identity, id: &OrderId, input: OrderUpdate) -> Result<Order> {
         require_service(identity)?;
-        let status = input
-            .status
-            .as_deref()
-            .map(|s| short_text("status", s))
-            .transpose()?;
+        let status = input.status.as_deref().map(|s| short_text("status", s)).transpose()?;
         let note = match input.note.as_deref().map(str::trim) {
-            Some(note)
-                if note.chars().count() > 1000
-                    || note.chars().any(|c| c.is_control() && c != '\n') =>
-            {
-                return Err(Error::invalid_field(
-                    "note",
-                    "must be at most 1000 characters of text",
-                ));
+            Some(note) if note.chars().count() > 1000 || note.chars().any(|c| c.is_control() && c != '\n') => {
+                return Err(Error::invalid_field("note", "must be at most 1000 characters of text"));
             }
             Some("") | None => None,
             Some(note) => Some(note.to_owned()),
@@ -170,8 +139,7 @@ impl ChatService {
                 text = format!("{text}\n{note}");
             }
             self.post_system_message(after.clone(), text).await?;
-            let update =
-                json!({ "status": after.status, "previousStatus": before.status, "note": note });
+            let update = json!({ "status": after.status, "previousStatus": before.status, "note": note });
             self.broadcaster
                 .publish(Event::OrderUpdated {
                     order_id: id.clone(),

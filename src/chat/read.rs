@@ -62,11 +62,7 @@ impl ChatService {
     }
 
     /// The order's participants with online status and read pointers.
-    pub async fn participants(
-        &self,
-        identity: &Identity,
-        order_id: &OrderId,
-    ) -> Result<Vec<ParticipantStatus>> {
+    pub async fn participants(&self, identity: &Identity, order_id: &OrderId) -> Result<Vec<ParticipantStatus>> {
         let order = self.visible_order(identity, order_id).await?;
         let pointers = self.store.read_pointers(order_id).await?;
         Ok(order

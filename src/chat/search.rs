@@ -37,9 +37,7 @@ impl SearchQuery {
             .take(MAX_TERMS)
             .collect();
         if terms.is_empty() {
-            return Err(Error::InvalidQuery(
-                "q must contain at least one word".into(),
-            ));
+            return Err(Error::InvalidQuery("q must contain at least one word".into()));
         }
         let last = terms.len() - 1;
         let fts = terms
@@ -47,11 +45,7 @@ impl SearchQuery {
             .enumerate()
             .map(|(i, term)| {
                 let quoted = format!("\"{}\"", term.replace('"', "\"\""));
-                if i == last {
-                    format!("{quoted}*")
-                } else {
-                    quoted
-                }
+                if i == last { format!("{quoted}*") } else { quoted }
             })
             .collect::<Vec<_>>()
             .join(" ");
@@ -90,19 +84,9 @@ impl ChatService {
             .await
     }
 
-    pub async fn search_all(
-        &self,
-        identity: &Identity,
-        query: &SearchQuery,
-    ) -> Result<Page<Message>> {
+    pub async fn search_all(&self, identity: &Identity, query: &SearchQuery) -> Result<Page<Message>> {
         self.store
-            .search(
-                &access::scope_of(identity),
-                None,
-                &query.fts,
-                query.page,
-                query.limit,
-            )
+            .search(&access::scope_of(identity), None, &query.fts, query.page, query.limit)
             .await
     }
 }
@@ -120,15 +104,11 @@ mod tests {
     #[test]
     fn blank_or_symbol_only_queries_are_refused() {
         assert_eq!(
-            SearchQuery::parse(Some("  "), None, None)
-                .unwrap_err()
-                .code(),
+            SearchQuery::parse(Some("  "), None, None).unwrap_err().code(),
             "invalid_query"
         );
         assert_eq!(
-            SearchQuery::parse(Some("*** \"\""), None, None)
-                .unwrap_err()
-                .code(),
+            SearchQuery::parse(Some("*** \"\""), None, None).unwrap_err().code(),
             "invalid_query"
         );
         assert_eq!(

@@ -5,8 +5,8 @@ use serde::Deserialize;
 
 use super::{ChatService, Event, Notification};
 use crate::domain::{
-    ClientId, Identity, MessageText, MessageType, MessageUser, NewMessage, Order, OrderId, Role,
-    SenderType, now_timestamp,
+    ClientId, Identity, MessageText, MessageType, MessageUser, NewMessage, Order, OrderId, Role, SenderType,
+    now_timestamp,
 };
 use crate::error::{Error, Result};
 use crate::store::Inserted;
@@ -52,14 +52,9 @@ impl ChatService {
     pub async fn send_message(&self, identity: &Identity, input: SendMessage) -> Result<Inserted> {
         let order_id = OrderId::parse(&input.order_id.as_text())?;
         let text = MessageText::parse(&input.message, self.max_message_length)?;
-        let client_id = input
-            .client_id
-            .map(|c| ClientId::parse(&c.as_text()))
-            .transpose()?;
+        let client_id = input.client_id.map(|c| ClientId::parse(&c.as_text())).transpose()?;
         let message_type = input.message_type.unwrap_or(MessageType::Text);
-        if input.attachments.as_ref().is_some_and(|a| !a.is_empty())
-            || message_type == MessageType::File
-        {
+        if input.attachments.as_ref().is_some_and(|a| !a.is_empty()) || message_type == MessageType::File {
             return Err(Error::invalid_field(
                 "attachments",
                 "file attachments are not supported yet",
@@ -67,9 +62,7 @@ impl ChatService {
         }
         let system = message_type == MessageType::System;
         if system && identity.role != Role::Service {
-            return Err(Error::Forbidden(
-                "only the platform service may post system messages",
-            ));
+            return Err(Error::Forbidden("only the platform service may post system messages"));
         }
         self.rate_limits.check_message(&identity.user_id)?;
 
@@ -78,10 +71,7 @@ impl ChatService {
             match self.store.message(reply_to).await? {
                 Some(target) if target.order_id == order_id => {}
                 _ => {
-                    return Err(Error::invalid_field(
-                        "replyTo",
-                        "no such message in this order",
-                    ));
+                    return Err(Error::invalid_field("replyTo", "no such message in this order"));
                 }
             }
         }
@@ -138,10 +128,7 @@ impl ChatService {
         tokio::spawn(async move {
             let (title, kind) = match message.user.as_ref() {
                 Some(user) => (
-                    format!(
-                        "New message from {}",
-                        user.name.as_deref().unwrap_or(user.id.as_str())
-                    ),
+                    format!("New message from {}", user.name.as_deref().unwrap_or(user.id.as_str())),
                     "new-message",
                 ),
                 None => ("Order update".to_owned(), "order-status"),
@@ -154,8 +141,7 @@ impl ChatService {
                 if message.author() == Some(&participant.user_id) {
                     continue;
                 }
-                chat.push_unread_count(&order.id, &participant.user_id)
-                    .await;
+                chat.push_unread_count(&order.id, &participant.user_id).await;
                 if chat.broadcaster.is_online(&participant.user_id) {
                     let notification = Notification {
                         kind,

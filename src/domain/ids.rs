@@ -21,10 +21,7 @@ fn parse_id(field: &'static str, raw: &str) -> Result<String> {
         ));
     }
     if trimmed.chars().any(char::is_control) {
-        return Err(Error::invalid_field(
-            field,
-            "must not contain control characters",
-        ));
+        return Err(Error::invalid_field(field, "must not contain control characters"));
     }
     Ok(trimmed.to_owned())
 }
@@ -97,13 +94,7 @@ mod tests {
     fn ids_are_trimmed_and_bounded() {
         assert_eq!(OrderId::parse(" o-1 ").unwrap().as_str(), "o-1");
         assert_eq!(OrderId::parse("").unwrap_err().code(), "invalid_field");
-        assert_eq!(
-            OrderId::parse(&"x".repeat(129)).unwrap_err().code(),
-            "invalid_field"
-        );
-        assert_eq!(
-            UserId::parse("a\u{0}b").unwrap_err().code(),
-            "invalid_field"
-        );
+        assert_eq!(OrderId::parse(&"x".repeat(129)).unwrap_err().code(), "invalid_field");
+        assert_eq!(UserId::parse("a\u{0}b").unwrap_err().code(), "invalid_field");
     }
 }

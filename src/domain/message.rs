@@ -163,10 +163,7 @@ mod tests {
     #[test]
     fn text_rules() {
         assert!(MessageText::parse("hi\nthere\t!", 10).is_ok());
-        assert_eq!(
-            MessageText::parse("   \n", 10).unwrap_err().code(),
-            "message_empty"
-        );
+        assert_eq!(MessageText::parse("   \n", 10).unwrap_err().code(), "message_empty");
         assert_eq!(
             MessageText::parse("12345678901", 10).unwrap_err().code(),
             "message_too_long"

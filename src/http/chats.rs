@@ -20,19 +20,10 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/chat/orders", get(order_chats))
         .route("/api/chat/orders/{order_id}/messages", get(history))
-        .route(
-            "/api/chat/orders/{order_id}/messages/search",
-            get(search_order),
-        )
+        .route("/api/chat/orders/{order_id}/messages/search", get(search_order))
         .route("/api/chat/orders/{order_id}/read", patch(mark_read))
-        .route(
-            "/api/chat/orders/{order_id}/unread-count",
-            get(unread_count),
-        )
-        .route(
-            "/api/chat/orders/{order_id}/participants",
-            get(participants),
-        )
+        .route("/api/chat/orders/{order_id}/unread-count", get(unread_count))
+        .route("/api/chat/orders/{order_id}/participants", get(participants))
         .route("/api/chat/search", get(search_all))
 }
 
@@ -48,10 +39,7 @@ async fn order_chats(
     AuthUser(identity): AuthUser,
     ApiQuery(params): ApiQuery<PageParams>,
 ) -> Result<ApiResponse> {
-    let (chats, page, limit) = state
-        .chat
-        .order_chats(&identity, params.page, params.limit)
-        .await?;
+    let (chats, page, limit) = state.chat.order_chats(&identity, params.page, params.limit).await?;
     let items = chats
         .items
         .into_iter()
@@ -95,10 +83,7 @@ async fn history(
     let query = HistoryQuery::parse(params.page, params.limit, params.before, params.after)?;
     let page = state.chat.history(&identity, &order_id, query).await?;
     Ok(match query.0 {
-        HistoryWindow::Page {
-            page: number,
-            limit,
-        } => ApiResponse::page(page, number, limit),
+        HistoryWindow::Page { page: number, limit } => ApiResponse::page(page, number, limit),
         HistoryWindow::Before { limit, .. } => {
             let has_more = page.total > limit;
             let next = page.items.first().map(|m| m.seq);
@@ -134,14 +119,8 @@ async fn mark_read(
             .map_err(|err| Error::InvalidJson(format!("invalid request body: {err}")))?
             .seq
     };
-    let (seq, unread) = state
-        .chat
-        .mark_read(&identity, &order_id, seq, None)
-        .await?;
-    Ok(
-        ApiResponse::ok(json!({ "orderId": order_id, "seq": seq, "unreadCount": unread }))
-            .message("Marked as read"),
-    )
+    let (seq, unread) = state.chat.mark_read(&identity, &order_id, seq, None).await?;
+    Ok(ApiResponse::ok(json!({ "orderId": order_id, "seq": seq, "unreadCount": unread })).message("Marked as read"))
 }
 
 /// `GET /api/chat/orders/:orderId/unread-count`
@@ -152,9 +131,7 @@ async fn unread_count(
 ) -> Result<ApiResponse> {
     let order_id = OrderId::parse(&order_id)?;
     let unread = state.chat.unread_count(&identity, &order_id).await?;
-    Ok(ApiResponse::ok(
-        json!({ "orderId": order_id, "unreadCount": unread }),
-    ))
+    Ok(ApiResponse::ok(json!({ "orderId": order_id, "unreadCount": unread })))
 }
 
 /// `GET /api/chat/orders/:orderId/participants` — with online status and read pointers.
@@ -164,9 +141,7 @@ async fn participants(
     Path(order_id): Path<String>,
 ) -> Result<ApiResponse> {
     let order_id = OrderId::parse(&order_id)?;
-    Ok(ApiResponse::ok(
-        state.chat.participants(&identity, &order_id).await?,
-    ))
+    Ok(ApiResponse::ok(state.chat.participants(&identity, &order_id).await?))
 }
 
 #[derive(Deserialize)]
@@ -185,10 +160,7 @@ async fn search_order(
 ) -> Result<ApiResponse> {
     let order_id = OrderId::parse(&order_id)?;
     let query = SearchQuery::parse(params.q.as_deref(), params.page, params.limit)?;
-    let page = state
-        .chat
-        .search_order(&identity, &order_id, &query)
-        .await?;
+    let page = state.chat.search_order(&identity, &order_id, &query).await?;
     Ok(ApiResponse::page(page, query.page(), query.limit()))
 }
 

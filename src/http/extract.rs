@@ -31,8 +31,7 @@ where
             .get(AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .ok_or_else(|| Error::Unauthenticated("missing Authorization: Bearer token".into()))?;
-        let token = auth::bearer(header)
-            .ok_or_else(|| Error::Unauthenticated("expected a Bearer token".into()))?;
+        let token = auth::bearer(header).ok_or_else(|| Error::Unauthenticated("expected a Bearer token".into()))?;
         state.verifier.verify(token).map(AuthUser)
     }
 }
@@ -62,15 +61,11 @@ where
 fn json_error(rejection: JsonRejection, max_body_bytes: usize) -> Error {
     match rejection {
         JsonRejection::MissingJsonContentType(_) => Error::UnsupportedMediaType,
-        JsonRejection::JsonDataError(err) => {
-            Error::InvalidJson(format!("invalid request body: {}", err.body_text()))
-        }
+        JsonRejection::JsonDataError(err) => Error::InvalidJson(format!("invalid request body: {}", err.body_text())),
         JsonRejection::JsonSyntaxError(err) => {
             Error::InvalidJson(format!("body is not valid JSON: {}", err.body_text()))
         }
-        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => Error::PayloadTooLarge {
-            max: max_body_bytes,
-        },
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => Error::PayloadTooLarge { max: max_body_bytes },
         other => Error::InvalidJson(other.body_text()),
     }
 }
@@ -88,9 +83,7 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(value)) => Ok(ApiQuery(value)),
-            Err(QueryRejection::FailedToDeserializeQueryString(err)) => {
-                Err(Error::InvalidQuery(err.body_text()))
-            }
+            Err(QueryRejection::FailedToDeserializeQueryString(err)) => Err(Error::InvalidQuery(err.body_text())),
             Err(other) => Err(Error::InvalidQuery(other.body_text())),
         }
     }

@@ -12,12 +12,10 @@ use crate::chat::SendMessage;
 use crate::error::Result;
 
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/chat/messages", post(send_message))
-        .route(
-            "/api/chat/messages/{message_id}",
-            patch(edit_message).delete(delete_message),
-        )
+    Router::new().route("/api/chat/messages", post(send_message)).route(
+        "/api/chat/messages/{message_id}",
+        patch(edit_message).delete(delete_message),
+    )
 }
 
 /// `POST /api/chat/messages` — stores a message; 201 once it is durably committed, or
@@ -29,8 +27,7 @@ async fn send_message(
 ) -> Result<ApiResponse> {
     let inserted = state.chat.send_message(&identity, body).await?;
     Ok(if inserted.duplicate {
-        ApiResponse::ok(inserted.message)
-            .message("duplicate clientId: returning the message already stored")
+        ApiResponse::ok(inserted.message).message("duplicate clientId: returning the message already stored")
     } else {
         ApiResponse::created(inserted.message).message("Message sent")
     })
@@ -48,10 +45,7 @@ async fn edit_message(
     Path(message_id): Path<String>,
     ApiJson(body): ApiJson<EditBody>,
 ) -> Result<ApiResponse> {
-    let message = state
-        .chat
-        .edit_message(&identity, &message_id, &body.message)
-        .await?;
+    let message = state.chat.edit_message(&identity, &message_id, &body.message).await?;
     Ok(ApiResponse::ok(message).message("Message updated"))
 }
 

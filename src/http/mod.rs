@@ -48,6 +48,7 @@ async fn track_request(request: Request, next: Next) -> Response {
     let elapsed: Duration = started.elapsed();
     metrics::histogram!("orderchat_http_request_duration_seconds", "method" => method.clone(), "route" => route.clone(), "status" => status.clone())
         .record(elapsed.as_secs_f64());
-    metrics::counter!("orderchat_http_requests_total", "method" => method, "route" => route, "status" => status).increment(1);
+    metrics::counter!("orderchat_http_requests_total", "method" => method, "route" => route, "status" => status)
+        .increment(1);
     response
 }

@@ -44,10 +44,7 @@ async fn update_order(
     ApiJson(body): ApiJson<OrderUpdate>,
 ) -> Result<ApiResponse> {
     let order_id = OrderId::parse(&order_id)?;
-    Ok(
-        ApiResponse::ok(state.chat.update_order(&identity, &order_id, body).await?)
-            .message("Order updated"),
-    )
+    Ok(ApiResponse::ok(state.chat.update_order(&identity, &order_id, body).await?).message("Order updated"))
 }
 
 /// `GET /api/orders/:orderId` — the order with its participants.
@@ -57,7 +54,5 @@ async fn get_order(
     Path(order_id): Path<String>,
 ) -> Result<ApiResponse> {
     let order_id = OrderId::parse(&order_id)?;
-    Ok(ApiResponse::ok(
-        state.chat.get_order(&identity, &order_id).await?,
-    ))
+    Ok(ApiResponse::ok(state.chat.get_order(&identity, &order_id).await?))
 }

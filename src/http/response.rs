@@ -74,9 +74,7 @@ impl Error {
             | Error::MessageInvalidCharacters => StatusCode::BAD_REQUEST,
             Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
-            Error::OrderNotFound | Error::MessageNotFound | Error::NotFound => {
-                StatusCode::NOT_FOUND
-            }
+            Error::OrderNotFound | Error::MessageNotFound | Error::NotFound => StatusCode::NOT_FOUND,
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -91,15 +89,13 @@ impl IntoResponse for Error {
         if let Error::Internal(err) = &self {
             tracing::error!(error = ?err, "internal error");
         }
-        metrics::counter!("orderchat_errors_total", "code" => self.code(), "transport" => "http")
-            .increment(1);
+        metrics::counter!("orderchat_errors_total", "code" => self.code(), "transport" => "http").increment(1);
         let body = json!({ "success": false, "code": self.code(), "message": self.to_string() });
         let mut response = (self.status(), Json(body)).into_response();
         if let Error::RateLimited { retry_after } = &self {
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from(retry_after_secs(*retry_after)),
-            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs(*retry_after)));
         }
         if let Error::Unauthenticated(_) = &self {
             response

@@ -27,8 +27,7 @@ pub fn error_body(event: &'static str, err: &Error) -> Value {
     if let Error::Internal(inner) = err {
         tracing::error!(event, error = ?inner, "internal error in socket handler");
     }
-    metrics::counter!("orderchat_errors_total", "code" => err.code(), "transport" => "socket")
-        .increment(1);
+    metrics::counter!("orderchat_errors_total", "code" => err.code(), "transport" => "socket").increment(1);
     let mut body = json!({ "ok": false, "error": err.to_string(), "code": err.code() });
     if let Error::RateLimited { retry_after } = err {
         body["retryAfter"] = retry_after_secs(*retry_after).into();

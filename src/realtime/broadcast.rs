@@ -27,11 +27,7 @@ impl<A: Adapter> SocketBroadcaster<A> {
 }
 
 /// Emits and accounts for it; a failed emit is logged and counted, never ignored.
-pub async fn emit_to<A: Adapter>(
-    target: BroadcastOperators<A>,
-    event: &'static str,
-    payload: &impl Serialize,
-) {
+pub async fn emit_to<A: Adapter>(target: BroadcastOperators<A>, event: &'static str, payload: &impl Serialize) {
     match target.emit(event, payload).await {
         Ok(()) => metrics::counter!("orderchat_deliveries_total", "event" => event).increment(1),
         Err(err) => {
@@ -74,8 +70,7 @@ impl<A: Adapter> Broadcaster for SocketBroadcaster<A> {
                 .await
             }
             Event::OrderUpdated { order_id, update } => {
-                let payload =
-                    json!({ "orderId": order_id, "update": update, "timestamp": now_timestamp() });
+                let payload = json!({ "orderId": order_id, "update": update, "timestamp": now_timestamp() });
                 emit_to(self.io.to(order_id.room()), "order-updated", &payload).await
             }
             Event::MessageRead {
@@ -84,7 +79,8 @@ impl<A: Adapter> Broadcaster for SocketBroadcaster<A> {
                 seq,
                 origin,
             } => {
-                let payload = json!({ "userId": user_id, "orderId": order_id, "seq": seq, "timestamp": now_timestamp() });
+                let payload =
+                    json!({ "userId": user_id, "orderId": order_id, "seq": seq, "timestamp": now_timestamp() });
                 // The connection that read does not need its own echo.
                 let origin = origin
                     .and_then(|sid| sid.parse().ok())
@@ -103,15 +99,9 @@ impl<A: Adapter> Broadcaster for SocketBroadcaster<A> {
                 let payload = json!({ "orderId": order_id, "unreadCount": unread_count });
                 emit_to(self.io.to(user_id.room()), "unread-count", &payload).await
             }
-            Event::Notification {
-                user_id,
-                notification,
-            } => {
+            Event::Notification { user_id, notification } => {
                 // Every device of the user, except those already looking at the chat.
-                let target = self
-                    .io
-                    .to(user_id.room())
-                    .except(notification.order_id.room());
+                let target = self.io.to(user_id.room()).except(notification.order_id.room());
                 emit_to(target, "notification", &notification).await
             }
         }

@@ -61,11 +61,7 @@ fn handshake_token<A: Adapter>(s: &SocketRef<A>, auth: Option<&Value>) -> Option
     })
 }
 
-fn authenticate<A: Adapter>(
-    app: &AppState,
-    s: &SocketRef<A>,
-    auth: Option<Value>,
-) -> Result<(), ConnectRefused> {
+fn authenticate<A: Adapter>(app: &AppState, s: &SocketRef<A>, auth: Option<Value>) -> Result<(), ConnectRefused> {
     let refuse = |reason: String| {
         metrics::counter!("orderchat_errors_total", "code" => "connect_refused", "transport" => "socket").increment(1);
         tracing::info!(reason = %reason, "socket connection refused");
@@ -142,7 +138,6 @@ async fn announce_presence(app: &AppState, identity: &Identity, online: bool) {
         return;
     }
     let rooms: Vec<String> = orders.iter().map(|o| o.room()).collect();
-    let payload =
-        json!({ "userId": identity.user_id, "online": online, "timestamp": now_timestamp() });
+    let payload = json!({ "userId": identity.user_id, "online": online, "timestamp": now_timestamp() });
     emit_to(app.realtime.io.to(rooms), "presence", &payload).await;
 }

@@ -59,12 +59,7 @@ fn in_room<A: Adapter>(s: &SocketRef<A>, order: &OrderId) -> bool {
     s.rooms().iter().any(|r| *r == room)
 }
 
-async fn join_order_room<A: Adapter>(
-    app: AppState,
-    s: SocketRef<A>,
-    identity: Identity,
-    data: Value,
-) -> Result<Value> {
+async fn join_order_room<A: Adapter>(app: AppState, s: SocketRef<A>, identity: Identity, data: Value) -> Result<Value> {
     let (order_id, fields) = order_ref(data)?;
     let since = optional_seq(&fields, "sinceSeq")?;
     let order = app.chat.visible_order(&identity, &order_id).await?;
@@ -110,9 +105,7 @@ async fn leave_order_room<A: Adapter>(
     let (order_id, _) = order_ref(data)?;
     if in_room(&s, &order_id) {
         if app.realtime.typing.stop(&s.id.to_string(), &order_id) {
-            let payload =
-                json!({ "userId": identity.user_id, "orderId": order_id, "isTyping": false });
-            emit_to(s.to(order_id.room()), "user-typing", &payload).await;
+            relay_typing(&s, &identity, &order_id, false).await;
         }
         s.leave(order_id.room());
         let payload = json!({ "userId": identity.user_id, "orderId": order_id, "timestamp": now_timestamp() });
@@ -133,59 +126,43 @@ async fn typing_order<A: Adapter>(
     if !in_room(s, &order_id) {
         // Same answer as for an order the user may not see: join first.
         app.chat.visible_order(identity, &order_id).await?;
-        return Err(Error::invalid_field(
-            "orderId",
-            "join the order room before typing",
-        ));
+        return Err(Error::invalid_field("orderId", "join the order room before typing"));
     }
     app.chat.rate_limits().check_typing(&identity.user_id)?;
     Ok(order_id)
 }
 
-async fn typing_start<A: Adapter>(
-    app: AppState,
-    s: SocketRef<A>,
-    identity: Identity,
-    data: Value,
-) -> Result<Value> {
+/// `user-typing` to everyone else in the room.
+async fn relay_typing<A: Adapter>(s: &SocketRef<A>, identity: &Identity, order_id: &OrderId, is_typing: bool) {
+    let payload = json!({ "userId": identity.user_id, "orderId": order_id, "isTyping": is_typing });
+    emit_to(s.to(order_id.room()), "user-typing", &payload).await;
+}
+
+async fn typing_start<A: Adapter>(app: AppState, s: SocketRef<A>, identity: Identity, data: Value) -> Result<Value> {
     let order_id = typing_order(&app, &s, &identity, data).await?;
     let sid = s.id.to_string();
     let generation = app.realtime.typing.start(&sid, &order_id);
-    let payload = json!({ "userId": identity.user_id, "orderId": order_id, "isTyping": true });
-    emit_to(s.to(order_id.room()), "user-typing", &payload).await;
+    relay_typing(&s, &identity, &order_id, true).await;
 
     let timeout = app.config.limits.typing_timeout();
     tokio::spawn(async move {
         tokio::time::sleep(timeout).await;
         if app.realtime.typing.expire(&sid, &order_id, generation) && s.connected() {
-            let payload =
-                json!({ "userId": identity.user_id, "orderId": order_id, "isTyping": false });
-            emit_to(s.to(order_id.room()), "user-typing", &payload).await;
+            relay_typing(&s, &identity, &order_id, false).await;
         }
     });
     Ok(json!({}))
 }
 
-async fn typing_stop<A: Adapter>(
-    app: AppState,
-    s: SocketRef<A>,
-    identity: Identity,
-    data: Value,
-) -> Result<Value> {
+async fn typing_stop<A: Adapter>(app: AppState, s: SocketRef<A>, identity: Identity, data: Value) -> Result<Value> {
     let order_id = typing_order(&app, &s, &identity, data).await?;
     if app.realtime.typing.stop(&s.id.to_string(), &order_id) {
-        let payload = json!({ "userId": identity.user_id, "orderId": order_id, "isTyping": false });
-        emit_to(s.to(order_id.room()), "user-typing", &payload).await;
+        relay_typing(&s, &identity, &order_id, false).await;
     }
     Ok(json!({}))
 }
 
-async fn mark_read<A: Adapter>(
-    app: AppState,
-    s: SocketRef<A>,
-    identity: Identity,
-    data: Value,
-) -> Result<Value> {
+async fn mark_read<A: Adapter>(app: AppState, s: SocketRef<A>, identity: Identity, data: Value) -> Result<Value> {
     let (order_id, fields) = order_ref(data)?;
     let seq = optional_seq(&fields, "seq")?;
     let (seq, unread) = app
@@ -195,12 +172,7 @@ async fn mark_read<A: Adapter>(
     Ok(json!({ "orderId": order_id, "seq": seq, "unreadCount": unread }))
 }
 
-async fn send_message<A: Adapter>(
-    app: AppState,
-    _s: SocketRef<A>,
-    identity: Identity,
-    data: Value,
-) -> Result<Value> {
+async fn send_message<A: Adapter>(app: AppState, _s: SocketRef<A>, identity: Identity, data: Value) -> Result<Value> {
     let input: SendMessage = serde_json::from_value(data)
         .map_err(|err| Error::InvalidJson(format!("invalid send-message payload: {err}")))?;
     let inserted = app.chat.send_message(&identity, input).await?;

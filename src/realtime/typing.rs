@@ -20,24 +20,19 @@ impl Typing {
     /// Records a start; returns its generation for `expire`.
     pub fn start(&self, connection: &str, order: &OrderId) -> u64 {
         let generation = self.next_generation.fetch_add(1, Ordering::Relaxed);
-        self.active
-            .insert((connection.to_owned(), order.clone()), generation);
+        self.active.insert((connection.to_owned(), order.clone()), generation);
         generation
     }
 
     /// Records a stop; `true` if the connection was typing there.
     pub fn stop(&self, connection: &str, order: &OrderId) -> bool {
-        self.active
-            .remove(&(connection.to_owned(), order.clone()))
-            .is_some()
+        self.active.remove(&(connection.to_owned(), order.clone())).is_some()
     }
 
     /// Ends the start of `generation` if nothing newer replaced it; `true` if it did.
     pub fn expire(&self, connection: &str, order: &OrderId, generation: u64) -> bool {
         self.active
-            .remove_if(&(connection.to_owned(), order.clone()), |_, g| {
-                *g == generation
-            })
+            .remove_if(&(connection.to_owned(), order.clone()), |_, g| *g == generation)
             .is_some()
     }
 

@@ -129,13 +129,7 @@ pub trait Store: Send + Sync + 'static {
     async fn unread_count(&self, order: &OrderId, user: &UserId) -> Result<i64>;
 
     /// The chat list of `viewer`, most recent activity first.
-    async fn order_chats(
-        &self,
-        scope: &Scope,
-        viewer: &UserId,
-        page: i64,
-        limit: i64,
-    ) -> Result<Page<ChatSummary>>;
+    async fn order_chats(&self, scope: &Scope, viewer: &UserId, page: i64, limit: i64) -> Result<Page<ChatSummary>>;
 
     /// Full-text search, best match first. `order` narrows it to one order; `scope`
     /// to the orders a user may see. `terms` is already a safe FTS expression.

@@ -39,11 +39,7 @@ async fn requests_without_a_valid_token_are_refused() {
         alg_none,
         "garbage".to_owned(),
     ] {
-        assert_error(
-            &app.get(path, &bad).await,
-            StatusCode::UNAUTHORIZED,
-            "unauthenticated",
-        );
+        assert_error(&app.get(path, &bad).await, StatusCode::UNAUTHORIZED, "unauthenticated");
     }
 }
 
@@ -51,10 +47,7 @@ async fn requests_without_a_valid_token_are_refused() {
 async fn a_token_in_the_query_string_is_ignored() {
     let app = spawn_app().await;
     app.create_order("o1", &[("ana", "customer")]).await;
-    let path = format!(
-        "/api/chat/orders/o1/messages?token={}",
-        token("ana", "customer")
-    );
+    let path = format!("/api/chat/orders/o1/messages?token={}", token("ana", "customer"));
     assert_error(
         &app.call(Method::GET, &path, None, None).await,
         StatusCode::UNAUTHORIZED,
@@ -65,8 +58,7 @@ async fn a_token_in_the_query_string_is_ignored() {
 #[tokio::test]
 async fn old_tokens_with_id_or_user_id_claims_work() {
     let app = spawn_app().await;
-    app.create_order("o1", &[("ana", "customer"), ("42", "driver")])
-        .await;
+    app.create_order("o1", &[("ana", "customer"), ("42", "driver")]).await;
     let with_id = sign(json!({ "id": "ana", "role": "customer", "exp": now() + 60 }));
     let with_numeric_user_id = sign(json!({ "userId": 42, "role": "driver", "exp": now() + 60 }));
     assert_eq!(
@@ -92,11 +84,7 @@ async fn outsiders_get_404_on_every_order_endpoint() {
         "/api/chat/orders/o1/messages/search?q=private",
         "/api/orders/o1",
     ] {
-        assert_error(
-            &app.get(path, &eve).await,
-            StatusCode::NOT_FOUND,
-            "order_not_found",
-        );
+        assert_error(&app.get(path, &eve).await, StatusCode::NOT_FOUND, "order_not_found");
     }
     let read = app
         .call(Method::PATCH, "/api/chat/orders/o1/read", Some(&eve), None)
@@ -112,12 +100,7 @@ async fn outsiders_get_404_on_every_order_endpoint() {
         .await;
     assert_error(&send, StatusCode::NOT_FOUND, "order_not_found");
     let delete = app
-        .call(
-            Method::DELETE,
-            &format!("/api/chat/messages/{id}"),
-            Some(&eve),
-            None,
-        )
+        .call(Method::DELETE, &format!("/api/chat/messages/{id}"), Some(&eve), None)
         .await;
     assert_error(&delete, StatusCode::NOT_FOUND, "message_not_found");
     let edit = app

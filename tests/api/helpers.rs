@@ -81,9 +81,7 @@ impl TestApp {
             let _ = stop.send(());
         }
         if let Some(task) = self.task.take() {
-            task.await
-                .expect("server task")
-                .expect("server stopped cleanly");
+            task.await.expect("server task").expect("server stopped cleanly");
         }
     }
 

@@ -9,11 +9,8 @@ use crate::helpers::*;
 #[tokio::test]
 async fn a_sent_message_has_the_contract_shape() {
     let app = spawn_app().await;
-    app.create_order("o1", &[("ana", "customer"), ("dan", "driver")])
-        .await;
-    let message = app
-        .send(&token("ana", "customer"), "o1", "Where is my order?")
-        .await;
+    app.create_order("o1", &[("ana", "customer"), ("dan", "driver")]).await;
+    let message = app.send(&token("ana", "customer"), "o1", "Where is my order?").await;
     assert!(message["id"].as_str().is_some_and(|id| !id.is_empty()));
     assert_eq!(message["orderId"], "o1");
     assert_eq!(message["seq"], 1);
@@ -39,25 +36,14 @@ async fn a_sent_message_has_the_contract_shape() {
 #[tokio::test]
 async fn a_repeated_client_id_returns_the_first_message() {
     let app = spawn_app().await;
-    app.create_order("o1", &[("ana", "customer"), ("dan", "driver")])
-        .await;
+    app.create_order("o1", &[("ana", "customer"), ("dan", "driver")]).await;
     let ana = token("ana", "customer");
     let body = json!({ "orderId": "o1", "message": "once", "clientId": "c-1" });
     let (first_status, first) = app
-        .call(
-            Method::POST,
-            "/api/chat/messages",
-            Some(&ana),
-            Some(body.clone()),
-        )
+        .call(Method::POST, "/api/chat/messages", Some(&ana), Some(body.clone()))
         .await;
     let (second_status, second) = app
-        .call(
-            Method::POST,
-            "/api/chat/messages",
-            Some(&ana),
-            Some(body.clone()),
-        )
+        .call(Method::POST, "/api/chat/messages", Some(&ana), Some(body.clone()))
         .await;
     assert_eq!(first_status, StatusCode::CREATED);
     assert_eq!(second_status, StatusCode::OK);
@@ -78,13 +64,7 @@ async fn a_repeated_client_id_returns_the_first_message() {
 
 #[tokio::test]
 async fn concurrent_senders_get_gapless_unique_seqs() {
-    let app = spawn_app_with(&[
-        "--message-burst",
-        "1000",
-        "--message-rate-per-minute",
-        "100000",
-    ])
-    .await;
+    let app = spawn_app_with(&["--message-burst", "1000", "--message-rate-per-minute", "100000"]).await;
     let users: Vec<String> = (0..10).map(|i| format!("u{i}")).collect();
     let participants: Vec<(&str, &str)> = users.iter().map(|u| (u.as_str(), "driver")).collect();
     app.create_order("busy", &participants).await;
@@ -109,10 +89,7 @@ async fn concurrent_senders_get_gapless_unique_seqs() {
         task.await.unwrap();
     }
     let (_, history) = app
-        .get(
-            "/api/chat/orders/busy/messages?limit=200",
-            &token("u0", "driver"),
-        )
+        .get("/api/chat/orders/busy/messages?limit=200", &token("u0", "driver"))
         .await;
     let seqs: Vec<i64> = history["data"]
         .as_array()
@@ -186,28 +163,17 @@ async fn invalid_messages_are_refused_and_nothing_is_stored() {
             .body(body)
             .send()
     };
-    let broken = raw("application/json", "{\"orderId\": \"o1\", ")
-        .await
-        .unwrap();
+    let broken = raw("application/json", "{\"orderId\": \"o1\", ").await.unwrap();
     assert_eq!(broken.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(
-        broken.json::<Value>().await.unwrap()["code"],
-        "invalid_json"
-    );
+    assert_eq!(broken.json::<Value>().await.unwrap()["code"], "invalid_json");
     let text = raw("text/plain", "{\"orderId\":\"o1\",\"message\":\"hi\"}")
         .await
         .unwrap();
     assert_eq!(text.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    assert_eq!(
-        text.json::<Value>().await.unwrap()["code"],
-        "unsupported_media_type"
-    );
+    assert_eq!(text.json::<Value>().await.unwrap()["code"], "unsupported_media_type");
 
     let (_, history) = app.get("/api/chat/orders/o1/messages", &ana).await;
-    assert_eq!(
-        history["meta"]["totalItems"], 0,
-        "nothing stored: {history}"
-    );
+    assert_eq!(history["meta"]["totalItems"], 0, "nothing stored: {history}");
 }
 
 #[tokio::test]
@@ -229,8 +195,7 @@ async fn an_oversized_body_is_refused_with_413() {
 #[tokio::test]
 async fn too_many_messages_are_rate_limited_with_retry_after() {
     let app = spawn_app_with(&["--message-burst", "3", "--message-rate-per-minute", "1"]).await;
-    app.create_order("o1", &[("ana", "customer"), ("dan", "driver")])
-        .await;
+    app.create_order("o1", &[("ana", "customer"), ("dan", "driver")]).await;
     let ana = token("ana", "customer");
     for n in 0..3 {
         app.send(&ana, "o1", &format!("m{n}")).await;
@@ -244,16 +209,9 @@ async fn too_many_messages_are_rate_limited_with_retry_after() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
-    let retry_after: u64 = response.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let retry_after: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!(retry_after >= 1);
-    assert_eq!(
-        response.json::<Value>().await.unwrap()["code"],
-        "rate_limited"
-    );
+    assert_eq!(response.json::<Value>().await.unwrap()["code"], "rate_limited");
     // Another user has their own budget.
     app.send(&token("dan", "driver"), "o1", "fine").await;
 }
@@ -261,8 +219,6 @@ async fn too_many_messages_are_rate_limited_with_retry_after() {
 #[tokio::test]
 async fn unknown_paths_get_a_json_404() {
     let app = spawn_app().await;
-    let result = app
-        .get("/api/nothing-here", &token("ana", "customer"))
-        .await;
+    let result = app.get("/api/nothing-here", &token("ana", "customer")).await;
     assert_error(&result, StatusCode::NOT_FOUND, "not_found");
 }

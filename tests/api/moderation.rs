@@ -8,8 +8,7 @@ use crate::helpers::*;
 #[tokio::test]
 async fn authors_and_staff_delete_others_cannot() {
     let app = spawn_app().await;
-    app.create_order("o1", &[("ana", "customer"), ("dan", "driver")])
-        .await;
+    app.create_order("o1", &[("ana", "customer"), ("dan", "driver")]).await;
     let (ana, dan) = (token("ana", "customer"), token("dan", "driver"));
     let first = app.send(&ana, "o1", "first").await;
     let second = app.send(&ana, "o1", "second").await;
@@ -49,19 +48,13 @@ async fn authors_and_staff_delete_others_cannot() {
 #[tokio::test]
 async fn only_the_author_edits_and_deleted_messages_stay_deleted() {
     let app = spawn_app().await;
-    app.create_order("o1", &[("ana", "customer"), ("dan", "driver")])
-        .await;
+    app.create_order("o1", &[("ana", "customer"), ("dan", "driver")]).await;
     let ana = token("ana", "customer");
     let message = app.send(&ana, "o1", "typo").await;
     let path = format!("/api/chat/messages/{}", message["id"].as_str().unwrap());
 
     let (status, edited) = app
-        .call(
-            Method::PATCH,
-            &path,
-            Some(&ana),
-            Some(json!({ "message": "fixed" })),
-        )
+        .call(Method::PATCH, &path, Some(&ana), Some(json!({ "message": "fixed" })))
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(edited["data"]["message"], "fixed");
@@ -77,23 +70,13 @@ async fn only_the_author_edits_and_deleted_messages_stay_deleted() {
         .await;
     assert_error(&by_other, StatusCode::FORBIDDEN, "forbidden");
     let empty = app
-        .call(
-            Method::PATCH,
-            &path,
-            Some(&ana),
-            Some(json!({ "message": " " })),
-        )
+        .call(Method::PATCH, &path, Some(&ana), Some(json!({ "message": " " })))
         .await;
     assert_error(&empty, StatusCode::BAD_REQUEST, "message_empty");
 
     app.call(Method::DELETE, &path, Some(&ana), None).await;
     let after_delete = app
-        .call(
-            Method::PATCH,
-            &path,
-            Some(&ana),
-            Some(json!({ "message": "back" })),
-        )
+        .call(Method::PATCH, &path, Some(&ana), Some(json!({ "message": "back" })))
         .await;
     assert_error(&after_delete, StatusCode::CONFLICT, "conflict");
 }

@@ -9,26 +9,17 @@ use crate::helpers::*;
 async fn put_creates_then_replaces_an_order() {
     let app = spawn_app().await;
     let service = token("platform", "service");
-    let body = json!({ "number": "A-7", "status": "created", "participants": [{ "userId": "ana", "role": "customer" }] });
+    let body =
+        json!({ "number": "A-7", "status": "created", "participants": [{ "userId": "ana", "role": "customer" }] });
     let (status, created) = app
-        .call(
-            Method::PUT,
-            "/api/orders/o7",
-            Some(&service),
-            Some(body.clone()),
-        )
+        .call(Method::PUT, "/api/orders/o7", Some(&service), Some(body.clone()))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     assert_eq!(created["data"]["participants"][0]["userId"], "ana");
 
     let replaced = json!({ "participants": [{ "userId": "bo", "role": "driver", "name": "Bo" }] });
     let (status, body) = app
-        .call(
-            Method::PUT,
-            "/api/orders/o7",
-            Some(&service),
-            Some(replaced),
-        )
+        .call(Method::PUT, "/api/orders/o7", Some(&service), Some(replaced))
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
@@ -83,20 +74,10 @@ async fn bad_order_bodies_are_refused_with_the_field_named() {
         )
         .await;
     assert_error(&missing, StatusCode::BAD_REQUEST, "invalid_json");
-    assert!(
-        missing.1["message"]
-            .as_str()
-            .unwrap()
-            .contains("participants")
-    );
+    assert!(missing.1["message"].as_str().unwrap().contains("participants"));
     let blank_user = json!({ "participants": [{ "userId": " ", "role": "customer" }] });
     let result = app
-        .call(
-            Method::PUT,
-            "/api/orders/o1",
-            Some(&service),
-            Some(blank_user),
-        )
+        .call(Method::PUT, "/api/orders/o1", Some(&service), Some(blank_user))
         .await;
     assert_error(&result, StatusCode::BAD_REQUEST, "invalid_field");
     assert!(result.1["message"].as_str().unwrap().contains("userId"));
@@ -118,19 +99,12 @@ async fn a_status_change_posts_a_system_message() {
     let service = token("platform", "service");
     let update = json!({ "status": "picked_up", "note": "Driver is on the way" });
     let (status, body) = app
-        .call(
-            Method::PATCH,
-            "/api/orders/o1",
-            Some(&service),
-            Some(update),
-        )
+        .call(Method::PATCH, "/api/orders/o1", Some(&service), Some(update))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["data"]["status"], "picked_up");
 
-    let (_, history) = app
-        .get("/api/chat/orders/o1/messages", &token("ana", "customer"))
-        .await;
+    let (_, history) = app.get("/api/chat/orders/o1/messages", &token("ana", "customer")).await;
     let system = &history["data"][0];
     assert_eq!(system["messageType"], "system");
     assert_eq!(system["senderType"], "system");
@@ -148,9 +122,7 @@ async fn a_status_change_posts_a_system_message() {
         Some(json!({ "status": "picked_up" })),
     )
     .await;
-    let (_, history) = app
-        .get("/api/chat/orders/o1/messages", &token("ana", "customer"))
-        .await;
+    let (_, history) = app.get("/api/chat/orders/o1/messages", &token("ana", "customer")).await;
     assert_eq!(history["meta"]["totalItems"], 1);
 }
 

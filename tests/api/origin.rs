@@ -19,18 +19,10 @@ async fn by_default_only_same_origin_pages_may_open_sockets() {
     // Not a browser (no Origin): allowed.
     assert_eq!(handshake(None).await.unwrap().status(), StatusCode::OK);
     // The page served from the server's own address: allowed.
-    assert_eq!(
-        handshake(Some(app.url.clone())).await.unwrap().status(),
-        StatusCode::OK
-    );
-    let foreign = handshake(Some("https://evil.example".into()))
-        .await
-        .unwrap();
+    assert_eq!(handshake(Some(app.url.clone())).await.unwrap().status(), StatusCode::OK);
+    let foreign = handshake(Some("https://evil.example".into())).await.unwrap();
     assert_eq!(foreign.status(), StatusCode::FORBIDDEN);
-    assert_eq!(
-        foreign.json::<serde_json::Value>().await.unwrap()["code"],
-        "forbidden"
-    );
+    assert_eq!(foreign.json::<serde_json::Value>().await.unwrap()["code"], "forbidden");
 }
 
 #[tokio::test]
@@ -42,10 +34,7 @@ async fn configured_origins_may_open_sockets_and_call_the_api() {
             .header("origin", origin)
             .send()
     };
-    assert_eq!(
-        handshake("https://app.example").await.unwrap().status(),
-        StatusCode::OK
-    );
+    assert_eq!(handshake("https://app.example").await.unwrap().status(), StatusCode::OK);
     assert_eq!(
         handshake("https://evil.example").await.unwrap().status(),
         StatusCode::FORBIDDEN
@@ -53,16 +42,10 @@ async fn configured_origins_may_open_sockets_and_call_the_api() {
 
     let preflight = app
         .client
-        .request(
-            reqwest::Method::OPTIONS,
-            format!("{}/api/chat/messages", app.url),
-        )
+        .request(reqwest::Method::OPTIONS, format!("{}/api/chat/messages", app.url))
         .header("origin", "https://ops.example")
         .header("access-control-request-method", "POST")
-        .header(
-            "access-control-request-headers",
-            "authorization,content-type",
-        )
+        .header("access-control-request-headers", "authorization,content-type")
         .send()
         .await
         .unwrap();
@@ -72,19 +55,11 @@ async fn configured_origins_may_open_sockets_and_call_the_api() {
     );
     let refused = app
         .client
-        .request(
-            reqwest::Method::OPTIONS,
-            format!("{}/api/chat/messages", app.url),
-        )
+        .request(reqwest::Method::OPTIONS, format!("{}/api/chat/messages", app.url))
         .header("origin", "https://evil.example")
         .header("access-control-request-method", "POST")
         .send()
         .await
         .unwrap();
-    assert!(
-        refused
-            .headers()
-            .get("access-control-allow-origin")
-            .is_none()
-    );
+    assert!(refused.headers().get("access-control-allow-origin").is_none());
 }

@@ -8,8 +8,7 @@ use crate::helpers::*;
 #[tokio::test]
 async fn a_restart_keeps_orders_messages_and_read_pointers() {
     let mut app = spawn_app().await;
-    app.create_order("o1", &[("ana", "customer"), ("dan", "driver")])
-        .await;
+    app.create_order("o1", &[("ana", "customer"), ("dan", "driver")]).await;
     let (ana, dan) = (token("ana", "customer"), token("dan", "driver"));
     app.send(&ana, "o1", "before restart").await;
     app.send(&ana, "o1", "second").await;
@@ -41,19 +40,9 @@ async fn health_readiness_and_metrics_answer() {
     let app = spawn_app().await;
     app.create_order("o1", &[("ana", "customer")]).await;
     app.send(&token("ana", "customer"), "o1", "count me").await;
-    let healthz = app
-        .client
-        .get(format!("{}/healthz", app.url))
-        .send()
-        .await
-        .unwrap();
+    let healthz = app.client.get(format!("{}/healthz", app.url)).send().await.unwrap();
     assert_eq!(healthz.status(), StatusCode::OK);
-    let readyz = app
-        .client
-        .get(format!("{}/readyz", app.url))
-        .send()
-        .await
-        .unwrap();
+    let readyz = app.client.get(format!("{}/readyz", app.url)).send().await.unwrap();
     assert_eq!(readyz.status(), StatusCode::OK);
     let metrics = app
         .client

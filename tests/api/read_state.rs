@@ -6,9 +6,7 @@ use serde_json::json;
 use crate::helpers::*;
 
 async fn unread(app: &TestApp, token: &str, order: &str) -> i64 {
-    let (status, body) = app
-        .get(&format!("/api/chat/orders/{order}/unread-count"), token)
-        .await;
+    let (status, body) = app.get(&format!("/api/chat/orders/{order}/unread-count"), token).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["data"]["orderId"], order);
     body["data"]["unreadCount"].as_i64().unwrap()
@@ -17,16 +15,9 @@ async fn unread(app: &TestApp, token: &str, order: &str) -> i64 {
 #[tokio::test]
 async fn each_user_has_their_own_unread_count() {
     let app = spawn_app().await;
-    app.create_order(
-        "o1",
-        &[("ana", "customer"), ("dan", "driver"), ("eva", "driver")],
-    )
-    .await;
-    let (ana, dan, eva) = (
-        token("ana", "customer"),
-        token("dan", "driver"),
-        token("eva", "driver"),
-    );
+    app.create_order("o1", &[("ana", "customer"), ("dan", "driver"), ("eva", "driver")])
+        .await;
+    let (ana, dan, eva) = (token("ana", "customer"), token("dan", "driver"), token("eva", "driver"));
     app.send(&ana, "o1", "one").await;
     app.send(&ana, "o1", "two").await;
     app.send(&dan, "o1", "three").await;
@@ -46,10 +37,7 @@ async fn each_user_has_their_own_unread_count() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(
-        body["data"],
-        json!({ "orderId": "o1", "seq": 1, "unreadCount": 1 })
-    );
+    assert_eq!(body["data"], json!({ "orderId": "o1", "seq": 1, "unreadCount": 1 }));
     assert_eq!(unread(&app, &eva, "o1").await, 3);
 
     // No body: read everything.
@@ -63,8 +51,7 @@ async fn each_user_has_their_own_unread_count() {
 #[tokio::test]
 async fn the_read_pointer_never_moves_back_or_past_the_end() {
     let app = spawn_app().await;
-    app.create_order("o1", &[("ana", "customer"), ("dan", "driver")])
-        .await;
+    app.create_order("o1", &[("ana", "customer"), ("dan", "driver")]).await;
     let (ana, dan) = (token("ana", "customer"), token("dan", "driver"));
     for text in ["a", "b", "c"] {
         app.send(&ana, "o1", text).await;
@@ -95,10 +82,8 @@ async fn the_read_pointer_never_moves_back_or_past_the_end() {
 #[tokio::test]
 async fn the_chat_list_shows_last_message_and_unread_count_newest_first() {
     let app = spawn_app().await;
-    app.create_order("o1", &[("ana", "customer"), ("dan", "driver")])
-        .await;
-    app.create_order("o2", &[("ana", "customer"), ("dan", "driver")])
-        .await;
+    app.create_order("o1", &[("ana", "customer"), ("dan", "driver")]).await;
+    app.create_order("o2", &[("ana", "customer"), ("dan", "driver")]).await;
     app.create_order("o3", &[("dan", "driver")]).await;
     let (ana, dan) = (token("ana", "customer"), token("dan", "driver"));
     app.send(&dan, "o2", "older").await;
@@ -120,8 +105,7 @@ async fn the_chat_list_shows_last_message_and_unread_count_newest_first() {
 #[tokio::test]
 async fn participants_show_read_pointers() {
     let app = spawn_app().await;
-    app.create_order("o1", &[("ana", "customer"), ("dan", "driver")])
-        .await;
+    app.create_order("o1", &[("ana", "customer"), ("dan", "driver")]).await;
     let (ana, dan) = (token("ana", "customer"), token("dan", "driver"));
     app.send(&ana, "o1", "hello").await;
     app.call(Method::PATCH, "/api/chat/orders/o1/read", Some(&dan), None)

@@ -21,28 +21,20 @@ async fn search_finds_words_in_one_order_best_match_first() {
     app.create_order("o2", &[("ana", "customer")]).await;
     let ana = token("ana", "customer");
     app.send(&ana, "o1", "the parcel is at the door").await;
-    app.send(&ana, "o1", "parcel parcel parcel, where is my parcel")
-        .await;
+    app.send(&ana, "o1", "parcel parcel parcel, where is my parcel").await;
     app.send(&ana, "o1", "nothing to see").await;
     app.send(&ana, "o2", "parcel in another order").await;
 
-    let (status, body) = app
-        .get("/api/chat/orders/o1/messages/search?q=parcel", &ana)
-        .await;
+    let (status, body) = app.get("/api/chat/orders/o1/messages/search?q=parcel", &ana).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
         texts(&body),
-        vec![
-            "parcel parcel parcel, where is my parcel",
-            "the parcel is at the door"
-        ]
+        vec!["parcel parcel parcel, where is my parcel", "the parcel is at the door"]
     );
     assert_eq!(body["meta"]["totalItems"], 2);
 
     // The last word matches as a prefix; case and accents do not matter.
-    let (_, body) = app
-        .get("/api/chat/orders/o1/messages/search?q=DOO", &ana)
-        .await;
+    let (_, body) = app.get("/api/chat/orders/o1/messages/search?q=DOO", &ana).await;
     assert_eq!(texts(&body), vec!["the parcel is at the door"]);
 }
 
@@ -73,8 +65,7 @@ async fn fts_syntax_in_queries_is_plain_text() {
         }
     }
     assert_error(
-        &app.get("/api/chat/orders/o1/messages/search?q=", &ana)
-            .await,
+        &app.get("/api/chat/orders/o1/messages/search?q=", &ana).await,
         StatusCode::BAD_REQUEST,
         "invalid_query",
     );
@@ -85,18 +76,12 @@ async fn global_search_covers_only_the_callers_orders() {
     let app = spawn_app().await;
     app.create_order("mine", &[("ana", "customer")]).await;
     app.create_order("theirs", &[("bo", "customer")]).await;
-    app.send(&token("ana", "customer"), "mine", "secret code 1234")
-        .await;
-    app.send(&token("bo", "customer"), "theirs", "secret code 5678")
-        .await;
+    app.send(&token("ana", "customer"), "mine", "secret code 1234").await;
+    app.send(&token("bo", "customer"), "theirs", "secret code 5678").await;
 
-    let (_, ana_found) = app
-        .get("/api/chat/search?q=secret", &token("ana", "customer"))
-        .await;
+    let (_, ana_found) = app.get("/api/chat/search?q=secret", &token("ana", "customer")).await;
     assert_eq!(texts(&ana_found), vec!["secret code 1234"]);
-    let (_, staff_found) = app
-        .get("/api/chat/search?q=secret", &token("disp", "dispatcher"))
-        .await;
+    let (_, staff_found) = app.get("/api/chat/search?q=secret", &token("disp", "dispatcher")).await;
     assert_eq!(staff_found["meta"]["totalItems"], 2);
 }
 
@@ -113,8 +98,6 @@ async fn deleted_messages_are_not_found() {
         None,
     )
     .await;
-    let (_, body) = app
-        .get("/api/chat/orders/o1/messages/search?q=pineapple", &ana)
-        .await;
+    let (_, body) = app.get("/api/chat/orders/o1/messages/search?q=pineapple", &ana).await;
     assert_eq!(body["data"], serde_json::json!([]));
 }

@@ -13,17 +13,10 @@ use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 
-use self::rows::{
-    MessageRow, OrderRow, ParticipantRow, message_columns, returning_message_columns,
-};
+use self::rows::{MessageRow, OrderRow, ParticipantRow, message_columns, returning_message_columns};
 use self::writer::Writer;
-use super::{
-    ChatSummary, HistoryWindow, Inserted, OrderChanges, OrderRecord, Page, ReadPointer, Scope,
-    Store,
-};
-use crate::domain::{
-    Message, MessageText, NewMessage, Order, OrderId, Participant, Seq, UserId, timestamp,
-};
+use super::{ChatSummary, HistoryWindow, Inserted, OrderChanges, OrderRecord, Page, ReadPointer, Scope, Store};
+use crate::domain::{Message, MessageText, NewMessage, Order, OrderId, Participant, Seq, UserId, timestamp};
 use crate::error::{Error, Result};
 
 /// Migrations are embedded in the binary, so `serve` and `migrate` need no files.
@@ -54,12 +47,11 @@ impl SqliteStore {
     }
 
     async fn participants(&self, order: &str) -> Result<Vec<Participant>> {
-        let rows: Vec<ParticipantRow> = sqlx::query_as(
-            "SELECT user_id, role, name FROM order_participants WHERE order_id = ? ORDER BY rowid",
-        )
-        .bind(order)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows: Vec<ParticipantRow> =
+            sqlx::query_as("SELECT user_id, role, name FROM order_participants WHERE order_id = ? ORDER BY rowid")
+                .bind(order)
+                .fetch_all(&self.pool)
+                .await?;
         Ok(rows.into_iter().map(Participant::from).collect())
     }
 
@@ -121,10 +113,7 @@ impl Store for SqliteStore {
 
     async fn close(&self) {
         // Fold the WAL back into the main file so the data directory is self-contained.
-        if let Err(err) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(&self.pool)
-            .await
-        {
+        if let Err(err) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.pool).await {
             tracing::warn!(error = %err, "WAL checkpoint at shutdown failed");
         }
         self.pool.close().await;
@@ -158,14 +147,12 @@ impl Store for SqliteStore {
     async fn update_order(&self, id: &OrderId, changes: OrderChanges) -> Result<Option<Order>> {
         let now = timestamp(chrono::Utc::now());
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let updated = sqlx::query(
-            "UPDATE orders SET status = COALESCE(?, status), updated_at = ? WHERE id = ?",
-        )
-        .bind(&changes.status)
-        .bind(&now)
-        .bind(id.as_str())
-        .execute(&mut *tx)
-        .await?;
+        let updated = sqlx::query("UPDATE orders SET status = COALESCE(?, status), updated_at = ? WHERE id = ?")
+            .bind(&changes.status)
+            .bind(&now)
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
         if updated.rows_affected() == 0 {
             return Ok(None);
         }
@@ -193,11 +180,10 @@ impl Store for SqliteStore {
     }
 
     async fn orders_of(&self, user: &UserId) -> Result<Vec<OrderId>> {
-        let ids: Vec<String> =
-            sqlx::query_scalar("SELECT order_id FROM order_participants WHERE user_id = ?")
-                .bind(user.as_str())
-                .fetch_all(&self.pool)
-                .await?;
+        let ids: Vec<String> = sqlx::query_scalar("SELECT order_id FROM order_participants WHERE user_id = ?")
+            .bind(user.as_str())
+            .fetch_all(&self.pool)
+            .await?;
         Ok(ids.into_iter().map(OrderId::from_trusted).collect())
     }
 
@@ -218,66 +204,40 @@ impl Store for SqliteStore {
     }
 
     async fn history(&self, order: &OrderId, window: HistoryWindow) -> Result<Page<Message>> {
-        let order = order.as_str();
-        let (rows, total): (Vec<MessageRow>, i64) = match window {
-            HistoryWindow::Page { page, limit } => {
-                let rows = sqlx::query_as(concat!(
-                    "SELECT * FROM (SELECT ",
-                    message_columns!(),
-                    " FROM messages m WHERE m.order_id = ? ORDER BY m.seq DESC LIMIT ? OFFSET ?) ORDER BY seq"
-                ))
-                .bind(order)
-                .bind(limit)
-                .bind((page - 1) * limit)
-                .fetch_all(&self.pool)
-                .await?;
-                let total = sqlx::query_scalar("SELECT COUNT(*) FROM messages WHERE order_id = ?")
-                    .bind(order)
-                    .fetch_one(&self.pool)
-                    .await?;
-                (rows, total)
-            }
-            HistoryWindow::Before { seq, limit } => {
-                let rows = sqlx::query_as(concat!(
-                    "SELECT * FROM (SELECT ",
-                    message_columns!(),
-                    " FROM messages m WHERE m.order_id = ? AND m.seq < ? ORDER BY m.seq DESC LIMIT ?) ORDER BY seq"
-                ))
-                .bind(order)
-                .bind(seq)
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await?;
-                let total = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM messages WHERE order_id = ? AND seq < ?",
-                )
-                .bind(order)
-                .bind(seq)
-                .fetch_one(&self.pool)
-                .await?;
-                (rows, total)
-            }
-            HistoryWindow::After { seq, limit } => {
-                let rows = sqlx::query_as(concat!(
-                    "SELECT ",
-                    message_columns!(),
-                    " FROM messages m WHERE m.order_id = ? AND m.seq > ? ORDER BY m.seq LIMIT ?"
-                ))
-                .bind(order)
-                .bind(seq)
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await?;
-                let total = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM messages WHERE order_id = ? AND seq > ?",
-                )
-                .bind(order)
-                .bind(seq)
-                .fetch_one(&self.pool)
-                .await?;
-                (rows, total)
-            }
+        // Every window is a seq range (exclusive bounds), read from one end of it.
+        let (above, below, newest_first, limit, offset) = match window {
+            HistoryWindow::Page { page, limit } => (0, Seq::MAX, true, limit, (page - 1) * limit),
+            HistoryWindow::Before { seq, limit } => (0, seq, true, limit, 0),
+            HistoryWindow::After { seq, limit } => (seq, Seq::MAX, false, limit, 0),
         };
+        let sql = if newest_first {
+            concat!(
+                "SELECT * FROM (SELECT ",
+                message_columns!(),
+                " FROM messages m WHERE m.order_id = ? AND m.seq > ? AND m.seq < ? \
+                 ORDER BY m.seq DESC LIMIT ? OFFSET ?) ORDER BY seq"
+            )
+        } else {
+            concat!(
+                "SELECT ",
+                message_columns!(),
+                " FROM messages m WHERE m.order_id = ? AND m.seq > ? AND m.seq < ? ORDER BY m.seq LIMIT ? OFFSET ?"
+            )
+        };
+        let rows: Vec<MessageRow> = sqlx::query_as(sql)
+            .bind(order.as_str())
+            .bind(above)
+            .bind(below)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&self.pool)
+            .await?;
+        let total = sqlx::query_scalar("SELECT COUNT(*) FROM messages WHERE order_id = ? AND seq > ? AND seq < ?")
+            .bind(order.as_str())
+            .bind(above)
+            .bind(below)
+            .fetch_one(&self.pool)
+            .await?;
         Ok(Page {
             items: rows.into_iter().map(Message::from).collect(),
             total,
@@ -360,13 +320,7 @@ impl Store for SqliteStore {
         Ok(count)
     }
 
-    async fn order_chats(
-        &self,
-        scope: &Scope,
-        viewer: &UserId,
-        page: i64,
-        limit: i64,
-    ) -> Result<Page<ChatSummary>> {
+    async fn order_chats(&self, scope: &Scope, viewer: &UserId, page: i64, limit: i64) -> Result<Page<ChatSummary>> {
         let (rows, total): (Vec<OrderRow>, i64) = match scope {
             Scope::All => {
                 let rows = sqlx::query_as(
@@ -393,11 +347,10 @@ impl Store for SqliteStore {
                 .bind((page - 1) * limit)
                 .fetch_all(&self.pool)
                 .await?;
-                let total =
-                    sqlx::query_scalar("SELECT COUNT(*) FROM order_participants WHERE user_id = ?")
-                        .bind(user.as_str())
-                        .fetch_one(&self.pool)
-                        .await?;
+                let total = sqlx::query_scalar("SELECT COUNT(*) FROM order_participants WHERE user_id = ?")
+                    .bind(user.as_str())
+                    .fetch_one(&self.pool)
+                    .await?;
                 (rows, total)
             }
         };
@@ -426,20 +379,13 @@ impl Store for SqliteStore {
         page: i64,
         limit: i64,
     ) -> Result<Page<Message>> {
-        fn filters(
-            query: &mut QueryBuilder<Sqlite>,
-            scope: &Scope,
-            order: Option<&OrderId>,
-            terms: &str,
-        ) {
+        fn filters(query: &mut QueryBuilder<Sqlite>, scope: &Scope, order: Option<&OrderId>, terms: &str) {
             query
                 .push(" WHERE messages_fts MATCH ")
                 .push_bind(terms.to_owned())
                 .push(" AND m.deleted = 0");
             if let Some(order) = order {
-                query
-                    .push(" AND m.order_id = ")
-                    .push_bind(order.as_str().to_owned());
+                query.push(" AND m.order_id = ").push_bind(order.as_str().to_owned());
             }
             push_scope(query, scope);
         }

@@ -2,9 +2,7 @@
 
 use sqlx::FromRow;
 
-use crate::domain::{
-    Message, MessageType, MessageUser, Order, OrderId, Participant, SenderType, UserId,
-};
+use crate::domain::{Message, MessageType, MessageUser, Order, OrderId, Participant, SenderType, UserId};
 
 /// The message columns in the order `MessageRow` reads them; a macro so that queries
 /// can be built with `concat!` and stay `&'static str`.

@@ -61,9 +61,9 @@ async fn run(pool: SqlitePool, mut queue: mpsc::Receiver<Job>) {
             Err(err) => {
                 tracing::error!(error = %err, size = batch.len(), "message batch failed to commit");
                 for job in batch.drain(..) {
-                    let _ = job.reply.send(Err(Error::internal(anyhow::anyhow!(
-                        "batch commit failed: {err}"
-                    ))));
+                    let _ = job
+                        .reply
+                        .send(Err(Error::internal(anyhow::anyhow!("batch commit failed: {err}"))));
                 }
             }
         }
@@ -73,10 +73,7 @@ async fn run(pool: SqlitePool, mut queue: mpsc::Receiver<Job>) {
 /// Writes every message in one transaction. Each message runs in its own savepoint, so
 /// one refused message (unknown order) does not sink the others. The outer `Err` means
 /// nothing was committed.
-async fn write_batch(
-    pool: &SqlitePool,
-    messages: &[&NewMessage],
-) -> Result<Vec<Result<Inserted>>, sqlx::Error> {
+async fn write_batch(pool: &SqlitePool, messages: &[&NewMessage]) -> Result<Vec<Result<Inserted>>, sqlx::Error> {
     // IMMEDIATE takes the write lock up front: a deferred transaction that read first
     // could fail to upgrade while another connection writes, and busy_timeout would not help.
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;

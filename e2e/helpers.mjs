@@ -56,15 +56,15 @@ export function token(sub, role = 'customer', extra = {}, secret = SECRET) {
 export async function spawnServer(env = {}, opts = {}) {
   const dataDir = opts.dataDir || mkdtempSync(join(tmpdir(), 'orderchat-e2e-'));
   const proc = spawn(BIN, ['serve'], {
-    env: {
+    env: definedOnly({
       PATH: process.env.PATH,
       HOME: process.env.HOME,
       NO_COLOR: '1',
       ORDERCHAT_BIND: '127.0.0.1:0',
       ORDERCHAT_DATA_DIR: dataDir,
       ORDERCHAT_JWT_SECRET: SECRET,
-      ...env,
-    },
+      ...env, // a variable set to undefined is left out
+    }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let log = '';
@@ -191,6 +191,8 @@ export async function spawnServer(env = {}, opts = {}) {
   };
   return srv;
 }
+
+const definedOnly = (env) => Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined));
 
 function record(socket) {
   socket.received = []; // { event, payload, taken }

@@ -73,6 +73,7 @@ impl Application {
             .max_payload(limits.max_socket_payload as u64)
             .ws_max_message_size(limits.max_socket_payload)
             .ws_max_frame_size(limits.max_socket_payload)
+            .max_buffer_size(limits.socket_buffer_packets)
             // A handshake that never sends its Socket.IO connect packet is dropped.
             .connect_timeout(Duration::from_secs(10))
             .build_layer();

@@ -94,6 +94,11 @@ pub struct Limits {
     #[arg(long, env = "ORDERCHAT_MAX_SOCKET_PAYLOAD", default_value_t = 64 * 1024)]
     pub max_socket_payload: usize,
 
+    /// Packets queued per connection before it counts as a client that stopped reading
+    /// and is dropped (it reconnects and catches up with `sinceSeq`).
+    #[arg(long, env = "ORDERCHAT_SOCKET_BUFFER_PACKETS", default_value_t = 4096)]
+    pub socket_buffer_packets: usize,
+
     /// Messages a user may send per minute (HTTP and Socket.IO together).
     #[arg(long, env = "ORDERCHAT_MESSAGE_RATE_PER_MINUTE", default_value_t = 120)]
     pub message_rate_per_minute: u32,

@@ -14,7 +14,7 @@ pub enum Error {
     #[error("{0}")]
     InvalidJson(String),
     #[error("{field}: {reason}")]
-    InvalidField { field: &'static str, reason: String },
+    InvalidField { field: String, reason: String },
     #[error("{0}")]
     InvalidQuery(String),
     #[error("message must not be empty")]
@@ -71,9 +71,9 @@ impl Error {
         }
     }
 
-    pub fn invalid_field(field: &'static str, reason: impl Into<String>) -> Self {
+    pub fn invalid_field(field: impl Into<String>, reason: impl Into<String>) -> Self {
         Error::InvalidField {
-            field,
+            field: field.into(),
             reason: reason.into(),
         }
     }

@@ -10,6 +10,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod input;
 pub mod limits;
 pub mod metrics;
 pub mod origin;

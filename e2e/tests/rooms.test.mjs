@@ -42,6 +42,24 @@ test('a participant joins with a bare orderId and gets lastSeq, no messages and 
   customerSock.close();
 });
 
+test('an event emitted the moment the connection opens is handled (as frontends do on "connect")', async () => {
+  // Each round is a user's first connection, so the server is busy announcing presence
+  // when the join arrives; the join must still be answered.
+  const lost = [];
+  for (let round = 0; round < 10; round++) {
+    const { orderId, ct } = await scene();
+    const s = await srv.connect(ct);
+    try {
+      const ack = await emitAck(s, 'join-order-room', orderId);
+      if (!ack.ok) lost.push(`round ${round}: ${JSON.stringify(ack)}`);
+    } catch (err) {
+      lost.push(`round ${round}: ${err.message}`);
+    }
+    s.close();
+  }
+  assert.deepEqual(lost, [], 'join-order-room sent right after connect got no ack');
+});
+
 test('the online list leaves out participants with no connection', async () => {
   const { orderId, driver, ct } = await scene();
   const s = await srv.connect(ct);

@@ -7,22 +7,27 @@ use super::{ClientId, Identity, OrderId, Role, Seq, UserId};
 use crate::error::{Error, Result};
 
 /// Message text that passed the rules: not blank, not too long, no control characters
-/// other than newline and tab.
+/// other than newline and tab. Windows line endings (`\r\n`) are stored as `\n`; a lone
+/// `\r` is refused like any other control character.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageText(String);
 
 impl MessageText {
     pub fn parse(raw: &str, max_chars: usize) -> Result<Self> {
+        let normalized;
+        let raw = if raw.contains("\r\n") {
+            normalized = raw.replace("\r\n", "\n");
+            normalized.as_str()
+        } else {
+            raw
+        };
         if raw.trim().is_empty() {
             return Err(Error::MessageEmpty);
         }
         if raw.chars().count() > max_chars {
             return Err(Error::MessageTooLong { max: max_chars });
         }
-        if raw
-            .chars()
-            .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
-        {
+        if raw.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
             return Err(Error::MessageInvalidCharacters);
         }
         Ok(Self(raw.to_owned()))
@@ -172,6 +177,11 @@ mod tests {
             MessageText::parse("a\u{7}b", 10).unwrap_err().code(),
             "message_invalid_characters"
         );
+        assert_eq!(
+            MessageText::parse("a\rb", 10).unwrap_err().code(),
+            "message_invalid_characters"
+        );
+        assert_eq!(MessageText::parse("a\r\nb", 10).unwrap().as_str(), "a\nb");
         // Length is in characters, not bytes.
         assert!(MessageText::parse(&"é".repeat(10), 10).is_ok());
     }

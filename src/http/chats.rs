@@ -14,6 +14,7 @@ use crate::app::AppState;
 use crate::chat::{HistoryQuery, SearchQuery};
 use crate::domain::{OrderId, Seq};
 use crate::error::{Error, Result};
+use crate::input;
 use crate::store::HistoryWindow;
 
 pub fn routes() -> Router<AppState> {
@@ -115,9 +116,9 @@ async fn mark_read(
     let seq = if body.iter().all(u8::is_ascii_whitespace) {
         None
     } else {
-        serde_json::from_slice::<ReadBody>(&body)
-            .map_err(|err| Error::InvalidJson(format!("invalid request body: {err}")))?
-            .seq
+        let value = serde_json::from_slice(&body)
+            .map_err(|err| Error::InvalidJson(format!("body is not valid JSON: {err}")))?;
+        input::from_json_object::<ReadBody>(value)?.seq
     };
     let (seq, unread) = state.chat.mark_read(&identity, &order_id, seq, None).await?;
     Ok(ApiResponse::ok(json!({ "orderId": order_id, "seq": seq, "unreadCount": unread })).message("Marked as read"))

@@ -10,9 +10,9 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use crate::app::AppState;
-use crate::auth;
 use crate::domain::Identity;
 use crate::error::Error;
+use crate::{auth, input};
 
 /// The verified caller of an `/api` request.
 pub struct AuthUser(pub Identity);
@@ -36,7 +36,7 @@ where
     }
 }
 
-/// A JSON body; every rejection becomes our error with a fitting status.
+/// A JSON object body; every rejection becomes our error with a fitting status.
 pub struct ApiJson<T>(pub T);
 
 impl<T, S> FromRequest<S> for ApiJson<T>
@@ -48,8 +48,8 @@ where
     type Rejection = Error;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(ApiJson(value)),
+        match axum::Json::<serde_json::Value>::from_request(req, state).await {
+            Ok(axum::Json(value)) => input::from_json_object(value).map(ApiJson),
             Err(rejection) => Err(json_error(
                 rejection,
                 AppState::from_ref(state).config.limits.max_body_bytes,

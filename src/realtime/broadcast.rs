@@ -7,9 +7,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::Serialize;
 use serde_json::json;
-use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 use socketioxide::operators::BroadcastOperators;
+use socketioxide::{SendError, SocketError, SocketIo};
 
 use super::presence::Presence;
 use crate::chat::{Broadcaster, Event};
@@ -26,15 +26,34 @@ impl<A: Adapter> SocketBroadcaster<A> {
     }
 }
 
-/// Emits and accounts for it; a failed emit is logged and counted, never ignored.
+/// Delivers an event to every connection `target` selects, one connection at a time,
+/// so that a connection whose send buffer is full — a client that stopped reading — is
+/// found and dropped: it reconnects and catches up with `sinceSeq`, instead of silently
+/// missing messages while it looks connected. Deliveries and failures are counted.
+///
+/// With a remote adapter (several nodes) this covers this node's connections; remote
+/// ones must go through the adapter's broadcast.
 pub async fn emit_to<A: Adapter>(target: BroadcastOperators<A>, event: &'static str, payload: &impl Serialize) {
-    match target.emit(event, payload).await {
-        Ok(()) => metrics::counter!("orderchat_deliveries_total", "event" => event).increment(1),
-        Err(err) => {
-            metrics::counter!("orderchat_errors_total", "code" => "emit_failed", "transport" => "socket").increment(1);
-            tracing::warn!(event, error = %err, "emit failed");
+    let mut delivered = 0u64;
+    for socket in target.sockets() {
+        match socket.emit(event, payload) {
+            Ok(()) => delivered += 1,
+            Err(SendError::Socket(SocketError::Closed)) => {}
+            Err(SendError::Socket(SocketError::InternalChannelFull)) => {
+                metrics::counter!("orderchat_slow_consumers_dropped_total").increment(1);
+                tracing::warn!(sid = %socket.id, event, "send buffer full: dropping the connection");
+                if let Err(err) = socket.disconnect() {
+                    tracing::debug!(error = %err, "slow connection was already closing");
+                }
+            }
+            Err(err) => {
+                metrics::counter!("orderchat_errors_total", "code" => "emit_failed", "transport" => "socket")
+                    .increment(1);
+                tracing::warn!(event, error = %err, "emit failed");
+            }
         }
     }
+    metrics::counter!("orderchat_deliveries_total", "event" => event).increment(delivered);
 }
 
 fn message_payload(message: &Message) -> serde_json::Value {

@@ -38,8 +38,16 @@ pub fn attach(io: &SocketIo, app: AppState) {
         async move { authenticate(&app, &s, auth.ok()) }
     };
     let on_connect = move |s: SocketRef| {
+        // This body runs synchronously when the connection is accepted; socketioxide
+        // spawns only the returned future, and events the client sends the moment it is
+        // connected would be lost if their handlers were registered inside that future.
+        let came_online = opened(&app, &s);
         let app = app.clone();
-        async move { connected(app, s).await }
+        async move {
+            if let Some(identity) = came_online {
+                announce_presence(&app, &identity, true).await;
+            }
+        }
     };
     io.ns("/", on_connect.with(middleware));
 }
@@ -95,23 +103,26 @@ fn authenticate<A: Adapter>(app: &AppState, s: &SocketRef<A>, auth: Option<Value
     Ok(())
 }
 
-async fn connected<A: Adapter>(app: AppState, s: SocketRef<A>) {
+/// Sets up an accepted connection: its user room, its event handlers, presence.
+/// Returns the identity when this is the user's first connection (they came online).
+fn opened<A: Adapter>(app: &AppState, s: &SocketRef<A>) -> Option<Identity> {
     let Some(identity) = s.extensions.get::<Identity>() else {
         // The middleware always sets it; a socket without one must not stay.
-        let _ = s.disconnect();
-        return;
+        if let Err(err) = s.clone().disconnect() {
+            tracing::debug!(error = %err, "socket without identity already closed");
+        }
+        return None;
     };
     tracing::info!(user = %identity.user_id, role = %identity.role_name, sid = %s.id, "socket connected");
     s.join(identity.user_id.room());
-    if app.realtime.presence.connect(&identity.user_id) {
-        announce_presence(&app, &identity, true).await;
-    }
-    handlers::register(&s, &app);
-
+    handlers::register(s, app);
+    let came_online = app.realtime.presence.connect(&identity.user_id);
+    let on_close = (app.clone(), identity.clone());
     s.on_disconnect(move |s: SocketRef<A>| {
-        let app = app.clone();
+        let (app, identity) = on_close.clone();
         async move { disconnected(app, s, identity).await }
     });
+    came_online.then_some(identity)
 }
 
 async fn disconnected<A: Adapter>(app: AppState, s: SocketRef<A>, identity: Identity) {

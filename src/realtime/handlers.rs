@@ -15,6 +15,7 @@ use crate::app::AppState;
 use crate::chat::{HistoryQuery, SendMessage};
 use crate::domain::{Identity, OrderId, now_timestamp};
 use crate::error::{Error, Result};
+use crate::input;
 use crate::store::HistoryWindow;
 
 /// How many messages a `join-order-room` catch-up returns at most.
@@ -103,6 +104,8 @@ async fn leave_order_room<A: Adapter>(
     data: Value,
 ) -> Result<Value> {
     let (order_id, _) = order_ref(data)?;
+    // Same answer as every other event for an order the caller may not see.
+    app.chat.visible_order(&identity, &order_id).await?;
     if in_room(&s, &order_id) {
         if app.realtime.typing.stop(&s.id.to_string(), &order_id) {
             relay_typing(&s, &identity, &order_id, false).await;
@@ -173,8 +176,7 @@ async fn mark_read<A: Adapter>(app: AppState, s: SocketRef<A>, identity: Identit
 }
 
 async fn send_message<A: Adapter>(app: AppState, _s: SocketRef<A>, identity: Identity, data: Value) -> Result<Value> {
-    let input: SendMessage = serde_json::from_value(data)
-        .map_err(|err| Error::InvalidJson(format!("invalid send-message payload: {err}")))?;
+    let input: SendMessage = input::from_json_object(data)?;
     let inserted = app.chat.send_message(&identity, input).await?;
     Ok(json!({ "message": inserted.message, "duplicate": inserted.duplicate }))
 }

@@ -73,8 +73,21 @@ async fn bad_order_bodies_are_refused_with_the_field_named() {
             Some(json!({ "status": "x" })),
         )
         .await;
-    assert_error(&missing, StatusCode::BAD_REQUEST, "invalid_json");
-    assert!(missing.1["message"].as_str().unwrap().contains("participants"));
+    assert_error(&missing, StatusCode::BAD_REQUEST, "invalid_field");
+    assert!(missing.1["message"].as_str().unwrap().starts_with("participants"));
+    let nested = json!({ "participants": [{ "userId": "ana" }] });
+    let nested = app
+        .call(Method::PUT, "/api/orders/o1", Some(&service), Some(nested))
+        .await;
+    assert_error(&nested, StatusCode::BAD_REQUEST, "invalid_field");
+    assert!(
+        nested.1["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("participants[0].role"),
+        "{}",
+        nested.1
+    );
     let blank_user = json!({ "participants": [{ "userId": " ", "role": "customer" }] });
     let result = app
         .call(Method::PUT, "/api/orders/o1", Some(&service), Some(blank_user))

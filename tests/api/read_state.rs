@@ -76,7 +76,7 @@ async fn the_read_pointer_never_moves_back_or_past_the_end() {
             Some(json!({ "seq": "x" })),
         )
         .await;
-    assert_error(&bad, StatusCode::BAD_REQUEST, "invalid_json");
+    assert_error(&bad, StatusCode::BAD_REQUEST, "invalid_field");
 }
 
 #[tokio::test]

@@ -105,3 +105,27 @@ fn token_refuses_a_bad_ttl() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("not a duration"));
 }
+
+#[test]
+fn migrate_creates_the_schema_and_logs_json_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = orderchat(dir.path())
+        .args(["migrate", "--log-format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "migrate: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(dir.path().join("orderchat.db").exists());
+    let log = String::from_utf8_lossy(&output.stderr);
+    let line = log
+        .lines()
+        .find(|l| l.contains("schema is up to date"))
+        .expect("migrate logs its result");
+    let parsed: serde_json::Value = serde_json::from_str(line).expect("a JSON log line");
+    assert_eq!(parsed["level"], "INFO");
+    // Running it again on an up-to-date database is harmless.
+    assert!(orderchat(dir.path()).arg("migrate").output().unwrap().status.success());
+}

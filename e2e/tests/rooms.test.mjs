@@ -308,3 +308,20 @@ test('a typing-start with no stop expires as isTyping:false after ORDERCHAT_TYPI
     await fast.stop();
   }
 });
+
+test('a participant who has not joined the room cannot type in it; nothing is relayed', async () => {
+  const { orderId, ct, dt } = await scene();
+  const driverSock = await srv.connect(dt);
+  await emitAck(driverSock, 'join-order-room', orderId);
+  const customerSock = await srv.connect(ct);
+  const refused = await emitAck(customerSock, 'typing-start', orderId);
+  assert.equal(refused.ok, false, JSON.stringify(refused));
+  assert.equal(refused.code, 'invalid_field');
+  // Barrier: a message the customer sends over the socket reaches the driver first.
+  assert.equal((await emitAck(customerSock, 'send-message', { orderId, message: 'hi' })).ok, true);
+  await waitFor(driverSock, 'new-message');
+  await settle();
+  assert.deepEqual(received(driverSock, 'user-typing'), [], 'typing from outside the room was relayed');
+  driverSock.close();
+  customerSock.close();
+});

@@ -61,7 +61,6 @@ where
 fn json_error(rejection: JsonRejection, max_body_bytes: usize) -> Error {
     match rejection {
         JsonRejection::MissingJsonContentType(_) => Error::UnsupportedMediaType,
-        JsonRejection::JsonDataError(err) => Error::InvalidJson(format!("invalid request body: {}", err.body_text())),
         JsonRejection::JsonSyntaxError(err) => {
             Error::InvalidJson(format!("body is not valid JSON: {}", err.body_text()))
         }

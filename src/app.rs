@@ -8,27 +8,22 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
-use socketioxide::SocketIo;
+use socketioxide::{ParserConfig, SocketIo};
 use tokio::net::TcpListener;
+use tokio::time::Instant;
+use tower_http::timeout::RequestBodyDeadlineLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::auth::Verifier;
 use crate::chat::ChatService;
 use crate::config::Config;
+use crate::http::HttpServer;
 use crate::metrics::Metrics;
 use crate::origin::Origins;
-use crate::realtime::{self, Presence, Realtime, SocketBroadcaster, Typing};
+use crate::realtime::{self, Presence, Realtime, Sessions, SocketBroadcaster, Typing};
+use crate::shutdown::Shutdown;
+use crate::state::AppState;
 use crate::store::{SqliteStore, Store};
-
-/// Everything a handler may need; cheap to clone (only `Arc`s inside).
-#[derive(Clone)]
-pub struct AppState {
-    pub chat: ChatService,
-    pub verifier: Arc<Verifier>,
-    pub config: Arc<Config>,
-    pub metrics: Metrics,
-    pub realtime: Realtime,
-}
 
 /// A built, bound server that has not started serving yet.
 pub struct Application {
@@ -74,6 +69,14 @@ impl Application {
             .ws_max_message_size(limits.max_socket_payload)
             .ws_max_frame_size(limits.max_socket_payload)
             .max_buffer_size(limits.socket_buffer_packets)
+            // Files go over HTTP: a binary Socket.IO packet (one that announces
+            // attachments) is a protocol error that closes the connection before any
+            // attachment is buffered.
+            .with_parser(
+                ParserConfig::common()
+                    .max_incoming_binaries(0)
+                    .max_incoming_binary_buf_size(0),
+            )
             // A handshake that never sends its Socket.IO connect packet is dropped.
             .connect_timeout(Duration::from_secs(10))
             .build_layer();
@@ -82,15 +85,18 @@ impl Application {
             io: io.clone(),
             presence: presence.clone(),
             typing: Arc::new(Typing::default()),
+            sessions: Arc::new(Sessions::default()),
         };
         let broadcaster = Arc::new(SocketBroadcaster::new(io.clone(), presence));
-        let chat = ChatService::new(store, broadcaster, limits);
+        let shutdown = Shutdown::default();
+        let chat = ChatService::new(store, broadcaster, limits, shutdown.clone());
         let state = AppState {
             chat,
             verifier,
             config: Arc::new(config),
             metrics,
             realtime,
+            shutdown,
         };
         realtime::attach(&io, state.clone());
 
@@ -102,6 +108,7 @@ impl Application {
                 crate::origin::check_socket_origin,
             ))
             .layer(origins.cors_layer())
+            .layer(RequestBodyDeadlineLayer::new(state.config.limits.http_body_timeout()))
             .layer(TraceLayer::new_for_http());
 
         let listener = TcpListener::bind(state.config.bind)
@@ -122,38 +129,47 @@ impl Application {
         &self.state
     }
 
-    /// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests
-    /// finish, closes every socket and flushes the database.
+    /// Serves until `shutdown` resolves, then shuts down in order: stop accepting and
+    /// refuse new socket events; let in-flight HTTP requests, socket handlers and the
+    /// pushes they spawned finish (at most the grace period); close every socket; wait
+    /// for the HTTP connections; flush and close the database.
     pub async fn run_until(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let addr = self.local_addr();
-        tracing::info!("orderchat listening on {addr}");
         let state = self.state.clone();
+        let header_timeout = state.config.limits.http_header_timeout();
+        let server = HttpServer::start(self.listener, self.router, header_timeout);
+        tracing::info!("orderchat listening on {addr}");
+        let housekeeping = realtime::spawn_housekeeping(state.clone());
 
-        let sweeper = {
-            let chat = state.chat.clone();
-            tokio::spawn(async move {
-                let mut every = tokio::time::interval(Duration::from_secs(60));
-                loop {
-                    every.tick().await;
-                    chat.rate_limits().sweep();
-                }
-            })
-        };
+        shutdown.await;
+        let grace = Duration::from_secs(state.config.shutdown_grace_secs);
+        let deadline = Instant::now() + grace;
+        tracing::info!(
+            grace_secs = grace.as_secs(),
+            "shutting down: finishing in-flight requests"
+        );
+        state.shutdown.begin_drain();
+        let http_closed = server.stop_accepting().await;
+        let unfinished = state.shutdown.wait_idle(grace).await;
+        if unfinished > 0 {
+            tracing::warn!(unfinished, "in-flight work still running after the grace period");
+        }
+        state.shutdown.begin_closing();
 
-        let io = state.realtime.io.clone();
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                tracing::info!("shutting down: closing sockets, finishing requests");
-                io.close().await;
-            })
-            .await
-            .context("server error")?;
-        sweeper.abort();
-        state.chat.store().close().await;
+        tracing::info!("closing sockets");
+        state.realtime.io.close().await;
+        let rest = deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_secs(1));
+        if tokio::time::timeout(rest, http_closed).await.is_err() {
+            tracing::warn!("some HTTP connections were still open after the grace period");
+        }
+        state.shutdown.wait_idle(Duration::from_secs(1)).await;
+        housekeeping.abort();
+        state.chat.close().await;
         tracing::info!("shutdown complete");
         Ok(())
     }

@@ -94,12 +94,18 @@ impl Verifier {
             Role::Member
         };
         let text = |name: &str| claims.get(name).and_then(Value::as_str).map(str::to_owned);
+        // Past this instant the token is refused, so a connection opened with it ends too.
+        let valid_until = claims
+            .get("exp")
+            .and_then(Value::as_f64)
+            .map(|exp| (exp.max(0.0) as u64).saturating_add(self.validation.leeway));
         Ok(Identity {
             user_id,
             role_name,
             role,
             name: text("name"),
             email: text("email"),
+            valid_until,
         })
     }
 
@@ -126,17 +132,28 @@ impl Verifier {
 
 fn validation(jwt: &JwtConfig, algorithm: Algorithm) -> Validation {
     let mut validation = Validation::new(algorithm);
-    validation.leeway = 30;
-    let required: &[&str] = if jwt.jwt_require_exp { &["exp"] } else { &[] };
-    validation.set_required_spec_claims(required);
+    validation.leeway = jwt.jwt_leeway_secs;
     validation.validate_exp = true;
+    // Off by default in jsonwebtoken: a token that is not valid yet must be refused.
+    validation.validate_nbf = true;
+    // The library skips `iss` / `aud` checks when the claim is absent unless it is
+    // required, so a configured issuer or audience also makes the claim mandatory.
+    let mut required = Vec::new();
+    if jwt.jwt_require_exp {
+        required.push("exp");
+    }
     if let Some(iss) = &jwt.jwt_issuer {
         validation.set_issuer(&[iss]);
+        required.push("iss");
     }
     match &jwt.jwt_audience {
-        Some(aud) => validation.set_audience(&[aud]),
+        Some(aud) => {
+            validation.set_audience(&[aud]);
+            required.push("aud");
+        }
         None => validation.validate_aud = false,
     }
+    validation.set_required_spec_claims(&required);
     validation
 }
 

@@ -40,6 +40,11 @@ pub struct Config {
     #[arg(long, env = "ORDERCHAT_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
 
+    /// Seconds that in-flight requests and socket handlers get to finish after SIGTERM
+    /// before sockets are closed and the database is flushed anyway.
+    #[arg(long, env = "ORDERCHAT_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
+    pub shutdown_grace_secs: u64,
+
     /// Log format.
     #[arg(long, env = "ORDERCHAT_LOG_FORMAT", value_enum, default_value = "human")]
     pub log_format: LogFormat,
@@ -68,6 +73,11 @@ pub struct JwtConfig {
     /// Refuse tokens without `exp` (turn off only for legacy issuers).
     #[arg(long, env = "ORDERCHAT_JWT_REQUIRE_EXP", default_value_t = true, action = clap::ArgAction::Set)]
     pub jwt_require_exp: bool,
+
+    /// Clock leeway, in seconds, for `exp` and `nbf`. A Socket.IO connection is closed
+    /// once its token's `exp` plus this leeway has passed.
+    #[arg(long, env = "ORDERCHAT_JWT_LEEWAY_SECS", default_value_t = 30)]
+    pub jwt_leeway_secs: u64,
 
     /// Roles that may open every order's chat.
     #[arg(
@@ -126,11 +136,29 @@ pub struct Limits {
     /// Socket.IO connections the node holds at once.
     #[arg(long, env = "ORDERCHAT_MAX_CONNECTIONS", default_value_t = 100_000)]
     pub max_connections: usize,
+
+    /// Seconds a client has to send a request's headers. The same timer closes a
+    /// kept-alive HTTP connection that sends no new request (idle keep-alive timeout).
+    #[arg(long, env = "ORDERCHAT_HTTP_HEADER_TIMEOUT_SECS", default_value_t = 30)]
+    pub http_header_timeout_secs: u64,
+
+    /// Seconds a client has to send a whole request body (HTTP API and Socket.IO
+    /// long-polling); a body that trickles in slower gets `408` and the connection closes.
+    #[arg(long, env = "ORDERCHAT_HTTP_BODY_TIMEOUT_SECS", default_value_t = 30)]
+    pub http_body_timeout_secs: u64,
 }
 
 impl Limits {
     pub fn typing_timeout(&self) -> Duration {
         Duration::from_secs(self.typing_timeout_secs.max(1))
+    }
+
+    pub fn http_header_timeout(&self) -> Duration {
+        Duration::from_secs(self.http_header_timeout_secs.max(1))
+    }
+
+    pub fn http_body_timeout(&self) -> Duration {
+        Duration::from_secs(self.http_body_timeout_secs.max(1))
     }
 }
 

@@ -43,6 +43,18 @@ pub enum Error {
     RateLimited { retry_after: Duration },
     #[error("too many connections")]
     TooManyConnections,
+    #[error("the request body did not arrive within {} s", .secs)]
+    RequestTimeout { secs: u64 },
+    #[error("the server is shutting down; retry shortly")]
+    Unavailable,
+    /// A refusal made before our handlers ran (by the router or a layer), carried over
+    /// with its status so it gets the same JSON body as every other error.
+    #[error("{message}")]
+    Refused {
+        status: u16,
+        code: &'static str,
+        message: String,
+    },
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -67,6 +79,9 @@ impl Error {
             Error::UnsupportedMediaType => "unsupported_media_type",
             Error::RateLimited { .. } => "rate_limited",
             Error::TooManyConnections => "too_many_connections",
+            Error::RequestTimeout { .. } => "request_timeout",
+            Error::Unavailable => "unavailable",
+            Error::Refused { code, .. } => code,
             Error::Internal(_) => "internal_error",
         }
     }

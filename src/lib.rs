@@ -15,5 +15,7 @@ pub mod limits;
 pub mod metrics;
 pub mod origin;
 pub mod realtime;
+pub mod shutdown;
+pub mod state;
 pub mod store;
 pub mod telemetry;

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::domain::{Message, OrderId, Seq, UserId};
+use crate::domain::{Message, Order, OrderId, Seq, UserId};
 
 #[derive(Debug, Clone)]
 pub enum Event {
@@ -16,6 +16,9 @@ pub enum Event {
         order_id: OrderId,
         update: Value,
     },
+    /// The order's participants were replaced: connections that may no longer see it
+    /// must leave its room before this is considered delivered.
+    MembershipChanged(Order),
     /// `origin` is the connection that moved the pointer, which does not need the echo.
     MessageRead {
         order_id: OrderId,

@@ -6,6 +6,7 @@
 
 mod events;
 mod history;
+mod membership;
 mod moderate;
 mod orders;
 mod read;
@@ -23,9 +24,10 @@ pub use send::SendMessage;
 
 use crate::access;
 use crate::config::Limits;
-use crate::domain::{Identity, Order, OrderId};
+use crate::domain::{Identity, Order, OrderId, UserId};
 use crate::error::{Error, Result};
 use crate::limits::RateLimits;
+use crate::shutdown::Shutdown;
 use crate::store::Store;
 
 /// Shared by every handler; cheap to clone.
@@ -34,21 +36,38 @@ pub struct ChatService {
     store: Arc<dyn Store>,
     broadcaster: Arc<dyn Broadcaster>,
     rate_limits: Arc<RateLimits>,
+    membership: Arc<membership::MembershipLocks>,
     max_message_length: usize,
+    /// Background work (pushes after a send) is spawned through it, so shutdown waits
+    /// for it before closing the store.
+    shutdown: Shutdown,
 }
 
 impl ChatService {
-    pub fn new(store: Arc<dyn Store>, broadcaster: Arc<dyn Broadcaster>, limits: &Limits) -> Self {
+    pub fn new(store: Arc<dyn Store>, broadcaster: Arc<dyn Broadcaster>, limits: &Limits, shutdown: Shutdown) -> Self {
         Self {
             store,
             broadcaster,
             rate_limits: Arc::new(RateLimits::new(limits)),
+            membership: Arc::default(),
             max_message_length: limits.max_message_length,
+            shutdown,
         }
     }
 
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
+    /// Flushes and closes the store; the last step of shutdown.
+    pub async fn close(&self) {
+        self.store.close().await;
+    }
+
+    /// Whether the database answers (for `/readyz`).
+    pub async fn ping(&self) -> Result<()> {
+        self.store.ping().await
+    }
+
+    /// The orders a user takes part in (whose rooms hear of their presence).
+    pub async fn orders_of(&self, user: &UserId) -> Result<Vec<OrderId>> {
+        self.store.orders_of(user).await
     }
 
     pub fn rate_limits(&self) -> &RateLimits {

@@ -103,7 +103,12 @@ impl ChatService {
             status: input.status.as_deref().map(|s| short_text("status", s)).transpose()?,
             participants: parse_participants(input.participants)?,
         };
-        self.store.upsert_order(record).await
+        let _exclusive = self.membership.changing(id).await;
+        let (order, created) = self.store.upsert_order(record).await?;
+        if !created {
+            self.announce_membership(&order).await;
+        }
+        Ok((order, created))
     }
 
     /// Applies a change; a status change posts a system message and `order-updated`.
@@ -118,6 +123,8 @@ impl ChatService {
             Some(note) => Some(note.to_owned()),
         };
         let participants = input.participants.map(parse_participants).transpose()?;
+        let membership_changes = participants.is_some();
+        let exclusive = self.membership.changing(id).await;
         let before = self.store.order(id).await?.ok_or(Error::OrderNotFound)?;
         let changes = OrderChanges {
             status: status.clone(),
@@ -128,6 +135,10 @@ impl ChatService {
             .update_order(id, changes)
             .await?
             .ok_or(Error::OrderNotFound)?;
+        if membership_changes {
+            self.announce_membership(&after).await;
+        }
+        drop(exclusive);
 
         let status_changed = status.is_some() && status != before.status;
         if status_changed || note.is_some() {

@@ -125,7 +125,7 @@ impl ChatService {
         // answering the sender, whose ack must not wait on other people's counters.
         let chat = self.clone();
         let message = inserted.message.clone();
-        tokio::spawn(async move {
+        self.shutdown.spawn(async move {
             let (title, kind) = match message.user.as_ref() {
                 Some(user) => (
                     format!("New message from {}", user.name.as_deref().unwrap_or(user.id.as_str())),

@@ -27,6 +27,10 @@ pub struct Identity {
     pub role: Role,
     pub name: Option<String>,
     pub email: Option<String>,
+    /// Unix time (seconds) after which the token is no longer accepted: its `exp` plus
+    /// the clock leeway. `None` for tokens without `exp` (when those are allowed).
+    #[serde(skip)]
+    pub valid_until: Option<u64>,
 }
 
 impl Identity {

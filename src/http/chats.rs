@@ -10,11 +10,11 @@ use serde_json::json;
 
 use super::extract::{ApiQuery, AuthUser};
 use super::response::ApiResponse;
-use crate::app::AppState;
 use crate::chat::{HistoryQuery, SearchQuery};
 use crate::domain::{OrderId, Seq};
 use crate::error::{Error, Result};
 use crate::input;
+use crate::state::AppState;
 use crate::store::HistoryWindow;
 
 pub fn routes() -> Router<AppState> {

@@ -8,10 +8,12 @@ use axum::http::StatusCode;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
+use tower_http::timeout::TimeoutError;
 
-use crate::app::AppState;
+use crate::config::Limits;
 use crate::domain::Identity;
 use crate::error::Error;
+use crate::state::AppState;
 use crate::{auth, input};
 
 /// The verified caller of an `/api` request.
@@ -50,15 +52,23 @@ where
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         match axum::Json::<serde_json::Value>::from_request(req, state).await {
             Ok(axum::Json(value)) => input::from_json_object(value).map(ApiJson),
-            Err(rejection) => Err(json_error(
-                rejection,
-                AppState::from_ref(state).config.limits.max_body_bytes,
-            )),
+            Err(rejection) => Err(json_error(rejection, &AppState::from_ref(state).config.limits)),
         }
     }
 }
 
-fn json_error(rejection: JsonRejection, max_body_bytes: usize) -> Error {
+fn json_error(rejection: JsonRejection, limits: &Limits) -> Error {
+    if caused_by_body_timeout(&rejection) {
+        metrics::counter!("orderchat_http_timeouts_total", "kind" => "body").increment(1);
+        tracing::info!(
+            "refused a request whose body did not arrive within {} s",
+            limits.http_body_timeout_secs
+        );
+        return Error::RequestTimeout {
+            secs: limits.http_body_timeout_secs,
+        };
+    }
+    let max_body_bytes = limits.max_body_bytes;
     match rejection {
         JsonRejection::MissingJsonContentType(_) => Error::UnsupportedMediaType,
         JsonRejection::JsonSyntaxError(err) => {
@@ -67,6 +77,18 @@ fn json_error(rejection: JsonRejection, max_body_bytes: usize) -> Error {
         other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => Error::PayloadTooLarge { max: max_body_bytes },
         other => Error::InvalidJson(other.body_text()),
     }
+}
+
+/// Whether reading the body failed because the body deadline passed.
+fn caused_by_body_timeout(rejection: &JsonRejection) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(rejection);
+    while let Some(err) = cause {
+        if err.is::<TimeoutError>() {
+            return true;
+        }
+        cause = err.source();
+    }
+    false
 }
 
 /// A query string; a malformed one is a 400 `invalid_query`.

@@ -8,7 +8,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use serde_json::json;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -24,7 +24,7 @@ async fn healthz() -> impl IntoResponse {
 
 /// `GET /readyz` — the database answers.
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    match state.chat.store().ping().await {
+    match state.chat.ping().await {
         Ok(()) => (
             StatusCode::OK,
             axum::Json(json!({ "status": "ready", "database": "ok" })),

@@ -7,9 +7,9 @@ use serde::Deserialize;
 
 use super::extract::{ApiJson, AuthUser};
 use super::response::ApiResponse;
-use crate::app::AppState;
 use crate::chat::SendMessage;
 use crate::error::Result;
+use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/api/chat/messages", post(send_message)).route(

@@ -1,6 +1,7 @@
 //! The HTTP API (SPEC §4): axum handlers, one file per resource, each a thin
 //! translation from a request to a `ChatService` call and back. The layers here apply
-//! to every route: body limit, CORS, tracing, request metrics, JSON 404s.
+//! to every route: body limit, request metrics, shutdown tracking, and JSON bodies for
+//! every refusal (including the router's own 404/405 and extractor rejections).
 
 mod chats;
 mod extract;
@@ -8,18 +9,22 @@ mod health;
 mod messages;
 mod orders;
 mod response;
+mod serve;
 
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
-use crate::app::AppState;
 use crate::error::Error;
+use crate::shutdown::Shutdown;
+use crate::state::AppState;
 
 pub use response::ApiResponse;
+pub use serve::HttpServer;
 
 /// Every HTTP route, with the per-request layers.
 pub fn router(state: &AppState) -> Router<AppState> {
@@ -30,7 +35,64 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(orders::routes())
         .fallback(|| async { Error::NotFound })
         .layer(DefaultBodyLimit::max(state.config.limits.max_body_bytes))
+        .layer(middleware::from_fn(json_refusals))
+        .layer(middleware::from_fn_with_state(state.shutdown.clone(), in_flight))
         .layer(middleware::from_fn(track_request))
+}
+
+/// Counts the request as in flight, so shutdown waits for its answer; once the
+/// database is about to close, refuses it with `503 unavailable` instead.
+async fn in_flight(State(shutdown): State<Shutdown>, request: Request, next: Next) -> Response {
+    let _in_flight = shutdown.in_flight();
+    if shutdown.is_closing() {
+        return Error::Unavailable.into_response();
+    }
+    next.run(request).await
+}
+
+/// Gives the refusals that axum makes before a handler runs (`405` with `Allow`, an
+/// unparsable path segment …) the same JSON error body as ours. Responses that
+/// already carry JSON pass untouched.
+async fn json_refusals(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    let message = match text.trim() {
+        "" => status.canonical_reason().unwrap_or("request refused").to_owned(),
+        text => text.chars().take(300).collect(),
+    };
+    let code = match status {
+        StatusCode::BAD_REQUEST => "invalid_request",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        s if s.is_server_error() => "internal_error",
+        _ => "invalid_request",
+    };
+    let mut refused = Error::Refused {
+        status: status.as_u16(),
+        code,
+        message,
+    }
+    .into_response();
+    // Keep what the refusal said in its headers (`Allow` on a 405, for one).
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            refused.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    refused
 }
 
 /// Request count and latency by route template (never by raw path, so label

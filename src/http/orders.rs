@@ -7,10 +7,10 @@ use axum::routing::put;
 
 use super::extract::{ApiJson, AuthUser};
 use super::response::ApiResponse;
-use crate::app::AppState;
 use crate::chat::{OrderUpdate, PutOrder};
 use crate::domain::OrderId;
 use crate::error::Result;
+use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new().route(

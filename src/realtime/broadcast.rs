@@ -11,9 +11,11 @@ use socketioxide::adapter::Adapter;
 use socketioxide::operators::BroadcastOperators;
 use socketioxide::{SendError, SocketError, SocketIo};
 
+use super::namespace;
 use super::presence::Presence;
+use crate::access;
 use crate::chat::{Broadcaster, Event};
-use crate::domain::{Message, UserId, now_timestamp};
+use crate::domain::{Identity, Message, Order, UserId, now_timestamp};
 
 pub struct SocketBroadcaster<A: Adapter> {
     io: SocketIo<A>,
@@ -60,13 +62,39 @@ fn message_payload(message: &Message) -> serde_json::Value {
     json!({ "orderId": message.order_id, "message": message, "timestamp": now_timestamp() })
 }
 
+/// Takes out of the order's room every connection that may no longer see the order,
+/// and tells those who stay which users left.
+async fn revoke_lost_access<A: Adapter>(io: BroadcastOperators<A>, order: &Order) {
+    let room = order.id.room();
+    let mut removed: Vec<UserId> = Vec::new();
+    for socket in io.clone().within(room.clone()).sockets() {
+        let Some(identity) = socket.extensions.get::<Identity>() else {
+            continue;
+        };
+        if access::may_view(&identity, order) {
+            continue;
+        }
+        socket.leave(room.clone());
+        tracing::info!(user = %identity.user_id, order = %order.id, sid = %socket.id, "removed from the order: left its room");
+        if !removed.contains(&identity.user_id) {
+            removed.push(identity.user_id);
+        }
+    }
+    for user_id in removed {
+        let payload = json!({ "userId": user_id, "orderId": order.id, "timestamp": now_timestamp() });
+        emit_to(io.clone().to(room.clone()), "user-left-order", &payload).await;
+    }
+}
+
 #[async_trait]
 impl<A: Adapter> Broadcaster for SocketBroadcaster<A> {
     async fn publish(&self, event: Event) {
+        // Gone once the server closed its sockets at shutdown: nobody is left to tell.
+        let Some(io) = namespace(&self.io) else { return };
         match event {
             Event::NewMessage(message) => {
                 emit_to(
-                    self.io.to(message.order_id.room()),
+                    io.to(message.order_id.room()),
                     "new-message",
                     &message_payload(&message),
                 )
@@ -74,7 +102,7 @@ impl<A: Adapter> Broadcaster for SocketBroadcaster<A> {
             }
             Event::MessageUpdated(message) => {
                 emit_to(
-                    self.io.to(message.order_id.room()),
+                    io.to(message.order_id.room()),
                     "message-updated",
                     &message_payload(&message),
                 )
@@ -82,7 +110,7 @@ impl<A: Adapter> Broadcaster for SocketBroadcaster<A> {
             }
             Event::MessageDeleted(message) => {
                 emit_to(
-                    self.io.to(message.order_id.room()),
+                    io.to(message.order_id.room()),
                     "message-deleted",
                     &message_payload(&message),
                 )
@@ -90,8 +118,9 @@ impl<A: Adapter> Broadcaster for SocketBroadcaster<A> {
             }
             Event::OrderUpdated { order_id, update } => {
                 let payload = json!({ "orderId": order_id, "update": update, "timestamp": now_timestamp() });
-                emit_to(self.io.to(order_id.room()), "order-updated", &payload).await
+                emit_to(io.to(order_id.room()), "order-updated", &payload).await
             }
+            Event::MembershipChanged(order) => revoke_lost_access(io, &order).await,
             Event::MessageRead {
                 order_id,
                 user_id,
@@ -103,10 +132,10 @@ impl<A: Adapter> Broadcaster for SocketBroadcaster<A> {
                 // The connection that read does not need its own echo.
                 let origin = origin
                     .and_then(|sid| sid.parse().ok())
-                    .and_then(|sid| self.io.get_socket(sid));
+                    .and_then(|sid| io.get_socket(sid));
                 let target = match origin {
                     Some(socket) => socket.to(order_id.room()),
-                    None => self.io.to(order_id.room()),
+                    None => io.to(order_id.room()),
                 };
                 emit_to(target, "message-read", &payload).await
             }
@@ -116,11 +145,11 @@ impl<A: Adapter> Broadcaster for SocketBroadcaster<A> {
                 unread_count,
             } => {
                 let payload = json!({ "orderId": order_id, "unreadCount": unread_count });
-                emit_to(self.io.to(user_id.room()), "unread-count", &payload).await
+                emit_to(io.to(user_id.room()), "unread-count", &payload).await
             }
             Event::Notification { user_id, notification } => {
                 // Every device of the user, except those already looking at the chat.
-                let target = self.io.to(user_id.room()).except(notification.order_id.room());
+                let target = io.to(user_id.room()).except(notification.order_id.room());
                 emit_to(target, "notification", &notification).await
             }
         }

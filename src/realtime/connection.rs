@@ -1,7 +1,7 @@
 //! The life of a connection: the connect middleware verifies the token and the
 //! connection limits (a refusal reaches the client as `connect_error`), the connect
-//! handler joins the user's own room, counts presence and registers the event
-//! handlers, and the disconnect handler undoes all of it.
+//! handler joins the user's own room, counts presence, watches the token's expiry and
+//! registers the event handlers, and the disconnect handler undoes all of it.
 
 use std::fmt;
 
@@ -12,11 +12,11 @@ use socketioxide::extract::{SocketRef, TryData};
 use socketioxide::handler::ConnectHandler;
 
 use super::broadcast::emit_to;
-use super::handlers;
 use super::presence::Refusal;
-use crate::app::AppState;
+use super::{handlers, namespace};
 use crate::auth;
 use crate::domain::{Identity, now_timestamp};
+use crate::state::AppState;
 
 /// Why a connection was refused; its text is the `connect_error` message.
 #[derive(Debug)]
@@ -43,10 +43,12 @@ pub fn attach(io: &SocketIo, app: AppState) {
         // connected would be lost if their handlers were registered inside that future.
         let came_online = opened(&app, &s);
         let app = app.clone();
+        let in_flight = app.shutdown.in_flight();
         async move {
             if let Some(identity) = came_online {
                 announce_presence(&app, &identity, true).await;
             }
+            drop(in_flight);
         }
     };
     io.ns("/", on_connect.with(middleware));
@@ -75,6 +77,9 @@ fn authenticate<A: Adapter>(app: &AppState, s: &SocketRef<A>, auth: Option<Value
         tracing::info!(reason = %reason, "socket connection refused");
         Err(ConnectRefused(reason))
     };
+    if app.shutdown.is_draining() {
+        return refuse("Server is shutting down: connect again shortly".into());
+    }
     let Some(token) = handshake_token(s, auth.as_ref()) else {
         return refuse("Authentication error: no token (send it as auth.token)".into());
     };
@@ -116,29 +121,44 @@ fn opened<A: Adapter>(app: &AppState, s: &SocketRef<A>) -> Option<Identity> {
     tracing::info!(user = %identity.user_id, role = %identity.role_name, sid = %s.id, "socket connected");
     s.join(identity.user_id.room());
     handlers::register(s, app);
+    app.realtime.sessions.watch(s.id, identity.valid_until);
     let came_online = app.realtime.presence.connect(&identity.user_id);
-    let on_close = (app.clone(), identity.clone());
+    let on_close = app.clone();
     s.on_disconnect(move |s: SocketRef<A>| {
-        let (app, identity) = on_close.clone();
-        async move { disconnected(app, s, identity).await }
+        let app = on_close.clone();
+        async move { disconnected(app, s).await }
     });
     came_online.then_some(identity)
 }
 
-async fn disconnected<A: Adapter>(app: AppState, s: SocketRef<A>, identity: Identity) {
+async fn disconnected<A: Adapter>(app: AppState, s: SocketRef<A>) {
+    let _in_flight = app.shutdown.in_flight();
+    // The identity as it is now: `refresh-token` may have replaced the one of connect.
+    let Some(identity) = s.extensions.get::<Identity>() else {
+        return;
+    };
     tracing::info!(user = %identity.user_id, sid = %s.id, "socket disconnected");
-    for order_id in app.realtime.typing.forget_connection(&s.id.to_string()) {
-        let payload = json!({ "userId": identity.user_id, "orderId": order_id, "isTyping": false });
-        emit_to(app.realtime.io.to(order_id.room()), "user-typing", &payload).await;
+    app.realtime.sessions.forget(s.id, identity.valid_until);
+    let was_typing_in = app.realtime.typing.forget_connection(&s.id.to_string());
+    let went_offline = app.realtime.presence.disconnect(&identity.user_id);
+    if app.shutdown.is_draining() {
+        // Every connection is closing: there is no one left to tell.
+        return;
     }
-    if app.realtime.presence.disconnect(&identity.user_id) {
+    for order_id in was_typing_in {
+        let payload = json!({ "userId": identity.user_id, "orderId": order_id, "isTyping": false });
+        if let Some(namespace) = namespace(&app.realtime.io) {
+            emit_to(namespace.to(order_id.room()), "user-typing", &payload).await;
+        }
+    }
+    if went_offline {
         announce_presence(&app, &identity, false).await;
     }
 }
 
 /// Tells the rooms of the user's orders that they came online or went offline.
 async fn announce_presence(app: &AppState, identity: &Identity, online: bool) {
-    let orders = match app.chat.store().orders_of(&identity.user_id).await {
+    let orders = match app.chat.orders_of(&identity.user_id).await {
         Ok(orders) => orders,
         Err(err) => {
             tracing::warn!(error = %err, user = %identity.user_id, "could not load orders for presence");
@@ -150,5 +170,7 @@ async fn announce_presence(app: &AppState, identity: &Identity, online: bool) {
     }
     let rooms: Vec<String> = orders.iter().map(|o| o.room()).collect();
     let payload = json!({ "userId": identity.user_id, "online": online, "timestamp": now_timestamp() });
-    emit_to(app.realtime.io.to(rooms), "presence", &payload).await;
+    if let Some(namespace) = namespace(&app.realtime.io) {
+        emit_to(namespace.to(rooms), "presence", &payload).await;
+    }
 }

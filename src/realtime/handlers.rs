@@ -1,7 +1,8 @@
 //! Client → server events (SPEC §5). Each handler parses its payload, calls the same
 //! use case the HTTP API calls, and answers the ack. Access is checked on every event:
 //! through `ChatService`, or for typing by membership of the room, which only an
-//! access-checked join grants.
+//! access-checked join grants (and a membership change takes away). Every event is
+//! refused once the connection's token has expired or the server is shutting down.
 
 use std::future::Future;
 
@@ -11,11 +12,13 @@ use socketioxide::extract::{AckSender, SocketRef, TryData};
 
 use super::ack::{optional_seq, order_ref, send_ack};
 use super::broadcast::emit_to;
-use crate::app::AppState;
+use super::session;
+use crate::auth;
 use crate::chat::{HistoryQuery, SendMessage};
 use crate::domain::{Identity, OrderId, now_timestamp};
 use crate::error::{Error, Result};
 use crate::input;
+use crate::state::AppState;
 use crate::store::HistoryWindow;
 
 /// How many messages a `join-order-room` catch-up returns at most.
@@ -28,6 +31,7 @@ pub fn register<A: Adapter>(s: &SocketRef<A>, app: &AppState) {
     on(s, app, "typing-stop", typing_stop::<A>);
     on(s, app, "mark-read", mark_read::<A>);
     on(s, app, "send-message", send_message::<A>);
+    on(s, app, "refresh-token", refresh_token::<A>);
 }
 
 /// Registers `handler` for `event`: any payload is accepted (a malformed one is the
@@ -45,7 +49,17 @@ where
             let app = app.clone();
             let handler = handler.clone();
             async move {
+                let _in_flight = app.shutdown.in_flight();
                 let result = match s.extensions.get::<Identity>() {
+                    _ if app.shutdown.is_draining() => Err(Error::Unavailable),
+                    Some(identity)
+                        if event != "refresh-token"
+                            && session::expired(&identity, jsonwebtoken::get_current_timestamp()) =>
+                    {
+                        Err(Error::Unauthenticated(
+                            "the connection's token has expired: send refresh-token or reconnect".into(),
+                        ))
+                    }
                     Some(identity) => handler(app, s, identity, data.unwrap_or(Value::Null)).await,
                     None => Err(Error::Unauthenticated("connection has no identity".into())),
                 };
@@ -63,9 +77,17 @@ fn in_room<A: Adapter>(s: &SocketRef<A>, order: &OrderId) -> bool {
 async fn join_order_room<A: Adapter>(app: AppState, s: SocketRef<A>, identity: Identity, data: Value) -> Result<Value> {
     let (order_id, fields) = order_ref(data)?;
     let since = optional_seq(&fields, "sinceSeq")?;
-    let order = app.chat.visible_order(&identity, &order_id).await?;
-    if !in_room(&s, &order_id) {
-        s.join(order_id.room());
+    let mut joined = false;
+    let order = app
+        .chat
+        .open_chat(&identity, &order_id, |_| {
+            if !in_room(&s, &order_id) {
+                s.join(order_id.room());
+                joined = true;
+            }
+        })
+        .await?;
+    if joined {
         let payload = json!({ "userId": identity.user_id, "orderId": order_id, "timestamp": now_timestamp() });
         emit_to(s.to(order_id.room()), "user-joined-order", &payload).await;
         tracing::info!(user = %identity.user_id, order = %order_id, "joined order room");
@@ -179,4 +201,28 @@ async fn send_message<A: Adapter>(app: AppState, _s: SocketRef<A>, identity: Ide
     let input: SendMessage = input::from_json_object(data)?;
     let inserted = app.chat.send_message(&identity, input).await?;
     Ok(json!({ "message": inserted.message, "duplicate": inserted.duplicate }))
+}
+
+/// `refresh-token { token }`: replaces the connection's token with a newer one of the
+/// same user and role, so the connection outlives the old token's `exp`.
+async fn refresh_token<A: Adapter>(app: AppState, s: SocketRef<A>, identity: Identity, data: Value) -> Result<Value> {
+    let raw = match &data {
+        Value::Object(fields) => fields.get("token").and_then(Value::as_str),
+        Value::String(token) => Some(token.as_str()),
+        _ => None,
+    }
+    .ok_or_else(|| Error::invalid_field("token", "expected { token }"))?;
+    let fresh = app.verifier.verify(auth::bearer(raw).unwrap_or(raw))?;
+    if fresh.user_id != identity.user_id || fresh.role_name != identity.role_name {
+        return Err(Error::Forbidden(
+            "a refreshed token must be for the same user and role: reconnect to switch",
+        ));
+    }
+    let sessions = &app.realtime.sessions;
+    sessions.forget(s.id, identity.valid_until);
+    sessions.watch(s.id, fresh.valid_until);
+    let valid_until = fresh.valid_until;
+    s.extensions.insert(fresh);
+    tracing::info!(user = %identity.user_id, sid = %s.id, "connection token refreshed");
+    Ok(json!({ "validUntil": valid_until }))
 }

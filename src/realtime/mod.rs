@@ -8,23 +8,31 @@ mod broadcast;
 mod connection;
 mod handlers;
 mod presence;
+mod session;
 mod typing;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
+use socketioxide::operators::BroadcastOperators;
+use tokio::task::JoinHandle;
 
 pub use broadcast::SocketBroadcaster;
 pub use connection::attach;
 pub use presence::Presence;
+pub use session::Sessions;
 pub use typing::Typing;
+
+use crate::state::AppState;
 
 /// The realtime side of the app: the Socket.IO handle and the per-node state.
 pub struct Realtime<A: Adapter = socketioxide::adapter::LocalAdapter> {
     pub io: SocketIo<A>,
     pub presence: Arc<Presence>,
     pub typing: Arc<Typing>,
+    pub sessions: Arc<Sessions>,
 }
 
 impl<A: Adapter> Clone for Realtime<A> {
@@ -33,8 +41,33 @@ impl<A: Adapter> Clone for Realtime<A> {
             io: self.io.clone(),
             presence: self.presence.clone(),
             typing: self.typing.clone(),
+            sessions: self.sessions.clone(),
         }
     }
+}
+
+/// The default namespace, to emit to or look sockets up in. `None` once the server
+/// has closed it at shutdown: socketioxide's `io.to(…)` and friends panic then, so
+/// every emit goes through this instead.
+pub(crate) fn namespace<A: Adapter>(io: &SocketIo<A>) -> Option<BroadcastOperators<A>> {
+    io.of("/")
+}
+
+/// Periodic upkeep: ends connections whose token expired (every second) and forgets
+/// idle rate-limit buckets (every minute). Aborted at shutdown.
+pub fn spawn_housekeeping(app: AppState) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut every_second = tokio::time::interval(Duration::from_secs(1));
+        let mut ticks: u64 = 0;
+        loop {
+            every_second.tick().await;
+            ticks += 1;
+            session::end_expired(&app.realtime.io, &app.realtime.sessions);
+            if ticks.is_multiple_of(60) {
+                app.chat.rate_limits().sweep();
+            }
+        }
+    })
 }
 
 impl<A: Adapter> Realtime<A> {
@@ -42,7 +75,8 @@ impl<A: Adapter> Realtime<A> {
     /// counting rooms costs nothing between scrapes).
     pub async fn record_room_gauges(&self) {
         metrics::gauge!("orderchat_connections").set(self.presence.total() as f64);
-        let rooms = match self.io.rooms().await {
+        let Some(namespace) = namespace(&self.io) else { return };
+        let rooms = match namespace.clone().rooms().await {
             Ok(rooms) => rooms,
             Err(err) => {
                 tracing::warn!(error = %err, "could not list rooms for metrics");
@@ -56,7 +90,7 @@ impl<A: Adapter> Realtime<A> {
             .collect();
         let members: usize = order_rooms
             .iter()
-            .map(|room| self.io.within(room.clone()).sockets().len())
+            .map(|room| namespace.clone().within(room.clone()).sockets().len())
             .sum();
         metrics::gauge!("orderchat_rooms").set(order_rooms.len() as f64);
         metrics::gauge!("orderchat_room_members").set(members as f64);

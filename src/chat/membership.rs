@@ -1,0 +1,73 @@
+//! Who is in an order's chat right now. A participant removed by `PUT`/`PATCH` loses
+//! the live feed at once (SPEC §2): after the change commits, the realtime layer takes
+//! every connection that may no longer see the order out of its room.
+//!
+//! Joining a room is "check access, then join", and a concurrent removal is "commit,
+//! then take out of the room". Interleaved, a join could check before the commit and
+//! join after the removal swept the room, keeping a removed user in it. So both hold a
+//! lock on the order for their two steps: joins share it, membership changes take it
+//! alone. The locks are striped (a fixed array indexed by the order id's hash) so they
+//! cost the same memory however many orders exist.
+
+use std::hash::{BuildHasher, RandomState};
+
+use tokio::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use super::{ChatService, Event};
+use crate::domain::{Identity, Order, OrderId};
+use crate::error::Result;
+
+const STRIPES: usize = 64;
+
+pub(super) struct MembershipLocks {
+    stripes: Vec<RwLock<()>>,
+    hasher: RandomState,
+}
+
+impl Default for MembershipLocks {
+    fn default() -> Self {
+        Self {
+            stripes: (0..STRIPES).map(|_| RwLock::new(())).collect(),
+            hasher: RandomState::new(),
+        }
+    }
+}
+
+impl MembershipLocks {
+    fn stripe(&self, order: &OrderId) -> &RwLock<()> {
+        let index = self.hasher.hash_one(order.as_str()) as usize % STRIPES;
+        &self.stripes[index]
+    }
+
+    /// Held while a connection checks access and joins the order's room.
+    pub async fn joining(&self, order: &OrderId) -> RwLockReadGuard<'_, ()> {
+        self.stripe(order).read().await
+    }
+
+    /// Held while the order's participants change and removed users leave the room.
+    pub async fn changing(&self, order: &OrderId) -> RwLockWriteGuard<'_, ()> {
+        self.stripe(order).write().await
+    }
+}
+
+impl ChatService {
+    /// Opens an order's chat for a connection: checks that `identity` may see it and,
+    /// while no membership change can interleave, runs `enter` (which joins the room).
+    pub async fn open_chat(
+        &self,
+        identity: &Identity,
+        order_id: &OrderId,
+        enter: impl FnOnce(&Order),
+    ) -> Result<Order> {
+        let _no_membership_change = self.membership.joining(order_id).await;
+        let order = self.visible_order(identity, order_id).await?;
+        enter(&order);
+        Ok(order)
+    }
+
+    /// Announces an order's new participant list, so that connections of users who
+    /// may no longer see it leave its room. Call with the `changing` lock held.
+    pub(super) async fn announce_membership(&self, order: &Order) {
+        self.broadcaster.publish(Event::MembershipChanged(order.clone())).await;
+    }
+}

@@ -6,7 +6,9 @@
 //! `orderchat_deliveries_total{event}`, `orderchat_rooms` and
 //! `orderchat_room_members` (gauges), `orderchat_errors_total{code,transport}`,
 //! `orderchat_http_request_duration_seconds{method,route,status}`,
-//! `orderchat_write_batch_size`, `orderchat_rate_limited_total{kind}`.
+//! `orderchat_write_batch_size`, `orderchat_rate_limited_total{kind}`,
+//! `orderchat_http_timeouts_total{kind=headers|body}`,
+//! `orderchat_sessions_expired_total`, `orderchat_slow_consumers_dropped_total`.
 
 use std::sync::OnceLock;
 

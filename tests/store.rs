@@ -146,6 +146,20 @@ async fn the_same_client_id_stored_concurrently_is_stored_once() {
 }
 
 #[tokio::test]
+async fn every_connection_runs_in_wal_mode_with_synchronous_full() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("test.db").display());
+    let store = SqliteStore::connect(&url).await.unwrap();
+    // Hold several connections at once, so the pool must open more than one.
+    let settings = futures::future::join_all((0..4).map(|_| store.durability())).await;
+    for setting in settings {
+        let (journal, synchronous) = setting.unwrap();
+        assert_eq!(journal, "wal");
+        assert_eq!(synchronous, 2, "synchronous=FULL (NORMAL is 1, OFF is 0)");
+    }
+}
+
+#[tokio::test]
 async fn an_acknowledged_message_is_there_after_reopening() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("test.db").display());

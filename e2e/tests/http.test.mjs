@@ -7,7 +7,10 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnServer, token, id, history, sleep } from '../helpers.mjs';
+import { spawnServer, token, id, history, eventually } from '../helpers.mjs';
+
+/** Waits until the clock has moved past an RFC 3339 timestamp the server gave. */
+const clockPast = (at) => eventually(() => Date.now() > Date.parse(at), `the clock passed ${at}`);
 
 let srv;
 before(async () => {
@@ -187,8 +190,8 @@ test('the chat list shows the caller’s orders with last message and unread cou
 
   await srv.send(ot, older, 'old 1');
   await srv.send(ot, older, 'old 2');
-  await srv.send(mt, older, 'my reply');
-  await sleep(1100); // distinct activity times even at one-second precision
+  const reply = await srv.send(mt, older, 'my reply');
+  await clockPast(reply.createdAt); // distinct activity times, whatever the clock's resolution
   await srv.send(ot, newer, 'new 1');
   await srv.send(ot, notMine, 'secret');
 
@@ -205,7 +208,7 @@ test('the chat list shows the caller’s orders with last message and unread cou
   assert.ok(res.body.meta, 'list has meta');
 
   // New activity in the older order moves it to the top.
-  await sleep(1100);
+  await clockPast(rows[0].lastActivityAt);
   await srv.send(ot, older, 'bump');
   const again = await srv.http('GET', '/api/chat/orders', mt);
   assert.deepEqual(again.body.data.map((r) => r.orderId), [older, newer]);

@@ -173,3 +173,39 @@ test('CORS and the WebSocket Origin check follow ORDERCHAT_CORS_ORIGINS', async 
   s.close();
   await srv.connectError(ut, { extraHeaders: { Origin: 'http://evil.example.test' } });
 });
+
+test('a binary Socket.IO packet closes that connection, is never handled, and harms nothing else', async () => {
+  const srv = await start({});
+  const orderId = id('order');
+  await srv.order(orderId, { sender: 'customer', bystander: 'driver' });
+  const st = token('sender', 'customer');
+  const bystander = await srv.connect(token('bystander', 'driver'));
+  assert.equal((await emitAck(bystander, 'join-order-room', orderId)).ok, true);
+
+  // socket.io-client sends a Buffer as a binary event: a placeholder packet, then the
+  // attachment as a binary WebSocket frame.
+  const sender = await srv.connect(st);
+  const gone = disconnected(sender, 10_000);
+  sender.emit('send-message', { orderId, message: 'with a file', file: Buffer.alloc(60_000, 7) });
+  await gone;
+
+  // Long-polling, by hand: a binary event that announces an attachment that never
+  // comes. The session is closed at once; nothing waits for the attachment.
+  const open = await fetch(`${srv.url}/socket.io/?EIO=4&transport=polling`);
+  const sid = JSON.parse((await open.text()).slice(1)).sid;
+  const poll = `${srv.url}/socket.io/?EIO=4&transport=polling&sid=${sid}`;
+  const post = (body) => fetch(poll, { method: 'POST', headers: { 'content-type': 'text/plain;charset=UTF-8' }, body });
+  assert.equal((await post(`40${JSON.stringify({ token: st })}`)).status, 200);
+  assert.match(await (await fetch(poll)).text(), /(^|\x1e)40\{/);
+  await post(`451-["send-message",{"orderId":"${orderId}","message":"never","file":{"_placeholder":true,"num":0}}]`);
+  await eventually(async () => {
+    const res = await fetch(poll);
+    const text = await res.text();
+    return res.status === 400 || text.includes('1');
+  }, 'the polling session is closed');
+
+  const ok = await emitAck(bystander, 'send-message', { orderId, message: 'still fine' });
+  assert.equal(ok.ok, true);
+  assert.deepEqual((await history(srv, token('bystander', 'driver'), orderId)).map((m) => m.message), ['still fine']);
+  bystander.close();
+});

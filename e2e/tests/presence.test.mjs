@@ -5,7 +5,14 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnServer, token, id, emitAck, waitFor, received, settle, eventually, disconnected, sleep } from '../helpers.mjs';
+import { spawnServer, token, id, emitAck, waitFor, received, settle, eventually, disconnected } from '../helpers.mjs';
+
+/** The server's count of open Socket.IO connections, from /metrics. */
+async function connectionsGauge() {
+  const text = await (await fetch(`${srv.url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith('orderchat_connections '));
+  return Number(line.split(' ')[1]);
+}
 
 let srv;
 before(async () => { srv = await spawnServer(); });
@@ -41,10 +48,12 @@ test('two devices of one user: online once on the first connect, offline only af
   await settle();
   assert.equal(received(watcher, 'presence', (e) => e.userId === user).length, 1, 'second device announced presence again');
 
-  // First device leaves: still online.
+  // First device leaves: still online. Barrier: the server counted the disconnect
+  // (it handles disconnects asynchronously), which is when it would announce.
+  const before = await connectionsGauge();
   phone.close();
   await disconnected(phone);
-  await sleep(500); // the server handles the disconnect asynchronously
+  await eventually(async () => (await connectionsGauge()) === before - 1, 'the server handled the disconnect');
   assert.deepEqual(received(watcher, 'presence', (e) => e.userId === user && e.online === false), [],
     'went offline while the laptop is still connected');
   assert.equal(await onlineOf(wt, orderId, user), true);

@@ -157,3 +157,64 @@ fn base64url(text: &str) -> String {
     }
     out
 }
+
+#[tokio::test]
+async fn a_token_that_is_not_valid_yet_is_refused() {
+    let app = spawn_app_with(&["--jwt-leeway-secs", "5"]).await;
+    app.create_order("o1", &[("ana", "customer")]).await;
+    let path = "/api/chat/orders/o1/messages";
+    let claims = |nbf: u64| json!({ "sub": "ana", "role": "customer", "exp": now() + 3600, "nbf": nbf });
+    assert_error(
+        &app.get(path, &sign(claims(now() + 600))).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    );
+    // Within the clock leeway, and in the past: accepted.
+    assert_eq!(app.get(path, &sign(claims(now() + 2))).await.0, StatusCode::OK);
+    assert_eq!(app.get(path, &sign(claims(now() - 60))).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_configured_issuer_and_audience_must_be_present_and_match() {
+    let app = spawn_app_with(&["--jwt-issuer", "platform", "--jwt-audience", "orderchat"]).await;
+    let service = sign(
+        json!({ "sub": "platform", "role": "service", "exp": now() + 3600, "iss": "platform", "aud": "orderchat" }),
+    );
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            "/api/orders/o1",
+            Some(&service),
+            Some(json!({ "participants": [{ "userId": "ana", "role": "customer" }] })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let path = "/api/chat/orders/o1/messages";
+    let with = |extra: serde_json::Value| {
+        let mut claims = json!({ "sub": "ana", "role": "customer", "exp": now() + 3600 });
+        for (k, v) in extra.as_object().unwrap() {
+            claims[k] = v.clone();
+        }
+        sign(claims)
+    };
+    assert_eq!(
+        app.get(path, &with(json!({ "iss": "platform", "aud": "orderchat" })))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    for (case, bad) in [
+        ("no iss", with(json!({ "aud": "orderchat" }))),
+        ("no aud", with(json!({ "iss": "platform" }))),
+        ("neither", with(json!({}))),
+        ("wrong iss", with(json!({ "iss": "someone-else", "aud": "orderchat" }))),
+        (
+            "wrong aud",
+            with(json!({ "iss": "platform", "aud": "another-service" })),
+        ),
+    ] {
+        let result = app.get(path, &bad).await;
+        assert_eq!(result.0, StatusCode::UNAUTHORIZED, "{case}: {}", result.1);
+        assert_error(&result, StatusCode::UNAUTHORIZED, "unauthenticated");
+    }
+}

@@ -10,4 +10,6 @@ mod orders;
 mod origin;
 mod persistence;
 mod read_state;
+mod refusals;
 mod search;
+mod timeouts;

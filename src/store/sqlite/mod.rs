@@ -46,6 +46,20 @@ impl SqliteStore {
         Ok(Self { pool, writer })
     }
 
+    /// The journal mode and `synchronous` level a pooled connection actually runs with
+    /// (`("wal", 2)` means WAL with FULL), read back from SQLite rather than trusted
+    /// from our options.
+    pub async fn durability(&self) -> Result<(String, i64)> {
+        let mut connection = self.pool.acquire().await?;
+        let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&mut *connection)
+            .await?;
+        let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(&mut *connection)
+            .await?;
+        Ok((journal, synchronous))
+    }
+
     async fn participants(&self, order: &str) -> Result<Vec<Participant>> {
         let rows: Vec<ParticipantRow> =
             sqlx::query_as("SELECT user_id, role, name FROM order_participants WHERE order_id = ? ORDER BY rowid")

@@ -18,7 +18,7 @@ import { createHmac, createSign } from 'node:crypto';
 import { after } from 'node:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { io } from 'socket.io-client';
 
@@ -247,6 +247,7 @@ export async function spawnServer(env = {}, opts = {}) {
 }
 
 const PANIC_MARKER = 'panicked at';
+const testFile = basename(process.argv[1] ?? 'this test process');
 
 /** Every server this test process started, for the panic check at the end. */
 const servers = [];
@@ -256,7 +257,7 @@ let fileDone = false;
 export function assertNoPanic(list = servers) {
   const bad = list.filter((s) => s.panics().length > 0);
   if (bad.length === 0) return;
-  throw new Error(`a server panicked (its log contains "${PANIC_MARKER}"):\n${bad.map((s) =>
+  throw new Error(`a server of ${testFile} panicked (its log contains "${PANIC_MARKER}"):\n${bad.map((s) =>
     `--- ${s.label}: ${s.panics().length} panic(s); the first:\n${s.panics()[0]}`).join('\n')}`);
 }
 
@@ -268,7 +269,10 @@ export function assertNoPanic(list = servers) {
 // server's pipes are drained, so its log is complete.
 after(async () => {
   await Promise.allSettled(servers.map((s) => s.stop()));
-  await Promise.all(servers.map((s) => Promise.race([s.closed, sleep(5000)])));
+  let timer;
+  const bound = new Promise((res) => { timer = setTimeout(res, 5000); });
+  await Promise.race([Promise.all(servers.map((s) => s.closed)), bound]);
+  clearTimeout(timer);
   fileDone = true;
   for (const s of servers) s.reported = s.panics().length > 0;
   assertNoPanic(servers);
@@ -278,7 +282,7 @@ after(async () => {
 function lateCheck(s) {
   if (!fileDone || s.reported || s.panics().length === 0) return;
   s.reported = true;
-  process.stderr.write(`\nFAIL: a server panicked (its log contains "${PANIC_MARKER}"): ${s.label}\n${s.panics()[0]}\n`);
+  process.stderr.write(`\nFAIL: a server of ${testFile} panicked (its log contains "${PANIC_MARKER}"): ${s.label}\n${s.panics()[0]}\n`);
   process.exitCode = 1;
 }
 

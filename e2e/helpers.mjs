@@ -8,12 +8,17 @@
 //   const ack = await emitAck(sock, 'join-order-room', 'o1');
 //   const ev = await waitFor(sock, 'new-message', (e) => e.orderId === 'o1');
 //   await srv.stop();
+//
+// No server of a run may panic: every server this process starts is remembered, and
+// `srv.stop()`, `srv.kill()` and a root `after()` hook (this module is imported by every
+// test file, so the hook runs at the end of each file) fail if a log says `panicked at`.
 
 import { spawn } from 'node:child_process';
-import { createHmac } from 'node:crypto';
+import { createHmac, createSign } from 'node:crypto';
+import { after } from 'node:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { io } from 'socket.io-client';
 
@@ -31,13 +36,20 @@ export function id(prefix) {
   return `${prefix}-${counter}-${Math.random().toString(36).slice(2, 6)}`;
 }
 
-/** Sign a JWT. `header.alg` may be HS256/HS384/HS512 or "none" (empty signature). */
-export function signJwt(payload, secret = SECRET, header = { alg: 'HS256', typ: 'JWT' }) {
+/**
+ * Sign a JWT. `header.alg` may be HS256/HS384/HS512 (`key` is the secret), RS256/RS384/RS512
+ * (`key` is an RSA private key, PEM or KeyObject) or "none" (empty signature).
+ */
+export function signJwt(payload, key = SECRET, header = { alg: 'HS256', typ: 'JWT' }) {
   const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
   const input = `${b64(header)}.${b64(payload)}`;
   if (header.alg === 'none') return `${input}.`;
-  const hash = { HS256: 'sha256', HS384: 'sha384', HS512: 'sha512' }[header.alg];
-  return `${input}.${createHmac(hash, secret).update(input).digest('base64url')}`;
+  const bits = /^(HS|RS)(256|384|512)$/.exec(header.alg);
+  if (!bits) throw new Error(`signJwt: unsupported alg ${header.alg}`);
+  const signature = bits[1] === 'HS'
+    ? createHmac(`sha${bits[2]}`, key).update(input).digest('base64url')
+    : createSign(`RSA-SHA${bits[2]}`).update(input).sign(key, 'base64url');
+  return `${input}.${signature}`;
 }
 
 /** Display name the helpers give every user: tokens and order participants agree. */
@@ -68,14 +80,36 @@ export async function spawnServer(env = {}, opts = {}) {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let log = '';
+  let dropped = 0; // characters cut from the front of `log` to bound memory
+  const panics = []; // absolute offsets of every "panicked at" the server printed
   const keep = (chunk) => {
+    const before = log.length;
     log += chunk.toString().replace(/\x1b\[[0-9;]*m/g, ''); // strip ANSI colours
-    if (log.length > 8_000_000) log = log.slice(-4_000_000);
+    // Scan only the new text (plus a marker's length of overlap, in case a chunk boundary
+    // split it), so a panic is caught even if the log is trimmed later.
+    const scan = new RegExp(PANIC_MARKER, 'g');
+    scan.lastIndex = Math.max(0, before - PANIC_MARKER.length + 1);
+    for (let m = scan.exec(log); m; m = scan.exec(log)) panics.push(dropped + m.index);
+    if (log.length > 8_000_000) { dropped += log.length - 4_000_000; log = log.slice(-4_000_000); }
     if (process.env.E2E_LOG) process.stderr.write(chunk);
   };
   proc.stdout.on('data', keep);
   proc.stderr.on('data', keep);
   const exited = new Promise((res) => proc.once('exit', (code, signal) => res({ code, signal })));
+  // 'close' comes after 'exit' once stdout and stderr are drained: only then is the log complete.
+  const closed = new Promise((res) => proc.once('close', () => res()));
+  const spawned = {
+    label: `${BIN} serve (pid ${proc.pid}, data ${dataDir})`,
+    proc,
+    closed,
+    reported: false,
+    /** The panics in this server's log so far, each with the lines around it. */
+    panics: () => panics.map((at) => {
+      const i = at - dropped;
+      return i < 0 ? '(panic text trimmed from the kept log)' : log.slice(Math.max(0, i - 300), i + 700);
+    }),
+  };
+  closed.then(() => lateCheck(spawned));
 
   const addr = await new Promise((res, rej) => {
     const timer = setTimeout(() => fail(new Error('server did not log "listening" within 30 s')), 30_000);
@@ -99,8 +133,23 @@ export async function spawnServer(env = {}, opts = {}) {
     dataDir,
     proc,
     exited,
+    closed,
     logs: () => log,
     token,
+
+    /** Throws if this server's log holds a Rust panic. */
+    assertNoPanic() {
+      assertNoPanic([spawned]);
+    },
+
+    /** SIGKILL (a crash), wait until the process and its pipes are gone; throws on a panic in the log. */
+    async kill() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+      const result = await exited;
+      await closed;
+      assertNoPanic([spawned]);
+      return result;
+    },
 
     /** fetch wrapper: JSON body unless `body` is a string; returns { status, headers, body, text }. */
     async http(method, path, tok, body, headers = {}) {
@@ -178,18 +227,63 @@ export async function spawnServer(env = {}, opts = {}) {
           clearTimeout(timer);
           if (!result) {
             proc.kill('SIGKILL');
-            await exited;
+            await closed;
+            assertNoPanic([spawned]);
             throw new Error(`server did not exit within ${timeoutMs} ms of SIGTERM`);
           }
+          await closed;
           for (const s of sockets) s.close();
           if (removeDataDir) rmSync(dataDir, { recursive: true, force: true });
+          assertNoPanic([spawned]);
           return result;
         })();
       }
       return stopped;
     },
   };
+  spawned.stop = () => srv.stop();
+  servers.push(spawned);
   return srv;
+}
+
+const PANIC_MARKER = 'panicked at';
+const testFile = basename(process.argv[1] ?? 'this test process');
+
+/** Every server this test process started, for the panic check at the end. */
+const servers = [];
+let fileDone = false;
+
+/** Throws one error naming every server among `list` whose log holds a panic. */
+export function assertNoPanic(list = servers) {
+  const bad = list.filter((s) => s.panics().length > 0);
+  if (bad.length === 0) return;
+  throw new Error(`a server of ${testFile} panicked (its log contains "${PANIC_MARKER}"):\n${bad.map((s) =>
+    `--- ${s.label}: ${s.panics().length} panic(s); the first:\n${s.panics()[0]}`).join('\n')}`);
+}
+
+// The end of the test file: every server's log, including servers killed with SIGKILL,
+// must be free of panics. node:test runs root `after` hooks in registration order and
+// skips the rest once one fails, and this one is registered first (at import), so it
+// first stops every server still running (the same memoized `srv.stop()` a file's own
+// `after` calls) — a failure here must not leave a server behind — and waits until every
+// server's pipes are drained, so its log is complete.
+after(async () => {
+  await Promise.allSettled(servers.map((s) => s.stop()));
+  let timer;
+  const bound = new Promise((res) => { timer = setTimeout(res, 5000); });
+  await Promise.race([Promise.all(servers.map((s) => s.closed)), bound]);
+  clearTimeout(timer);
+  fileDone = true;
+  for (const s of servers) s.reported = s.panics().length > 0;
+  assertNoPanic(servers);
+});
+
+/** A server that closes after the root `after` hook (stopped by a file's own `after`). */
+function lateCheck(s) {
+  if (!fileDone || s.reported || s.panics().length === 0) return;
+  s.reported = true;
+  process.stderr.write(`\nFAIL: a server of ${testFile} panicked (its log contains "${PANIC_MARKER}"): ${s.label}\n${s.panics()[0]}\n`);
+  process.exitCode = 1;
 }
 
 const definedOnly = (env) => Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined));

@@ -161,9 +161,12 @@ impl Application {
 
         tracing::info!("closing sockets");
         state.realtime.io.close().await;
+        // What is left open now is idle or long-polling: nothing that writes. A polling
+        // session that never joined a namespace is not closed by `io.close()`, so do not
+        // wait for it long.
         let rest = deadline
             .saturating_duration_since(Instant::now())
-            .max(Duration::from_secs(1));
+            .clamp(Duration::from_millis(100), Duration::from_secs(2));
         if tokio::time::timeout(rest, http_closed).await.is_err() {
             tracing::warn!("some HTTP connections were still open after the grace period");
         }

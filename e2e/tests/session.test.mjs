@@ -16,13 +16,19 @@ const nowSecs = () => Math.floor(Date.now() / 1000);
 const pastExp = (exp, margin = 2) =>
   eventually(() => Date.now() > (exp + margin) * 1000, `the clock passed exp + ${margin} s`, (exp + margin) * 1000 - Date.now() + TIMEOUT);
 
-test('a connection whose token expires gets session-expired and is disconnected', async () => {
+/** A customer in a fresh order, connected with a token that expires in 2 s and joined. */
+async function shortLivedConnection() {
   const orderId = id('order');
   const ana = id('ana');
   await srv.order(orderId, { [ana]: 'customer' });
   const exp = nowSecs() + 2;
   const socket = await srv.connect(token(ana, 'customer', { exp }));
   assert.equal((await emitAck(socket, 'join-order-room', orderId)).ok, true);
+  return { orderId, ana, exp, socket };
+}
+
+test('a connection whose token expires gets session-expired and is disconnected', async () => {
+  const { exp, socket } = await shortLivedConnection();
   const gone = disconnected(socket, 15_000);
   const expired = await waitFor(socket, 'session-expired', () => true, 15_000);
   assert.equal(typeof expired.reason, 'string');
@@ -31,12 +37,7 @@ test('a connection whose token expires gets session-expired and is disconnected'
 });
 
 test('refresh-token with a newer token of the same user keeps the connection open', async () => {
-  const orderId = id('order');
-  const ana = id('ana');
-  await srv.order(orderId, { [ana]: 'customer' });
-  const exp = nowSecs() + 2;
-  const socket = await srv.connect(token(ana, 'customer', { exp }));
-  assert.equal((await emitAck(socket, 'join-order-room', orderId)).ok, true);
+  const { orderId, ana, exp, socket } = await shortLivedConnection();
 
   const later = nowSecs() + 3600;
   const ack = await emitAck(socket, 'refresh-token', { token: token(ana, 'customer', { exp: later }) });

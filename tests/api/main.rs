@@ -2,6 +2,7 @@
 //! SQLite file (`spawn_app`) and talks to it over HTTP like a client would.
 
 mod auth;
+mod fuzz;
 mod helpers;
 mod history;
 mod messages;
@@ -11,3 +12,5 @@ mod origin;
 mod persistence;
 mod read_state;
 mod search;
+#[path = "../props/strategies.rs"]
+mod strategies;

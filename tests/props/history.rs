@@ -6,22 +6,16 @@ use orderchat::chat::HistoryQuery;
 use orderchat::store::HistoryWindow;
 use proptest::prelude::*;
 
-use crate::contract::{check_refusal, config};
-use crate::store::with_store;
+use crate::contract::check_refusal;
+use crate::store::check_with_db;
 use crate::strategies::edge_i64;
 
 const MAX_LIMIT: i64 = 200;
 
-proptest! {
-    #![proptest_config(config(512))]
-
-    #[test]
-    fn history_query_is_a_valid_window_or_refused(
-        page in prop::option::of(edge_i64()),
-        limit in prop::option::of(edge_i64()),
-        before in prop::option::of(edge_i64()),
-        after in prop::option::of(edge_i64()),
-    ) {
+#[test]
+fn history_query_is_a_valid_window_or_refused() {
+    let four = [(); 4].map(|()| prop::option::of(edge_i64()));
+    check_with_db(file!(), 512, four, |[page, limit, before, after], db| {
         match HistoryQuery::parse(page, limit, before, after) {
             Ok(HistoryQuery(window)) => {
                 let window_limit = match window {
@@ -42,10 +36,11 @@ proptest! {
                 };
                 prop_assert!((1..=MAX_LIMIT).contains(&window_limit));
                 prop_assert_eq!(window_limit, limit.unwrap_or(50));
-                let stored = with_store(|store, order| async move { store.history(&order, window).await });
+                let stored = db.block_on(db.store.history(&db.order, window));
                 prop_assert!(stored.is_ok(), "store refused {window:?}: {:?}", stored.err());
             }
             Err(err) => check_refusal(&err, &["invalid_query"])?,
         }
-    }
+        Ok(())
+    });
 }

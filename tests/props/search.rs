@@ -8,8 +8,8 @@ use orderchat::domain::UserId;
 use orderchat::store::Scope;
 use proptest::prelude::*;
 
-use crate::contract::{check_refusal, config};
-use crate::store::with_store;
+use crate::contract::check_refusal;
+use crate::store::check_with_db;
 use crate::strategies::{edge_i64, hostile_string};
 
 /// Splits `"a" "b""c" "d"*` into its terms (quotes undoubled) and whether each is a
@@ -58,15 +58,14 @@ fn search_text() -> impl Strategy<Value = String> {
     ]
 }
 
-proptest! {
-    #![proptest_config(config(512))]
-
-    #[test]
-    fn search_text_becomes_quoted_terms_or_is_refused(
-        q in prop::option::of(search_text()),
-        page in prop::option::of(edge_i64()),
-        limit in prop::option::of(edge_i64()),
-    ) {
+#[test]
+fn search_text_becomes_quoted_terms_or_is_refused() {
+    let input = (
+        prop::option::of(search_text()),
+        prop::option::of(edge_i64()),
+        prop::option::of(edge_i64()),
+    );
+    check_with_db(file!(), 512, input, |(q, page, limit), db| {
         let query = match SearchQuery::parse(q.as_deref(), page, limit) {
             Ok(query) => query,
             Err(err) => return check_refusal(&err, &["invalid_query"]),
@@ -90,12 +89,16 @@ proptest! {
         prop_assert_eq!(query.limit(), limit.unwrap_or(50));
 
         let (page, limit) = (query.page(), query.limit());
-        let fts = fts.to_owned();
-        let searched = with_store(|store, order| async move {
-            let member = Scope::ParticipantOf(UserId::parse("ana").expect("user id"));
-            store.search(&Scope::All, None, &fts, page, limit).await?;
-            store.search(&member, Some(&order), &fts, page, limit).await
+        let member = Scope::ParticipantOf(UserId::parse("ana").expect("user id"));
+        let searched = db.block_on(async {
+            db.store.search(&Scope::All, None, fts, page, limit).await?;
+            db.store.search(&member, Some(&db.order), fts, page, limit).await
         });
-        prop_assert!(searched.is_ok(), "FTS5 refused {:?} (from q {q:?}): {:?}", query.fts(), searched.err());
-    }
+        prop_assert!(
+            searched.is_ok(),
+            "FTS5 refused {fts:?} (from q {q:?}): {:?}",
+            searched.err()
+        );
+        Ok(())
+    });
 }

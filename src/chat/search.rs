@@ -56,6 +56,12 @@ impl SearchQuery {
         })
     }
 
+    /// The FTS5 expression handed to the store (exposed for property tests).
+    #[doc(hidden)]
+    pub fn fts(&self) -> &str {
+        &self.fts
+    }
+
     pub fn page(&self) -> i64 {
         self.page
     }

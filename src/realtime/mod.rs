@@ -27,6 +27,13 @@ pub use typing::Typing;
 
 use crate::state::AppState;
 
+/// The Socket.IO payload readers, public only so the property tests and the fuzz
+/// target can feed them arbitrary input; not an API.
+#[doc(hidden)]
+pub mod payload {
+    pub use super::ack::{optional_seq, order_ref};
+}
+
 /// The realtime side of the app: the Socket.IO handle and the per-node state.
 pub struct Realtime<A: Adapter = socketioxide::adapter::LocalAdapter> {
     pub io: SocketIo<A>,

@@ -2,6 +2,7 @@
 //! SQLite file (`spawn_app`) and talks to it over HTTP like a client would.
 
 mod auth;
+mod fuzz;
 mod helpers;
 mod history;
 mod messages;
@@ -13,3 +14,5 @@ mod read_state;
 mod refusals;
 mod search;
 mod timeouts;
+#[path = "../props/strategies.rs"]
+mod strategies;

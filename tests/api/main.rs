@@ -13,6 +13,6 @@ mod persistence;
 mod read_state;
 mod refusals;
 mod search;
-mod timeouts;
 #[path = "../props/strategies.rs"]
 mod strategies;
+mod timeouts;

@@ -6,7 +6,8 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnServer, token, id, emitAck, waitFor, received, settle } from '../helpers.mjs';
+import { io } from 'socket.io-client';
+import { spawnServer, token, id, emitAck, waitFor, received, settle, TIMEOUT } from '../helpers.mjs';
 
 let srv;
 before(async () => {
@@ -58,6 +59,26 @@ test('an event emitted the moment the connection opens is handled (as frontends 
     s.close();
   }
   assert.deepEqual(lost, [], 'join-order-room sent right after connect got no ack');
+});
+
+test('events emitted the moment many connections open at once are all handled', async () => {
+  // As frontends do: emit from inside the 'connect' listener, before the client yields.
+  // With many connections opening together the server is busy while each CONNECT goes
+  // out, which is when an event could arrive before its handler exists.
+  const { orderId } = await scene();
+  const sockets = [];
+  const acks = await Promise.all(Array.from({ length: 60 }, () => new Promise((resolve) => {
+    const staff = token(id('dispatcher'), 'dispatcher'); // staff see every order
+    const s = io(srv.url, { auth: { token: staff }, transports: ['websocket'], reconnection: false, forceNew: true });
+    sockets.push(s);
+    s.on('connect_error', (err) => resolve({ ok: false, error: `connect_error: ${err.message}` }));
+    s.on('connect', () => {
+      s.timeout(TIMEOUT).emit('join-order-room', orderId, (err, ack) => resolve(err ? { ok: false, error: err.message } : ack));
+    });
+  })));
+  for (const s of sockets) s.close();
+  const lost = acks.filter((ack) => ack?.ok !== true);
+  assert.deepEqual(lost, [], 'join-order-room emitted on connect got no ack');
 });
 
 test('the online list leaves out participants with no connection', async () => {

@@ -38,9 +38,9 @@ pub fn attach(io: &SocketIo, app: AppState) {
         async move { authenticate(&app, &s, auth.ok()) }
     };
     let on_connect = move |s: SocketRef| {
-        // This body runs synchronously when the connection is accepted; socketioxide
-        // spawns only the returned future, and events the client sends the moment it is
-        // connected would be lost if their handlers were registered inside that future.
+        // This body runs synchronously when the connection is accepted (the event
+        // handlers are already registered, by the middleware); socketioxide spawns only
+        // the returned future.
         let came_online = opened(&app, &s);
         let app = app.clone();
         let in_flight = app.shutdown.in_flight();
@@ -105,10 +105,14 @@ fn authenticate<A: Adapter>(app: &AppState, s: &SocketRef<A>, auth: Option<Value
         }
     }
     s.extensions.insert(identity);
+    // Event handlers are registered here, not in the connect handler: socketioxide sends
+    // the CONNECT packet before it calls the connect handler, and an event the client
+    // emits in that window would find no handler and be dropped without an ack.
+    handlers::register(s, app);
     Ok(())
 }
 
-/// Sets up an accepted connection: its user room, its event handlers, presence.
+/// Sets up an accepted connection: its user room, presence, the token's expiry.
 /// Returns the identity when this is the user's first connection (they came online).
 fn opened<A: Adapter>(app: &AppState, s: &SocketRef<A>) -> Option<Identity> {
     let Some(identity) = s.extensions.get::<Identity>() else {
@@ -120,7 +124,6 @@ fn opened<A: Adapter>(app: &AppState, s: &SocketRef<A>) -> Option<Identity> {
     };
     tracing::info!(user = %identity.user_id, role = %identity.role_name, sid = %s.id, "socket connected");
     s.join(identity.user_id.room());
-    handlers::register(s, app);
     app.realtime.sessions.watch(s.id, identity.valid_until);
     let came_online = app.realtime.presence.connect(&identity.user_id);
     let on_close = app.clone();

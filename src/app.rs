@@ -23,7 +23,7 @@ use crate::origin::Origins;
 use crate::realtime::{self, Presence, Realtime, Sessions, SocketBroadcaster, Typing};
 use crate::shutdown::Shutdown;
 use crate::state::AppState;
-use crate::store::{SqliteStore, Store};
+use crate::store::{CommitFeed, SqliteStore, Store};
 
 /// A built, bound server that has not started serving yet.
 pub struct Application {
@@ -34,13 +34,19 @@ pub struct Application {
 
 /// Opens the configured store (running its migrations).
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    open_store_with_feed(config, None).await
+}
+
+/// Opens the configured store; every newly stored message is also sent to `feed`, in
+/// commit order.
+async fn open_store_with_feed(config: &Config, feed: Option<CommitFeed>) -> anyhow::Result<Arc<dyn Store>> {
     let url = config.database_url();
     if url.starts_with("sqlite:") {
         if config.database_url.is_none() {
             std::fs::create_dir_all(&config.data_dir)
                 .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
         }
-        let store = SqliteStore::connect(&url)
+        let store = SqliteStore::open(&url, feed)
             .await
             .with_context(|| format!("opening database {url}"))?;
         Ok(Arc::new(store))
@@ -60,7 +66,9 @@ impl Application {
             .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
         let verifier = Arc::new(Verifier::from_config(&config)?);
         let origins = Origins::from_config(&config.cors_origins)?;
-        let store = open_store(&config).await?;
+        // Deep enough that the writer never waits on the publisher under any real burst.
+        let (feed, committed) = tokio::sync::mpsc::channel(16_384);
+        let store = open_store_with_feed(&config, Some(feed)).await?;
         let metrics = Metrics::install();
 
         let limits = &config.limits;
@@ -90,6 +98,7 @@ impl Application {
         let broadcaster = Arc::new(SocketBroadcaster::new(io.clone(), presence));
         let shutdown = Shutdown::default();
         let chat = ChatService::new(store, broadcaster, limits, shutdown.clone());
+        chat.spawn_publisher(committed);
         let state = AppState {
             chat,
             verifier,

@@ -14,8 +14,9 @@ use std::hash::{BuildHasher, RandomState};
 use tokio::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::{ChatService, Event};
+use crate::access;
 use crate::domain::{Identity, Order, OrderId};
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 const STRIPES: usize = 64;
 
@@ -60,14 +61,19 @@ impl ChatService {
         enter: impl FnOnce(&Order),
     ) -> Result<Order> {
         let _no_membership_change = self.membership.joining(order_id).await;
-        let order = self.visible_order(identity, order_id).await?;
+        let order = match self.load_order_locked(order_id).await? {
+            Some(order) if access::may_view(identity, &order) => order,
+            _ => return Err(Error::OrderNotFound),
+        };
         enter(&order);
         Ok(order)
     }
 
-    /// Announces an order's new participant list, so that connections of users who
-    /// may no longer see it leave its room. Call with the `changing` lock held.
+    /// Records an order's new participant list and announces it, so that connections
+    /// of users who may no longer see it leave its room. Call with the `changing` lock
+    /// held, after the change committed.
     pub(super) async fn announce_membership(&self, order: &Order) {
+        self.directory.remember(order);
         self.broadcaster.publish(Event::MembershipChanged(order.clone())).await;
     }
 }

@@ -4,6 +4,7 @@
 //! appears here: what the world must hear about goes out as an `Event` through the
 //! `Broadcaster` the realtime layer provides.
 
+mod directory;
 mod events;
 mod history;
 mod membership;
@@ -37,6 +38,7 @@ pub struct ChatService {
     broadcaster: Arc<dyn Broadcaster>,
     rate_limits: Arc<RateLimits>,
     membership: Arc<membership::MembershipLocks>,
+    directory: Arc<directory::Directory>,
     max_message_length: usize,
     /// Background work (pushes after a send) is spawned through it, so shutdown waits
     /// for it before closing the store.
@@ -50,6 +52,7 @@ impl ChatService {
             broadcaster,
             rate_limits: Arc::new(RateLimits::new(limits)),
             membership: Arc::default(),
+            directory: Arc::default(),
             max_message_length: limits.max_message_length,
             shutdown,
         }
@@ -76,7 +79,7 @@ impl ChatService {
 
     /// The order, if it exists and `identity` may see it; `OrderNotFound` otherwise.
     pub async fn visible_order(&self, identity: &Identity, id: &OrderId) -> Result<Order> {
-        match self.store.order(id).await? {
+        match self.order_snapshot(id).await? {
             Some(order) if access::may_view(identity, &order) => Ok(order),
             _ => Err(Error::OrderNotFound),
         }

@@ -105,7 +105,9 @@ impl ChatService {
         };
         let _exclusive = self.membership.changing(id).await;
         let (order, created) = self.store.upsert_order(record).await?;
-        if !created {
+        if created {
+            self.directory.remember(&order);
+        } else {
             self.announce_membership(&order).await;
         }
         Ok((order, created))
@@ -137,6 +139,8 @@ impl ChatService {
             .ok_or(Error::OrderNotFound)?;
         if membership_changes {
             self.announce_membership(&after).await;
+        } else {
+            self.directory.remember(&after);
         }
         drop(exclusive);
 
@@ -149,7 +153,7 @@ impl ChatService {
             if let Some(note) = &note {
                 text = format!("{text}\n{note}");
             }
-            self.post_system_message(after.clone(), text).await?;
+            self.post_system_message(&after, text).await?;
             let update = json!({ "status": after.status, "previousStatus": before.status, "note": note });
             self.broadcaster
                 .publish(Event::OrderUpdated {

@@ -1,15 +1,18 @@
 //! Sending a message: the one path for user messages from HTTP and Socket.IO alike,
-//! and for system messages about order changes.
+//! and for system messages about order changes; and publishing what was stored, in
+//! commit order.
 
 use serde::Deserialize;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 use super::{ChatService, Event, Notification};
 use crate::domain::{
-    ClientId, Identity, MessageText, MessageType, MessageUser, NewMessage, Order, OrderId, Role, SenderType,
+    ClientId, Identity, Message, MessageText, MessageType, MessageUser, NewMessage, Order, OrderId, Role, SenderType,
     now_timestamp,
 };
 use crate::error::{Error, Result};
-use crate::store::Inserted;
+use crate::store::{Committing, Inserted};
 
 /// The body of `POST /api/chat/messages` and of the `send-message` event, as sent.
 /// Unknown fields (the old clients send `senderType`) are ignored: the server decides
@@ -47,9 +50,16 @@ impl IdInput {
 }
 
 impl ChatService {
-    /// Stores a message from `identity` and tells everyone who should know. Returns
-    /// only after the message is durably committed.
+    /// Stores a message from `identity`; returns once it is durably committed. Everyone
+    /// who should know hears of it from the commit feed (see `publish_committed`).
     pub async fn send_message(&self, identity: &Identity, input: SendMessage) -> Result<Inserted> {
+        self.queue_message(identity, input).await?.await
+    }
+
+    /// Checks and queues a message from `identity`, and returns the future of its commit.
+    /// Messages are stored in the order they are queued, so a caller that queues one
+    /// message only after the previous one was queued keeps its sending order.
+    pub async fn queue_message(&self, identity: &Identity, input: SendMessage) -> Result<Committing> {
         let order_id = OrderId::parse(&input.order_id.as_text())?;
         let text = MessageText::parse(&input.message, self.max_message_length)?;
         let client_id = input.client_id.map(|c| ClientId::parse(&c.as_text())).transpose()?;
@@ -95,11 +105,11 @@ impl ChatService {
             reply_to: input.reply_to,
             client_id,
         };
-        self.store_and_announce(order, new).await
+        Ok(self.store.insert_message(new))
     }
 
     /// Stores a system message (order status change …) in an order's chat.
-    pub(super) async fn post_system_message(&self, order: Order, text: String) -> Result<Inserted> {
+    pub(super) async fn post_system_message(&self, order: &Order, text: String) -> Result<Inserted> {
         let new = NewMessage {
             order_id: order.id.clone(),
             author: None,
@@ -109,59 +119,74 @@ impl ChatService {
             reply_to: None,
             client_id: None,
         };
-        self.store_and_announce(order, new).await
+        self.store.insert_message(new).await
     }
 
-    async fn store_and_announce(&self, order: Order, new: NewMessage) -> Result<Inserted> {
-        let inserted = self.store.insert_message(new).await?;
-        if inserted.duplicate {
-            return Ok(inserted);
-        }
-        metrics::counter!("orderchat_messages_stored_total").increment(1);
-        self.broadcaster
-            .publish(Event::NewMessage(inserted.message.clone()))
-            .await;
-        // Unread counts and notifications need a query per participant: do them after
-        // answering the sender, whose ack must not wait on other people's counters.
+    /// Publishes every committed message, in commit order (so each order's messages go
+    /// out in `seq` order), then updates unread counts and notifies participants who
+    /// are not looking at the chat. Runs until the store closes its commit feed.
+    pub fn spawn_publisher(&self, mut committed: mpsc::Receiver<Message>) -> JoinHandle<()> {
         let chat = self.clone();
-        let message = inserted.message.clone();
-        self.shutdown.spawn(async move {
-            let (title, kind) = match message.user.as_ref() {
-                Some(user) => (
-                    format!("New message from {}", user.name.as_deref().unwrap_or(user.id.as_str())),
-                    "new-message",
-                ),
-                None => ("Order update".to_owned(), "order-status"),
-            };
-            let title = match &order.number {
-                Some(number) => format!("{title} (order {number})"),
-                None => title,
-            };
-            for participant in &order.participants {
-                if message.author() == Some(&participant.user_id) {
-                    continue;
-                }
-                chat.push_unread_count(&order.id, &participant.user_id).await;
-                if chat.broadcaster.is_online(&participant.user_id) {
-                    let notification = Notification {
-                        kind,
-                        order_id: order.id.clone(),
-                        title: title.clone(),
-                        message: message.message.chars().take(140).collect(),
-                        timestamp: now_timestamp(),
-                        message_id: Some(message.id.clone()),
-                        seq: Some(message.seq),
-                    };
-                    chat.broadcaster
-                        .publish(Event::Notification {
-                            user_id: participant.user_id.clone(),
-                            notification,
-                        })
-                        .await;
-                }
+        tokio::spawn(async move {
+            while let Some(message) = committed.recv().await {
+                metrics::counter!("orderchat_messages_stored_total").increment(1);
+                chat.directory.advance(&message.order_id, message.seq);
+                chat.broadcaster.publish(Event::NewMessage(message.clone())).await;
+                // Unread counts and notifications need a query per participant: off
+                // the publishing path, which must not wait on other people's counters.
+                let pushes = chat.clone();
+                chat.shutdown
+                    .spawn(async move { pushes.notify_participants(message).await });
             }
-        });
-        Ok(inserted)
+        })
+    }
+
+    async fn notify_participants(&self, message: Message) {
+        if self.shutdown.is_closing() {
+            return; // every socket is closing and the store is about to.
+        }
+        let order = match self.order_snapshot(&message.order_id).await {
+            Ok(Some(order)) => order,
+            Ok(None) => return,
+            Err(err) => {
+                tracing::warn!(error = %err, order = %message.order_id, "could not load the order to notify");
+                return;
+            }
+        };
+        let (title, kind) = match message.user.as_ref() {
+            Some(user) => (
+                format!("New message from {}", user.name.as_deref().unwrap_or(user.id.as_str())),
+                "new-message",
+            ),
+            None => ("Order update".to_owned(), "order-status"),
+        };
+        let title = match &order.number {
+            Some(number) => format!("{title} (order {number})"),
+            None => title,
+        };
+        for participant in &order.participants {
+            if message.author() == Some(&participant.user_id) {
+                continue;
+            }
+            self.push_unread_count(&order.id, &participant.user_id).await;
+            if self.broadcaster.is_online(&participant.user_id) {
+                let notification = Notification {
+                    kind,
+                    order_id: order.id.clone(),
+                    title: title.clone(),
+                    message: message.message.chars().take(140).collect(),
+                    timestamp: now_timestamp(),
+                    message_id: Some(message.id.clone()),
+                    seq: Some(message.seq),
+                };
+                self.broadcaster
+                    .publish(Event::Notification {
+                        user_id: participant.user_id.clone(),
+                        notification,
+                    })
+                    .await;
+            }
+        }
     }
 }
 

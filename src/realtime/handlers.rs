@@ -5,10 +5,12 @@
 //! refused once the connection's token has expired or the server is shutting down.
 
 use std::future::Future;
+use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, SocketRef, TryData};
+use tokio::sync::oneshot;
 
 use super::ack::{optional_seq, order_ref, send_ack};
 use super::broadcast::emit_to;
@@ -30,8 +32,26 @@ pub fn register<A: Adapter>(s: &SocketRef<A>, app: &AppState) {
     on(s, app, "typing-start", typing_start::<A>);
     on(s, app, "typing-stop", typing_stop::<A>);
     on(s, app, "mark-read", mark_read::<A>);
-    on(s, app, "send-message", send_message::<A>);
+    on_send_message(s, app);
     on(s, app, "refresh-token", refresh_token::<A>);
+}
+
+/// The caller of an event, unless the event must be refused before any handler runs:
+/// the server is shutting down, or the connection's token has expired.
+fn caller<A: Adapter>(app: &AppState, s: &SocketRef<A>, event: &'static str) -> Result<Identity> {
+    if app.shutdown.is_draining() {
+        return Err(Error::Unavailable);
+    }
+    let identity = s
+        .extensions
+        .get::<Identity>()
+        .ok_or_else(|| Error::Unauthenticated("connection has no identity".into()))?;
+    if event != "refresh-token" && session::expired(&identity, jsonwebtoken::get_current_timestamp()) {
+        return Err(Error::Unauthenticated(
+            "the connection's token has expired: send refresh-token or reconnect".into(),
+        ));
+    }
+    Ok(identity)
 }
 
 /// Registers `handler` for `event`: any payload is accepted (a malformed one is the
@@ -50,18 +70,9 @@ where
             let handler = handler.clone();
             async move {
                 let _in_flight = app.shutdown.in_flight();
-                let result = match s.extensions.get::<Identity>() {
-                    _ if app.shutdown.is_draining() => Err(Error::Unavailable),
-                    Some(identity)
-                        if event != "refresh-token"
-                            && session::expired(&identity, jsonwebtoken::get_current_timestamp()) =>
-                    {
-                        Err(Error::Unauthenticated(
-                            "the connection's token has expired: send refresh-token or reconnect".into(),
-                        ))
-                    }
-                    Some(identity) => handler(app, s, identity, data.unwrap_or(Value::Null)).await,
-                    None => Err(Error::Unauthenticated("connection has no identity".into())),
+                let result = match caller(&app, &s, event) {
+                    Ok(identity) => handler(app, s, identity, data.unwrap_or(Value::Null)).await,
+                    Err(err) => Err(err),
                 };
                 send_ack(ack, event, result);
             }
@@ -197,10 +208,47 @@ async fn mark_read<A: Adapter>(app: AppState, s: SocketRef<A>, identity: Identit
     Ok(json!({ "orderId": order_id, "seq": seq, "unreadCount": unread }))
 }
 
-async fn send_message<A: Adapter>(app: AppState, _s: SocketRef<A>, identity: Identity, data: Value) -> Result<Value> {
-    let input: SendMessage = input::from_json_object(data)?;
-    let inserted = app.chat.send_message(&identity, input).await?;
-    Ok(json!({ "message": inserted.message, "duplicate": inserted.duplicate }))
+/// `send-message`: one connection's messages are stored in the order it sent them
+/// (SPEC §3), while several may be in flight at once. socketioxide runs each event in
+/// a task of its own, so the closure body, which runs synchronously as events arrive,
+/// takes each message's place in line; its task waits until the message before it is
+/// queued for the writer (not committed), then queues its own and frees the next.
+fn on_send_message<A: Adapter>(s: &SocketRef<A>, app: &AppState) {
+    let app = app.clone();
+    let line: Arc<Mutex<Option<oneshot::Receiver<()>>>> = Arc::default();
+    s.on(
+        "send-message",
+        move |s: SocketRef<A>, TryData(data): TryData<Value>, ack: AckSender<A>| {
+            let (queued, next_may_go) = oneshot::channel::<()>();
+            let previous = line
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .replace(next_may_go);
+            let app = app.clone();
+            async move {
+                let _in_flight = app.shutdown.in_flight();
+                if let Some(previous) = previous {
+                    // Resolves (with an error, as nothing is sent) once it is dropped.
+                    let _ = previous.await;
+                }
+                let committing = match caller(&app, &s, "send-message") {
+                    Ok(identity) => match input::from_json_object::<SendMessage>(data.unwrap_or(Value::Null)) {
+                        Ok(input) => app.chat.queue_message(&identity, input).await,
+                        Err(err) => Err(err),
+                    },
+                    Err(err) => Err(err),
+                };
+                drop(queued);
+                let result = match committing {
+                    Ok(committing) => committing
+                        .await
+                        .map(|inserted| json!({ "message": inserted.message, "duplicate": inserted.duplicate })),
+                    Err(err) => Err(err),
+                };
+                send_ack(ack, "send-message", result);
+            }
+        },
+    );
 }
 
 /// `refresh-token { token }`: replaces the connection's token with a newer one of the

@@ -24,6 +24,13 @@ pub struct Inserted {
     pub duplicate: bool,
 }
 
+/// The commit of a queued message (see `Store::insert_message`).
+pub type Committing = futures::future::BoxFuture<'static, Result<Inserted>>;
+
+/// Where a backend reports every newly stored message, in commit order (per order: in
+/// `seq` order), so events can be published in that order whoever asked for the write.
+pub type CommitFeed = tokio::sync::mpsc::Sender<Message>;
+
 /// What `upsert_order` writes.
 #[derive(Debug, Clone)]
 pub struct OrderRecord {
@@ -104,9 +111,13 @@ pub trait Store: Send + Sync + 'static {
     /// Ids of the orders a user participates in.
     async fn orders_of(&self, user: &UserId) -> Result<Vec<OrderId>>;
 
-    /// Stores a message durably (it is committed when this returns), assigning the next
-    /// `seq` of its order. Fails with `OrderNotFound` for an unknown order.
-    async fn insert_message(&self, message: NewMessage) -> Result<Inserted>;
+    /// Queues a message for storage **now**, in call order, and returns the future of
+    /// its commit: once that resolves the message is durably stored with the next `seq`
+    /// of its order. Queue order is commit order, so one connection's sends, queued one
+    /// after another, are stored in the order they were sent. Dropping the future does
+    /// not withdraw the message. Fails with `OrderNotFound` for an unknown order, and
+    /// with `Unavailable` when the queue is full.
+    fn insert_message(&self, message: NewMessage) -> Committing;
 
     async fn message(&self, id: &str) -> Result<Option<Message>>;
 

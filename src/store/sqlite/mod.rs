@@ -15,7 +15,9 @@ use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 
 use self::rows::{MessageRow, OrderRow, ParticipantRow, message_columns, returning_message_columns};
 use self::writer::Writer;
-use super::{ChatSummary, HistoryWindow, Inserted, OrderChanges, OrderRecord, Page, ReadPointer, Scope, Store};
+use super::{
+    ChatSummary, CommitFeed, Committing, HistoryWindow, OrderChanges, OrderRecord, Page, ReadPointer, Scope, Store,
+};
 use crate::domain::{Message, MessageText, NewMessage, Order, OrderId, Participant, Seq, UserId, timestamp};
 use crate::error::{Error, Result};
 
@@ -31,6 +33,11 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if missing) the database at `url` and brings its schema up to date.
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        Self::open(url, None).await
+    }
+
+    /// Like `connect`, and reports every newly stored message to `feed` in commit order.
+    pub async fn open(url: &str, feed: Option<CommitFeed>) -> anyhow::Result<Self> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -42,7 +49,7 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         MIGRATOR.run(&pool).await?;
-        let writer = Writer::spawn(pool.clone());
+        let writer = Writer::spawn(pool.clone(), feed);
         Ok(Self { pool, writer })
     }
 
@@ -201,8 +208,8 @@ impl Store for SqliteStore {
         Ok(ids.into_iter().map(OrderId::from_trusted).collect())
     }
 
-    async fn insert_message(&self, message: NewMessage) -> Result<Inserted> {
-        self.writer.insert(message).await
+    fn insert_message(&self, message: NewMessage) -> Committing {
+        self.writer.insert(message)
     }
 
     async fn message(&self, id: &str) -> Result<Option<Message>> {

@@ -4,17 +4,27 @@
 //! when idle a lone message commits at once. SQLite has one writer anyway, so a single
 //! task loses nothing and keeps `seq` assignment free of races: the seq counter lives
 //! in the `orders` row and is bumped inside the same transaction as the insert.
+//!
+//! The queue is filled synchronously (`Writer::insert` queues before it returns its
+//! future), so the order of calls is the order of commits; after each commit the new
+//! messages go to the commit feed in that same order.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use futures::FutureExt;
 use sqlx::{Sqlite, SqlitePool, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
 use super::rows::{MessageRow, message_columns};
 use crate::domain::{Message, NewMessage, timestamp};
 use crate::error::{Error, Result};
-use crate::store::Inserted;
+use crate::store::{CommitFeed, Committing, Inserted};
 
 const MAX_BATCH: usize = 256;
-const QUEUE_DEPTH: usize = 4096;
+/// Messages queued and not yet committed; past this, new ones are refused
+/// (`unavailable`) instead of piling up in memory.
+const QUEUE_DEPTH: usize = 16_384;
 
 struct Job {
     message: NewMessage,
@@ -24,38 +34,69 @@ struct Job {
 /// Handle to the writer task; cheap to clone.
 #[derive(Clone)]
 pub(super) struct Writer {
-    jobs: mpsc::Sender<Job>,
+    jobs: mpsc::UnboundedSender<Job>,
+    queued: Arc<AtomicUsize>,
 }
 
 impl Writer {
-    pub fn spawn(pool: SqlitePool) -> Self {
-        let (jobs, queue) = mpsc::channel(QUEUE_DEPTH);
-        tokio::spawn(run(pool, queue));
-        Self { jobs }
+    pub fn spawn(pool: SqlitePool, feed: Option<CommitFeed>) -> Self {
+        let (jobs, queue) = mpsc::unbounded_channel();
+        let queued = Arc::new(AtomicUsize::new(0));
+        tokio::spawn(run(pool, queue, queued.clone(), feed));
+        Self { jobs, queued }
     }
 
-    pub async fn insert(&self, message: NewMessage) -> Result<Inserted> {
+    /// Queues the message before returning (see `Store::insert_message`).
+    pub fn insert(&self, message: NewMessage) -> Committing {
+        if self.queued.fetch_add(1, Ordering::AcqRel) >= QUEUE_DEPTH {
+            self.queued.fetch_sub(1, Ordering::AcqRel);
+            metrics::counter!("orderchat_errors_total", "code" => "write_queue_full", "transport" => "store")
+                .increment(1);
+            return futures::future::ready(Err(Error::Unavailable)).boxed();
+        }
         let (reply, answer) = oneshot::channel();
-        self.jobs
-            .send(Job { message, reply })
-            .await
-            .map_err(|_| Error::internal(anyhow::anyhow!("message writer stopped")))?;
-        answer
-            .await
-            .map_err(|_| Error::internal(anyhow::anyhow!("message writer dropped a job")))?
+        if self.jobs.send(Job { message, reply }).is_err() {
+            self.queued.fetch_sub(1, Ordering::AcqRel);
+            return futures::future::ready(Err(Error::internal(anyhow::anyhow!("message writer stopped")))).boxed();
+        }
+        async move {
+            answer
+                .await
+                .map_err(|_| Error::internal(anyhow::anyhow!("message writer dropped a job")))?
+        }
+        .boxed()
     }
 }
 
-async fn run(pool: SqlitePool, mut queue: mpsc::Receiver<Job>) {
+async fn run(
+    pool: SqlitePool,
+    mut queue: mpsc::UnboundedReceiver<Job>,
+    queued: Arc<AtomicUsize>,
+    feed: Option<CommitFeed>,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        queued.fetch_sub(batch.len(), Ordering::AcqRel);
         metrics::histogram!("orderchat_write_batch_size").record(batch.len() as f64);
         let messages: Vec<&NewMessage> = batch.iter().map(|job| &job.message).collect();
         match write_batch(&pool, &messages).await {
             Ok(results) => {
+                let mut committed = Vec::new();
                 for (job, result) in batch.drain(..).zip(results) {
+                    if let (Some(_), Ok(inserted)) = (&feed, &result)
+                        && !inserted.duplicate
+                    {
+                        committed.push(inserted.message.clone());
+                    }
                     // The sender may have gone (client disconnected); the message is stored.
                     let _ = job.reply.send(result);
+                }
+                if let Some(feed) = &feed {
+                    for message in committed {
+                        if feed.send(message).await.is_err() {
+                            tracing::debug!("commit feed closed: no events are published any more");
+                        }
+                    }
                 }
             }
             Err(err) => {

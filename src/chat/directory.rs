@@ -1,0 +1,93 @@
+//! Which orders exist and who takes part in them, kept in memory: every send, typing
+//! event and read needs the answer, and it changes only when the platform `PUT`s or
+//! `PATCH`es an order. So the hot path reads this cache, never the database.
+//!
+//! Coherence: an entry is loaded only while holding the order's membership lock for
+//! reading, and replaced by membership changes while they hold it for writing (after
+//! their commit, see `membership.rs`), so a load can never put back a stale list over a
+//! newer one. With several nodes, a peer's "order changed" message will have to drop
+//! or replace the entry the same way.
+//!
+//! The cache is bounded: past `MAX_CACHED` orders, an arbitrary eighth is dropped (they
+//! reload on next use). `last_seq` of a cached order follows the commit feed.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use dashmap::DashMap;
+
+use super::ChatService;
+use crate::domain::{Order, OrderId, Seq};
+use crate::error::Result;
+
+const MAX_CACHED: usize = 100_000;
+
+struct Entry {
+    order: Order,
+    last_seq: AtomicI64,
+}
+
+impl Entry {
+    fn snapshot(&self) -> Order {
+        let mut order = self.order.clone();
+        order.last_seq = order.last_seq.max(self.last_seq.load(Ordering::Acquire));
+        order
+    }
+}
+
+#[derive(Default)]
+pub(super) struct Directory {
+    orders: DashMap<OrderId, Arc<Entry>>,
+}
+
+impl Directory {
+    fn cached(&self, id: &OrderId) -> Option<Order> {
+        self.orders.get(id).map(|entry| entry.snapshot())
+    }
+
+    /// Stores the order as the database now has it. Call with the membership lock held.
+    pub fn remember(&self, order: &Order) {
+        if self.orders.len() >= MAX_CACHED {
+            let mut n = 0usize;
+            self.orders.retain(|_, _| {
+                n += 1;
+                !n.is_multiple_of(8)
+            });
+        }
+        let entry = Entry {
+            last_seq: AtomicI64::new(order.last_seq),
+            order: order.clone(),
+        };
+        self.orders.insert(order.id.clone(), Arc::new(entry));
+    }
+
+    /// A message with `seq` was committed in `id`.
+    pub fn advance(&self, id: &OrderId, seq: Seq) {
+        if let Some(entry) = self.orders.get(id) {
+            entry.last_seq.fetch_max(seq, Ordering::AcqRel);
+        }
+    }
+}
+
+impl ChatService {
+    /// The order with its participants: from memory, or loaded once.
+    pub(super) async fn order_snapshot(&self, id: &OrderId) -> Result<Option<Order>> {
+        if let Some(order) = self.directory.cached(id) {
+            return Ok(Some(order));
+        }
+        let _no_membership_change = self.membership.joining(id).await;
+        self.load_order_locked(id).await
+    }
+
+    /// Like `order_snapshot`, for a caller that already holds the membership lock.
+    pub(super) async fn load_order_locked(&self, id: &OrderId) -> Result<Option<Order>> {
+        if let Some(order) = self.directory.cached(id) {
+            return Ok(Some(order));
+        }
+        let order = self.store.order(id).await?;
+        if let Some(order) = &order {
+            self.directory.remember(order);
+        }
+        Ok(order)
+    }
+}

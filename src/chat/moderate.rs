@@ -31,11 +31,7 @@ impl ChatService {
         let tombstone = self.store.delete_message(id).await?;
         self.broadcaster.publish(Event::MessageDeleted(tombstone.clone())).await;
         // A deleted message no longer counts as unread.
-        for participant in &order.participants {
-            if tombstone.author() != Some(&participant.user_id) {
-                self.push_unread_count(&order.id, &participant.user_id).await;
-            }
-        }
+        self.push_unread_counts(&order.id, tombstone.author()).await;
         Ok(tombstone)
     }
 

@@ -34,11 +34,10 @@ impl ChatService {
         }
         self.visible_order(identity, order_id).await?;
         // "Everything": the store clamps to the order's latest seq as it commits.
-        let seq = self
+        let (seq, unread) = self
             .store
             .mark_read_up_to(order_id, &identity.user_id, seq.unwrap_or(Seq::MAX))
             .await?;
-        let unread = self.store.unread_count(order_id, &identity.user_id).await?;
         self.broadcaster
             .publish(Event::MessageRead {
                 order_id: order_id.clone(),
@@ -83,22 +82,28 @@ impl ChatService {
             .collect())
     }
 
-    /// Sends a user's current unread count for an order to their connections, if any.
-    pub(super) async fn push_unread_count(&self, order_id: &OrderId, user: &UserId) {
-        if !self.broadcaster.is_online(user) {
-            return;
-        }
-        match self.store.unread_count(order_id, user).await {
-            Ok(unread_count) => {
-                self.broadcaster
-                    .publish(Event::UnreadCount {
-                        user_id: user.clone(),
-                        order_id: order_id.clone(),
-                        unread_count,
-                    })
-                    .await
+    /// Sends the current unread counts of an order to the connections of its online
+    /// users other than `except` (the author of the change). One read of the counters
+    /// for the whole order, whatever its size.
+    pub(super) async fn push_unread_counts(&self, order_id: &OrderId, except: Option<&UserId>) {
+        let counts = match self.store.unread_counts(order_id).await {
+            Ok(counts) => counts,
+            Err(err) => {
+                tracing::warn!(error = %err, %order_id, "could not read unread counts");
+                return;
             }
-            Err(err) => tracing::warn!(error = %err, %order_id, "could not compute unread count"),
+        };
+        for (user_id, unread_count) in counts {
+            if Some(&user_id) == except || !self.broadcaster.is_online(&user_id) {
+                continue;
+            }
+            self.broadcaster
+                .publish(Event::UnreadCount {
+                    user_id,
+                    order_id: order_id.clone(),
+                    unread_count,
+                })
+                .await;
         }
     }
 }

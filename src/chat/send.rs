@@ -164,11 +164,11 @@ impl ChatService {
             Some(number) => format!("{title} (order {number})"),
             None => title,
         };
+        self.push_unread_counts(&order.id, message.author()).await;
         for participant in &order.participants {
             if message.author() == Some(&participant.user_id) {
                 continue;
             }
-            self.push_unread_count(&order.id, &participant.user_id).await;
             if self.broadcaster.is_online(&participant.user_id) {
                 let notification = Notification {
                     kind,

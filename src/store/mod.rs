@@ -131,13 +131,18 @@ pub trait Store: Send + Sync + 'static {
     async fn edit_message(&self, id: &str, text: &MessageText) -> Result<Message>;
 
     /// Moves a user's read pointer forward to `seq` (clamped to the order's last seq;
-    /// never backwards) and returns where it now stands.
-    async fn mark_read_up_to(&self, order: &OrderId, user: &UserId, seq: Seq) -> Result<Seq>;
+    /// never backwards) and returns where it now stands and the user's unread count.
+    async fn mark_read_up_to(&self, order: &OrderId, user: &UserId, seq: Seq) -> Result<(Seq, i64)>;
 
     async fn read_pointers(&self, order: &OrderId) -> Result<Vec<ReadPointer>>;
 
-    /// Messages above the user's read pointer, not sent by the user, not deleted.
+    /// Messages above the user's read pointer, not sent by the user, not deleted. Kept
+    /// as a counter per participant, updated in the same transaction as every insert,
+    /// deletion and pointer move, so reading it costs the same however long the chat.
     async fn unread_count(&self, order: &OrderId, user: &UserId) -> Result<i64>;
+
+    /// The unread counters of everyone who has one in the order (every participant).
+    async fn unread_counts(&self, order: &OrderId) -> Result<Vec<(UserId, i64)>>;
 
     /// The chat list of `viewer`, most recent activity first.
     async fn order_chats(&self, scope: &Scope, viewer: &UserId, page: i64, limit: i64) -> Result<Page<ChatSummary>>;

@@ -111,6 +111,17 @@ async fn write_participants(
         .bind(&p.name)
         .execute(&mut **tx)
         .await?;
+        // A participant's unread counter starts with what is already in the chat.
+        sqlx::query(
+            "INSERT INTO read_pointers (order_id, user_id, seq, unread, updated_at) \
+             SELECT ?1, ?2, 0, (SELECT COUNT(*) FROM messages m WHERE m.order_id = ?1 AND m.deleted = 0 \
+                AND m.user_id IS NOT ?2), updated_at FROM orders WHERE id = ?1 \
+             ON CONFLICT (order_id, user_id) DO NOTHING",
+        )
+        .bind(order.as_str())
+        .bind(p.user_id.as_str())
+        .execute(&mut **tx)
+        .await?;
     }
     Ok(())
 }
@@ -293,15 +304,22 @@ impl Store for SqliteStore {
             .ok_or(Error::Conflict("a deleted message cannot be edited"))
     }
 
-    async fn mark_read_up_to(&self, order: &OrderId, user: &UserId, seq: Seq) -> Result<Seq> {
+    async fn mark_read_up_to(&self, order: &OrderId, user: &UserId, seq: Seq) -> Result<(Seq, i64)> {
         let now = timestamp(chrono::Utc::now());
-        let stored: Option<Seq> = sqlx::query_scalar(
-            "INSERT INTO read_pointers (order_id, user_id, seq, updated_at) \
-             SELECT o.id, ?2, MAX(0, MIN(?3, o.last_seq)), ?4 FROM orders o WHERE o.id = ?1 \
+        // One statement, so the recount cannot miss a message committed in between.
+        // Counting only above the new pointer costs what is still unread, and nothing
+        // when everything is read (the usual case).
+        let stored: Option<(Seq, i64)> = sqlx::query_as(
+            "INSERT INTO read_pointers (order_id, user_id, seq, unread, updated_at) \
+             SELECT o.id, ?2, MAX(0, MIN(?3, o.last_seq)), \
+               (SELECT COUNT(*) FROM messages m WHERE m.order_id = o.id AND m.seq > MAX(0, MIN(?3, o.last_seq)) \
+                  AND m.deleted = 0 AND m.user_id IS NOT ?2), \
+               ?4 FROM orders o WHERE o.id = ?1 \
              ON CONFLICT (order_id, user_id) DO UPDATE SET \
                seq = MAX(read_pointers.seq, excluded.seq), \
+               unread = CASE WHEN excluded.seq > read_pointers.seq THEN excluded.unread ELSE read_pointers.unread END, \
                updated_at = CASE WHEN excluded.seq > read_pointers.seq THEN excluded.updated_at ELSE read_pointers.updated_at END \
-             RETURNING seq",
+             RETURNING seq, unread",
         )
         .bind(order.as_str())
         .bind(user.as_str())
@@ -310,6 +328,17 @@ impl Store for SqliteStore {
         .fetch_optional(&self.pool)
         .await?;
         stored.ok_or(Error::OrderNotFound)
+    }
+
+    async fn unread_counts(&self, order: &OrderId) -> Result<Vec<(UserId, i64)>> {
+        let rows: Vec<(String, i64)> = sqlx::query_as("SELECT user_id, unread FROM read_pointers WHERE order_id = ?")
+            .bind(order.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(user, unread)| (UserId::from_trusted(user), unread))
+            .collect())
     }
 
     async fn read_pointers(&self, order: &OrderId) -> Result<Vec<ReadPointer>> {
@@ -329,10 +358,18 @@ impl Store for SqliteStore {
     }
 
     async fn unread_count(&self, order: &OrderId, user: &UserId) -> Result<i64> {
+        let counter: Option<i64> =
+            sqlx::query_scalar("SELECT unread FROM read_pointers WHERE order_id = ? AND user_id = ?")
+                .bind(order.as_str())
+                .bind(user.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+        if let Some(unread) = counter {
+            return Ok(unread);
+        }
+        // Staff who never opened this chat (participants always have a counter).
         let count = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM messages m WHERE m.order_id = ?1 AND m.deleted = 0 \
-             AND m.seq > COALESCE((SELECT seq FROM read_pointers WHERE order_id = ?1 AND user_id = ?2), 0) \
-             AND (m.user_id IS NULL OR m.user_id <> ?2)",
+            "SELECT COUNT(*) FROM messages m WHERE m.order_id = ?1 AND m.deleted = 0 AND m.user_id IS NOT ?2",
         )
         .bind(order.as_str())
         .bind(user.as_str())

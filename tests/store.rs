@@ -152,7 +152,8 @@ async fn every_connection_runs_in_wal_mode_with_synchronous_full() {
     let store = SqliteStore::connect(&url).await.unwrap();
     // Hold several connections at once, so the pool must open more than one.
     let settings = futures::future::join_all((0..4).map(|_| store.durability())).await;
-    for setting in settings {
+    let writer = store.writer_durability().await;
+    for setting in settings.into_iter().chain([writer]) {
         let (journal, synchronous) = setting.unwrap();
         assert_eq!(journal, "wal");
         assert_eq!(synchronous, 2, "synchronous=FULL (NORMAL is 1, OFF is 0)");

@@ -46,16 +46,22 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         MIGRATOR.run(&pool).await?;
-        let writer = Writer::spawn(pool.clone(), feed);
+        let path = options.get_filename().to_string_lossy().into_owned();
+        let writer = Writer::start(&path, feed)?;
         Ok(Self { pool, writer })
     }
 
-    /// The journal mode and `synchronous` level a pooled connection actually runs with
-    /// (`("wal", 2)` means WAL with FULL), read back from SQLite rather than trusted
-    /// from our options.
+    /// The journal mode and `synchronous` level the message writer's connection runs
+    /// with (`("wal", 2)` means WAL with FULL), read back from SQLite rather than trusted
+    /// from our options: that connection commits every message.
+    pub async fn writer_durability(&self) -> Result<(String, i64)> {
+        self.writer.durability().await
+    }
+
+    /// The same for a pooled connection (orders, read pointers, edits and deletions).
     pub async fn durability(&self) -> Result<(String, i64)> {
         let mut connection = self.pool.acquire().await?;
         let journal: String = sqlx::query_scalar("PRAGMA journal_mode")

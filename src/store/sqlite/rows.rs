@@ -44,6 +44,30 @@ pub(super) struct MessageRow {
     deleted: bool,
 }
 
+impl MessageRow {
+    /// Reads a row selected with `message_columns!()` through rusqlite (the writer).
+    pub(super) fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: row.get(0)?,
+            order_id: row.get(1)?,
+            seq: row.get(2)?,
+            user_id: row.get(3)?,
+            user_name: row.get(4)?,
+            user_role: row.get(5)?,
+            body: row.get(6)?,
+            message_type: row.get(7)?,
+            sender_type: row.get(8)?,
+            attachments: row.get(9)?,
+            reply_to: row.get(10)?,
+            client_id: row.get(11)?,
+            created_at: row.get(12)?,
+            updated_at: row.get(13)?,
+            edited_at: row.get(14)?,
+            deleted: row.get(15)?,
+        })
+    }
+}
+
 impl From<MessageRow> for Message {
     fn from(row: MessageRow) -> Self {
         let user = row.user_id.map(|id| MessageUser {

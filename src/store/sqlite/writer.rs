@@ -1,9 +1,19 @@
-//! Group commit: every new message goes through one writer task that takes whatever
-//! is queued (up to `MAX_BATCH`), stores it in one transaction and answers each sender
+//! Group commit: every new message goes through one writer that takes whatever is
+//! queued (up to `MAX_BATCH`), stores it in one transaction and answers each sender
 //! only after that transaction committed. Under load one fsync covers many messages;
 //! when idle a lone message commits at once. SQLite has one writer anyway, so a single
-//! task loses nothing and keeps `seq` assignment free of races: the seq counter lives
+//! writer loses nothing and keeps `seq` assignment free of races: the seq counter lives
 //! in the `orders` row and is bumped inside the same transaction as the insert.
+//!
+//! Why rusqlite on a thread of its own, while reads use sqlx: every sqlx SQLite query
+//! is a round trip to the connection's worker thread, and a message takes several
+//! statements (client id lookup, seq bump, insert with its full-text and unread-counter
+//! triggers). Here the writer *is* the connection's thread: each statement is a direct
+//! call on a cached prepared statement, and the only hand-offs per message are the
+//! queue in and the answer out. No savepoint per message either: nothing can fail
+//! halfway through one message (an unknown order is found before anything is written,
+//! a repeated client id before the insert), and anything else is an I/O error that
+//! fails the whole batch.
 //!
 //! The queue is filled synchronously (`Writer::insert` queues before it returns its
 //! future), so the order of calls is the order of commits; after each commit the new
@@ -11,9 +21,10 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use futures::FutureExt;
-use sqlx::{Sqlite, SqlitePool, Transaction};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use tokio::sync::{mpsc, oneshot};
 
 use super::rows::{MessageRow, message_columns};
@@ -26,12 +37,17 @@ const MAX_BATCH: usize = 256;
 /// (`unavailable`) instead of piling up in memory.
 const QUEUE_DEPTH: usize = 16_384;
 
-struct Job {
-    message: NewMessage,
-    reply: oneshot::Sender<Result<Inserted>>,
+enum Job {
+    Insert {
+        message: NewMessage,
+        reply: oneshot::Sender<Result<Inserted>>,
+    },
+    /// Reports the journal mode and `synchronous` level the writer runs with.
+    Durability(oneshot::Sender<Result<(String, i64)>>),
 }
 
-/// Handle to the writer task; cheap to clone.
+/// Handle to the writer thread; cheap to clone. The thread ends when every handle is
+/// dropped and the queue is empty.
 #[derive(Clone)]
 pub(super) struct Writer {
     jobs: mpsc::UnboundedSender<Job>,
@@ -39,11 +55,16 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    pub fn spawn(pool: SqlitePool, feed: Option<CommitFeed>) -> Self {
+    /// Opens the writer's own connection to `path` and starts its thread.
+    pub fn start(path: &str, feed: Option<CommitFeed>) -> anyhow::Result<Self> {
+        let connection = open(path)?;
         let (jobs, queue) = mpsc::unbounded_channel();
         let queued = Arc::new(AtomicUsize::new(0));
-        tokio::spawn(run(pool, queue, queued.clone(), feed));
-        Self { jobs, queued }
+        let counter = queued.clone();
+        std::thread::Builder::new()
+            .name("orderchat-writer".into())
+            .spawn(move || run(connection, queue, counter, feed))?;
+        Ok(Self { jobs, queued })
     }
 
     /// Queues the message before returning (see `Store::insert_message`).
@@ -55,45 +76,77 @@ impl Writer {
             return futures::future::ready(Err(Error::Unavailable)).boxed();
         }
         let (reply, answer) = oneshot::channel();
-        if self.jobs.send(Job { message, reply }).is_err() {
+        if self.jobs.send(Job::Insert { message, reply }).is_err() {
             self.queued.fetch_sub(1, Ordering::AcqRel);
-            return futures::future::ready(Err(Error::internal(anyhow::anyhow!("message writer stopped")))).boxed();
+            return futures::future::ready(Err(stopped())).boxed();
         }
-        async move {
-            answer
-                .await
-                .map_err(|_| Error::internal(anyhow::anyhow!("message writer dropped a job")))?
-        }
-        .boxed()
+        async move { answer.await.map_err(|_| stopped())? }.boxed()
+    }
+
+    pub async fn durability(&self) -> Result<(String, i64)> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs.send(Job::Durability(reply)).map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
     }
 }
 
-async fn run(
-    pool: SqlitePool,
+fn stopped() -> Error {
+    Error::internal(anyhow::anyhow!("message writer stopped"))
+}
+
+/// The writer's connection: WAL with `synchronous=FULL` (an acknowledged message
+/// survives power loss), like every connection of the pool.
+fn open(path: &str) -> rusqlite::Result<Connection> {
+    let connection = Connection::open(path)?;
+    connection.busy_timeout(Duration::from_secs(10))?;
+    connection.pragma_update(None, "journal_mode", "WAL")?;
+    connection.pragma_update(None, "synchronous", "FULL")?;
+    connection.pragma_update(None, "foreign_keys", "ON")?;
+    connection.set_prepared_statement_cache_capacity(32);
+    Ok(connection)
+}
+
+fn run(
+    mut connection: Connection,
     mut queue: mpsc::UnboundedReceiver<Job>,
     queued: Arc<AtomicUsize>,
     feed: Option<CommitFeed>,
 ) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+    let mut batch: Vec<(NewMessage, oneshot::Sender<Result<Inserted>>)> = Vec::with_capacity(MAX_BATCH);
+    // Blocks this thread (never a runtime worker) until there is work.
+    while let Some(first) = queue.blocking_recv() {
+        let mut next = Some(first);
+        while let Some(job) = next.take() {
+            match job {
+                Job::Insert { message, reply } => batch.push((message, reply)),
+                Job::Durability(reply) => {
+                    let _ = reply.send(durability(&connection).map_err(Error::internal));
+                }
+            }
+            if batch.len() < MAX_BATCH {
+                next = queue.try_recv().ok();
+            }
+        }
+        if batch.is_empty() {
+            continue;
+        }
         queued.fetch_sub(batch.len(), Ordering::AcqRel);
         metrics::histogram!("orderchat_write_batch_size").record(batch.len() as f64);
-        let messages: Vec<&NewMessage> = batch.iter().map(|job| &job.message).collect();
-        match write_batch(&pool, &messages).await {
+        match write_batch(&mut connection, batch.iter().map(|(message, _)| message)) {
             Ok(results) => {
                 let mut committed = Vec::new();
-                for (job, result) in batch.drain(..).zip(results) {
+                for ((_, reply), result) in batch.drain(..).zip(results) {
                     if let (Some(_), Ok(inserted)) = (&feed, &result)
                         && !inserted.duplicate
                     {
                         committed.push(inserted.message.clone());
                     }
                     // The sender may have gone (client disconnected); the message is stored.
-                    let _ = job.reply.send(result);
+                    let _ = reply.send(result);
                 }
                 if let Some(feed) = &feed {
                     for message in committed {
-                        if feed.send(message).await.is_err() {
+                        if feed.blocking_send(message).is_err() {
                             tracing::debug!("commit feed closed: no events are published any more");
                         }
                     }
@@ -101,71 +154,71 @@ async fn run(
             }
             Err(err) => {
                 tracing::error!(error = %err, size = batch.len(), "message batch failed to commit");
-                for job in batch.drain(..) {
-                    let _ = job
-                        .reply
-                        .send(Err(Error::internal(anyhow::anyhow!("batch commit failed: {err}"))));
+                for (_, reply) in batch.drain(..) {
+                    let _ = reply.send(Err(Error::internal(anyhow::anyhow!("batch commit failed: {err}"))));
                 }
             }
         }
     }
+    tracing::debug!("message writer stopped");
 }
 
-/// Writes every message in one transaction. Each message runs in its own savepoint, so
-/// one refused message (unknown order) does not sink the others. The outer `Err` means
-/// nothing was committed.
-async fn write_batch(pool: &SqlitePool, messages: &[&NewMessage]) -> Result<Vec<Result<Inserted>>, sqlx::Error> {
+fn durability(connection: &Connection) -> rusqlite::Result<(String, i64)> {
+    let journal: String = connection.pragma_query_value(None, "journal_mode", |row| row.get(0))?;
+    let synchronous: i64 = connection.pragma_query_value(None, "synchronous", |row| row.get(0))?;
+    Ok((journal, synchronous))
+}
+
+/// Writes every message in one transaction. A message refused on its own (unknown
+/// order) writes nothing and does not sink the others. The outer `Err` means nothing
+/// was committed.
+fn write_batch<'a>(
+    connection: &mut Connection,
+    messages: impl Iterator<Item = &'a NewMessage>,
+) -> rusqlite::Result<Vec<Result<Inserted>>> {
     // IMMEDIATE takes the write lock up front: a deferred transaction that read first
     // could fail to upgrade while another connection writes, and busy_timeout would not help.
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let mut results = Vec::with_capacity(messages.len());
+    let tx = connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let mut results = Vec::with_capacity(MAX_BATCH);
     for message in messages {
-        let mut savepoint = sqlx::Acquire::begin(&mut tx).await?;
-        match insert_one(&mut savepoint, message).await {
-            Ok(inserted) => {
-                savepoint.commit().await?;
-                results.push(Ok(inserted));
-            }
-            Err(err) => {
-                savepoint.rollback().await?;
-                results.push(Err(err));
-            }
-        }
+        results.push(insert_one(&tx, message)?);
     }
-    tx.commit().await?;
+    tx.commit()?;
     Ok(results)
 }
 
-async fn insert_one(tx: &mut Transaction<'_, Sqlite>, new: &NewMessage) -> Result<Inserted> {
+fn insert_one(tx: &Transaction<'_>, new: &NewMessage) -> rusqlite::Result<Result<Inserted>> {
     let author_id = new.author.as_ref().map(|a| a.id.as_str());
     if let (Some(client_id), Some(author)) = (&new.client_id, author_id) {
-        let earlier: Option<MessageRow> = sqlx::query_as(concat!(
-            "SELECT ",
-            message_columns!(),
-            " FROM messages m WHERE m.order_id = ? AND m.user_id = ? AND m.client_id = ?"
-        ))
-        .bind(new.order_id.as_str())
-        .bind(author)
-        .bind(client_id.as_str())
-        .fetch_optional(&mut **tx)
-        .await?;
+        let earlier = tx
+            .prepare_cached(concat!(
+                "SELECT ",
+                message_columns!(),
+                " FROM messages m WHERE m.order_id = ?1 AND m.user_id = ?2 AND m.client_id = ?3"
+            ))?
+            .query_row(
+                params![new.order_id.as_str(), author, client_id.as_str()],
+                MessageRow::from_sqlite,
+            )
+            .optional()?;
         if let Some(row) = earlier {
-            return Ok(Inserted {
+            return Ok(Ok(Inserted {
                 message: row.into(),
                 duplicate: true,
-            });
+            }));
         }
     }
 
     let now = timestamp(chrono::Utc::now());
-    let seq: Option<i64> = sqlx::query_scalar(
-        "UPDATE orders SET last_seq = last_seq + 1, last_activity_at = ? WHERE id = ? RETURNING last_seq",
-    )
-    .bind(&now)
-    .bind(new.order_id.as_str())
-    .fetch_optional(&mut **tx)
-    .await?;
-    let seq = seq.ok_or(Error::OrderNotFound)?;
+    let seq: Option<i64> = tx
+        .prepare_cached(
+            "UPDATE orders SET last_seq = last_seq + 1, last_activity_at = ?1 WHERE id = ?2 RETURNING last_seq",
+        )?
+        .query_row(params![now, new.order_id.as_str()], |row| row.get(0))
+        .optional()?;
+    let Some(seq) = seq else {
+        return Ok(Err(Error::OrderNotFound));
+    };
 
     let message = Message {
         id: uuid::Uuid::now_v7().to_string(),
@@ -183,28 +236,28 @@ async fn insert_one(tx: &mut Transaction<'_, Sqlite>, new: &NewMessage) -> Resul
         edited_at: None,
         deleted: false,
     };
-    sqlx::query(
+    tx.prepare_cached(
         "INSERT INTO messages (id, order_id, seq, user_id, user_name, user_role, body, message_type, \
          sender_type, attachments, reply_to, client_id, created_at, updated_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '[]', ?, ?, ?, ?)",
-    )
-    .bind(&message.id)
-    .bind(message.order_id.as_str())
-    .bind(seq)
-    .bind(author_id)
-    .bind(new.author.as_ref().and_then(|a| a.name.as_deref()))
-    .bind(new.author.as_ref().map(|a| a.role.as_str()))
-    .bind(&message.message)
-    .bind(message.message_type.as_str())
-    .bind(message.sender_type.as_str())
-    .bind(&message.reply_to)
-    .bind(&message.client_id)
-    .bind(&message.created_at)
-    .bind(&message.updated_at)
-    .execute(&mut **tx)
-    .await?;
-    Ok(Inserted {
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, '[]', ?10, ?11, ?12, ?13)",
+    )?
+    .execute(params![
+        message.id,
+        message.order_id.as_str(),
+        seq,
+        author_id,
+        new.author.as_ref().and_then(|a| a.name.as_deref()),
+        new.author.as_ref().map(|a| a.role.as_str()),
+        message.message,
+        message.message_type.as_str(),
+        message.sender_type.as_str(),
+        message.reply_to,
+        message.client_id,
+        message.created_at,
+        message.updated_at,
+    ])?;
+    Ok(Ok(Inserted {
         message,
         duplicate: false,
-    })
+    }))
 }

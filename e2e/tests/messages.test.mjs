@@ -8,7 +8,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnServer, token, id, emitAck, waitFor, received, settle, history, nameOf } from '../helpers.mjs';
+import { spawnServer, token, id, emitAck, waitFor, received, settle, history, nameOf, eventually } from '../helpers.mjs';
 
 let srv;
 before(async () => {
@@ -248,6 +248,32 @@ test('a participant’s connection outside the room gets a notification; joined 
   assert.deepEqual(received(senderElsewhere, 'notification'), [], 'the sender’s other device got a notification');
   assert.deepEqual(received(phone, 'new-message'), [], 'a connection outside the room got new-message');
   for (const s of [phone, laptop, sender, senderElsewhere]) s.close();
+});
+
+test('a burst of messages is coalesced into a few notifications and unread counts that account for every message', async () => {
+  const { orderId, ct, dt } = await scene();
+  const phone = await srv.connect(dt); // the driver, not looking at the chat
+  const sender = await joined(ct, orderId);
+  const N = 60;
+  const acks = await Promise.all(Array.from({ length: N }, (_, i) =>
+    emitAck(sender, 'send-message', { orderId, message: `burst ${i}` }, 30_000)));
+  assert.ok(acks.every((a) => a.ok));
+  await waitFor(phone, 'unread-count', (e) => e.orderId === orderId && e.unreadCount === N, 15_000);
+  const notes = () => received(phone, 'notification', (e) => e.orderId === orderId);
+  const total = () => notes().reduce((sum, n) => sum + n.count, 0);
+  await eventually(() => total() === N, `the notifications account for all ${N} messages`);
+  const last = notes().at(-1);
+  assert.equal(last.seq, N, 'the last notification is about the latest message');
+  assert.equal(last.message, `burst ${N - 1}`);
+  const counts = received(phone, 'unread-count', (e) => e.orderId === orderId);
+  assert.ok(notes().length < N / 2, `${notes().length} notifications for ${N} messages: not coalesced`);
+  assert.ok(counts.length < N / 2, `${counts.length} unread-count pushes for ${N} messages: not coalesced`);
+  const values = counts.map((e) => e.unreadCount);
+  assert.deepEqual(values, [...values].sort((a, b) => a - b), 'unread counts went backwards');
+  assert.deepEqual(received(sender, 'unread-count', (e) => e.orderId === orderId), [],
+    'the sole author of the burst was told their unread count');
+  phone.close();
+  sender.close();
 });
 
 test('a status change notifies participants’ connections outside the room', async () => {

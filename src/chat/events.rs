@@ -51,6 +51,8 @@ pub struct Notification {
     pub message_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seq: Option<Seq>,
+    /// How many new messages this notification stands for (bursts are coalesced).
+    pub count: usize,
 }
 
 #[async_trait]

@@ -10,6 +10,7 @@ mod history;
 mod membership;
 mod moderate;
 mod orders;
+mod pushes;
 mod read;
 mod search;
 mod send;
@@ -39,6 +40,7 @@ pub struct ChatService {
     rate_limits: Arc<RateLimits>,
     membership: Arc<membership::MembershipLocks>,
     directory: Arc<directory::Directory>,
+    pushes: Arc<pushes::Pushes>,
     max_message_length: usize,
     /// Background work (pushes after a send) is spawned through it, so shutdown waits
     /// for it before closing the store.
@@ -53,6 +55,7 @@ impl ChatService {
             rate_limits: Arc::new(RateLimits::new(limits)),
             membership: Arc::default(),
             directory: Arc::default(),
+            pushes: Arc::default(),
             max_message_length: limits.max_message_length,
             shutdown,
         }

@@ -6,10 +6,9 @@ use serde::Deserialize;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::{ChatService, Event, Notification};
+use super::{ChatService, Event};
 use crate::domain::{
     ClientId, Identity, Message, MessageText, MessageType, MessageUser, NewMessage, Order, OrderId, Role, SenderType,
-    now_timestamp,
 };
 use crate::error::{Error, Result};
 use crate::store::{Committing, Inserted};
@@ -123,70 +122,19 @@ impl ChatService {
     }
 
     /// Publishes every committed message, in commit order (so each order's messages go
-    /// out in `seq` order), then updates unread counts and notifies participants who
-    /// are not looking at the chat. Runs until the store closes its commit feed.
+    /// out in `seq` order), and hands it to the coalesced pushes (unread counts,
+    /// notifications). Runs until the store closes its commit feed.
     pub fn spawn_publisher(&self, mut committed: mpsc::Receiver<Message>) -> JoinHandle<()> {
+        tokio::spawn(self.clone().run_pushes());
         let chat = self.clone();
         tokio::spawn(async move {
             while let Some(message) = committed.recv().await {
                 metrics::counter!("orderchat_messages_stored_total").increment(1);
                 chat.directory.advance(&message.order_id, message.seq);
                 chat.broadcaster.publish(Event::NewMessage(message.clone())).await;
-                // Unread counts and notifications need a query per participant: off
-                // the publishing path, which must not wait on other people's counters.
-                let pushes = chat.clone();
-                chat.shutdown
-                    .spawn(async move { pushes.notify_participants(message).await });
+                chat.pushes.committed(message);
             }
         })
-    }
-
-    async fn notify_participants(&self, message: Message) {
-        if self.shutdown.is_closing() {
-            return; // every socket is closing and the store is about to.
-        }
-        let order = match self.order_snapshot(&message.order_id).await {
-            Ok(Some(order)) => order,
-            Ok(None) => return,
-            Err(err) => {
-                tracing::warn!(error = %err, order = %message.order_id, "could not load the order to notify");
-                return;
-            }
-        };
-        let (title, kind) = match message.user.as_ref() {
-            Some(user) => (
-                format!("New message from {}", user.name.as_deref().unwrap_or(user.id.as_str())),
-                "new-message",
-            ),
-            None => ("Order update".to_owned(), "order-status"),
-        };
-        let title = match &order.number {
-            Some(number) => format!("{title} (order {number})"),
-            None => title,
-        };
-        self.push_unread_counts(&order.id, message.author()).await;
-        for participant in &order.participants {
-            if message.author() == Some(&participant.user_id) {
-                continue;
-            }
-            if self.broadcaster.is_online(&participant.user_id) {
-                let notification = Notification {
-                    kind,
-                    order_id: order.id.clone(),
-                    title: title.clone(),
-                    message: message.message.chars().take(140).collect(),
-                    timestamp: now_timestamp(),
-                    message_id: Some(message.id.clone()),
-                    seq: Some(message.seq),
-                };
-                self.broadcaster
-                    .publish(Event::Notification {
-                        user_id: participant.user_id.clone(),
-                        notification,
-                    })
-                    .await;
-            }
-        }
     }
 }
 

@@ -33,12 +33,23 @@ impl<A: Adapter> SocketBroadcaster<A> {
 /// found and dropped: it reconnects and catches up with `sinceSeq`, instead of silently
 /// missing messages while it looks connected. Deliveries and failures are counted.
 ///
+/// The payload is serialised to JSON once; each connection then only copies those
+/// bytes into its frame.
+///
 /// With a remote adapter (several nodes) this covers this node's connections; remote
 /// ones must go through the adapter's broadcast.
 pub async fn emit_to<A: Adapter>(target: BroadcastOperators<A>, event: &'static str, payload: &impl Serialize) {
+    let payload = match serde_json::value::to_raw_value(payload) {
+        Ok(encoded) => encoded,
+        Err(err) => {
+            metrics::counter!("orderchat_errors_total", "code" => "emit_failed", "transport" => "socket").increment(1);
+            tracing::error!(event, error = %err, "could not encode an event");
+            return;
+        }
+    };
     let mut delivered = 0u64;
     for socket in target.sockets() {
-        match socket.emit(event, payload) {
+        match socket.emit(event, &*payload) {
             Ok(()) => delivered += 1,
             Err(SendError::Socket(SocketError::Closed)) => {}
             Err(SendError::Socket(SocketError::InternalChannelFull)) => {

@@ -32,6 +32,19 @@ pub struct Application {
     state: AppState,
 }
 
+/// Raises this process's open-file limit to the hard limit the system allows (each
+/// connection is a file descriptor) and logs the resulting connection ceiling.
+pub fn raise_open_file_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::info!(
+            open_files = limit,
+            "open-file limit raised: room for about {} connections",
+            limit.saturating_sub(64)
+        ),
+        Err(err) => tracing::warn!(error = %err, "could not raise the open-file limit"),
+    }
+}
+
 /// Opens the configured store (running its migrations).
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     open_store_with_feed(config, None).await

@@ -70,6 +70,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(config) => {
             orderchat::telemetry::init(config.log_format);
+            orderchat::app::raise_open_file_limit();
             let app = Application::build(config).await?;
             app.run_until(shutdown_signal()).await
         }

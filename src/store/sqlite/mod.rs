@@ -13,7 +13,9 @@ use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 
-use self::rows::{MessageRow, OrderRow, ParticipantRow, message_columns, returning_message_columns};
+use self::rows::{
+    ChatRow, MessageRow, OrderRow, ParticipantJson, ParticipantRow, message_columns, returning_message_columns,
+};
 use self::writer::Writer;
 use super::{
     ChatSummary, CommitFeed, Committing, HistoryWindow, OrderChanges, OrderRecord, Page, ReadPointer, Scope, Store,
@@ -82,17 +84,21 @@ impl SqliteStore {
         Ok(rows.into_iter().map(Participant::from).collect())
     }
 
-    async fn message_at(&self, order: &str, seq: Seq) -> Result<Option<Message>> {
-        let row: Option<MessageRow> = sqlx::query_as(concat!(
-            "SELECT ",
-            message_columns!(),
-            " FROM messages m WHERE m.order_id = ? AND m.seq = ?"
-        ))
-        .bind(order)
-        .bind(seq)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(Message::from))
+    async fn count_chats(&self, scope: &Scope) -> Result<i64> {
+        let total = match scope {
+            Scope::All => {
+                sqlx::query_scalar("SELECT COUNT(*) FROM orders")
+                    .fetch_one(&self.pool)
+                    .await?
+            }
+            Scope::ParticipantOf(user) => {
+                sqlx::query_scalar("SELECT COUNT(*) FROM order_participants WHERE user_id = ?")
+                    .bind(user.as_str())
+                    .fetch_one(&self.pool)
+                    .await?
+            }
+        };
+        Ok(total)
     }
 }
 
@@ -242,24 +248,41 @@ impl Store for SqliteStore {
     }
 
     async fn history(&self, order: &OrderId, window: HistoryWindow) -> Result<Page<Message>> {
-        // Every window is a seq range (exclusive bounds), read from one end of it.
-        let (above, below, newest_first, limit, offset) = match window {
-            HistoryWindow::Page { page, limit } => (0, Seq::MAX, true, limit, (page - 1) * limit),
-            HistoryWindow::Before { seq, limit } => (0, seq, true, limit, 0),
-            HistoryWindow::After { seq, limit } => (seq, Seq::MAX, false, limit, 0),
+        // Seqs are gapless and messages are never removed (a deletion leaves a
+        // tombstone), so an order holds exactly the seqs 1..=last_seq: every window is a
+        // seq range read straight off the (order_id, seq) index, and its count is
+        // arithmetic. No COUNT(*), no OFFSET.
+        let last_seq: Seq = sqlx::query_scalar("SELECT last_seq FROM orders WHERE id = ?")
+            .bind(order.as_str())
+            .fetch_optional(&self.pool)
+            .await?
+            .unwrap_or(0);
+        // The range (above, below), exclusive, and which end to read from.
+        let (above, below, newest_first, limit) = match window {
+            HistoryWindow::Page { page, limit } => {
+                let top = last_seq.saturating_sub((page - 1).saturating_mul(limit));
+                (top.saturating_sub(limit).max(0), top.saturating_add(1), true, limit)
+            }
+            HistoryWindow::Before { seq, limit } => (0, seq, true, limit),
+            HistoryWindow::After { seq, limit } => (seq, Seq::MAX, false, limit),
+        };
+        let total = match window {
+            HistoryWindow::Page { .. } => last_seq,
+            HistoryWindow::Before { seq, .. } => seq.saturating_sub(1).clamp(0, last_seq),
+            HistoryWindow::After { seq, .. } => last_seq.saturating_sub(seq).max(0),
         };
         let sql = if newest_first {
             concat!(
                 "SELECT * FROM (SELECT ",
                 message_columns!(),
                 " FROM messages m WHERE m.order_id = ? AND m.seq > ? AND m.seq < ? \
-                 ORDER BY m.seq DESC LIMIT ? OFFSET ?) ORDER BY seq"
+                 ORDER BY m.seq DESC LIMIT ?) ORDER BY seq"
             )
         } else {
             concat!(
                 "SELECT ",
                 message_columns!(),
-                " FROM messages m WHERE m.order_id = ? AND m.seq > ? AND m.seq < ? ORDER BY m.seq LIMIT ? OFFSET ?"
+                " FROM messages m WHERE m.order_id = ? AND m.seq > ? AND m.seq < ? ORDER BY m.seq LIMIT ?"
             )
         };
         let rows: Vec<MessageRow> = sqlx::query_as(sql)
@@ -267,14 +290,7 @@ impl Store for SqliteStore {
             .bind(above)
             .bind(below)
             .bind(limit)
-            .bind(offset)
             .fetch_all(&self.pool)
-            .await?;
-        let total = sqlx::query_scalar("SELECT COUNT(*) FROM messages WHERE order_id = ? AND seq > ? AND seq < ?")
-            .bind(order.as_str())
-            .bind(above)
-            .bind(below)
-            .fetch_one(&self.pool)
             .await?;
         Ok(Page {
             items: rows.into_iter().map(Message::from).collect(),
@@ -385,53 +401,61 @@ impl Store for SqliteStore {
     }
 
     async fn order_chats(&self, scope: &Scope, viewer: &UserId, page: i64, limit: i64) -> Result<Page<ChatSummary>> {
-        let (rows, total): (Vec<OrderRow>, i64) = match scope {
-            Scope::All => {
-                let rows = sqlx::query_as(
-                    "SELECT id, number, status, last_seq, last_activity_at, created_at, updated_at FROM orders \
-                     ORDER BY last_activity_at DESC, id LIMIT ? OFFSET ?",
-                )
-                .bind(limit)
-                .bind((page - 1) * limit)
-                .fetch_all(&self.pool)
-                .await?;
-                let total = sqlx::query_scalar("SELECT COUNT(*) FROM orders")
-                    .fetch_one(&self.pool)
-                    .await?;
-                (rows, total)
-            }
-            Scope::ParticipantOf(user) => {
-                let rows = sqlx::query_as(
-                    "SELECT o.id, o.number, o.status, o.last_seq, o.last_activity_at, o.created_at, o.updated_at \
-                     FROM orders o JOIN order_participants p ON p.order_id = o.id WHERE p.user_id = ? \
-                     ORDER BY o.last_activity_at DESC, o.id LIMIT ? OFFSET ?",
-                )
-                .bind(user.as_str())
-                .bind(limit)
-                .bind((page - 1) * limit)
-                .fetch_all(&self.pool)
-                .await?;
-                let total = sqlx::query_scalar("SELECT COUNT(*) FROM order_participants WHERE user_id = ?")
-                    .bind(user.as_str())
-                    .fetch_one(&self.pool)
-                    .await?;
-                (rows, total)
-            }
-        };
-        let mut items = Vec::with_capacity(rows.len());
-        for row in rows {
-            let id = OrderId::from_trusted(row.id.clone());
-            let last_message = self.message_at(&row.id, row.last_seq).await?;
-            let unread_count = self.unread_count(&id, viewer).await?;
-            let participants = self.participants(&row.id).await?;
-            let last_activity_at = row.last_activity_at.clone();
-            items.push(ChatSummary {
-                order: row.into_order(participants),
-                last_message,
-                unread_count,
-                last_activity_at,
-            });
+        // One query: the orders of the page with their participants, newest message and
+        // the viewer's unread counter, and the total across pages as a window count.
+        // Staff without a counter in an order (they never opened it) get a count.
+        let mut query = QueryBuilder::<Sqlite>::new(
+            "SELECT o.id, o.number, o.status, o.last_seq, o.last_activity_at, o.created_at, o.updated_at, \
+               (SELECT json_group_array(json_object('userId', p.user_id, 'role', p.role, 'name', p.name)) \
+                  FROM (SELECT * FROM order_participants p WHERE p.order_id = o.id ORDER BY p.rowid) p) AS participants, \
+               m.id AS m_id, m.seq AS m_seq, m.user_id AS m_user_id, m.user_name AS m_user_name, \
+               m.user_role AS m_user_role, m.body AS m_body, m.message_type AS m_message_type, \
+               m.sender_type AS m_sender_type, m.attachments AS m_attachments, m.reply_to AS m_reply_to, \
+               m.client_id AS m_client_id, m.created_at AS m_created_at, m.updated_at AS m_updated_at, \
+               m.edited_at AS m_edited_at, m.deleted AS m_deleted, \
+               CASE WHEN rp.unread IS NOT NULL THEN rp.unread ELSE \
+                 (SELECT COUNT(*) FROM messages u WHERE u.order_id = o.id AND u.deleted = 0 AND u.user_id IS NOT ",
+        );
+        query
+            .push_bind(viewer.as_str().to_owned())
+            .push(
+                ") END AS unread, COUNT(*) OVER () AS total FROM orders o \
+                 LEFT JOIN messages m ON m.order_id = o.id AND m.seq = o.last_seq \
+                 LEFT JOIN read_pointers rp ON rp.order_id = o.id AND rp.user_id = ",
+            )
+            .push_bind(viewer.as_str().to_owned());
+        if let Scope::ParticipantOf(user) = scope {
+            query
+                .push(" WHERE o.id IN (SELECT order_id FROM order_participants WHERE user_id = ")
+                .push_bind(user.as_str().to_owned())
+                .push(")");
         }
+        query
+            .push(" ORDER BY o.last_activity_at DESC, o.id LIMIT ")
+            .push_bind(limit)
+            .push(" OFFSET ")
+            .push_bind((page - 1) * limit);
+        let rows: Vec<ChatRow> = query.build_query_as().fetch_all(&self.pool).await?;
+        let total = match rows.first() {
+            Some(row) => row.total,
+            // Past the last page the window count is not there to read.
+            None => self.count_chats(scope).await?,
+        };
+        let items = rows
+            .into_iter()
+            .map(|row| {
+                let participants: Vec<ParticipantJson> = serde_json::from_str(&row.participants).unwrap_or_default();
+                let last_activity_at = row.order.last_activity_at.clone();
+                ChatSummary {
+                    order: row
+                        .order
+                        .into_order(participants.into_iter().map(Participant::from).collect()),
+                    last_message: row.last_message.map(Message::from),
+                    unread_count: row.unread,
+                    last_activity_at,
+                }
+            })
+            .collect();
         Ok(Page { items, total })
     }
 

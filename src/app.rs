@@ -90,6 +90,8 @@ impl Application {
             .ws_max_message_size(limits.max_socket_payload)
             .ws_max_frame_size(limits.max_socket_payload)
             .max_buffer_size(limits.socket_buffer_packets)
+            // Most frames are small; a larger one is read in several chunks.
+            .ws_read_buffer_size(512)
             // Files go over HTTP: a binary Socket.IO packet (one that announces
             // attachments) is a protocol error that closes the connection before any
             // attachment is buffered.
@@ -125,6 +127,7 @@ impl Application {
         let router = crate::http::router(&state)
             .with_state(state.clone())
             .layer(socket_layer)
+            .layer(axum::middleware::map_request(realtime::own_handshake_parts))
             .layer(axum::middleware::from_fn_with_state(
                 origins.clone(),
                 crate::origin::check_socket_origin,

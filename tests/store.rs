@@ -299,3 +299,40 @@ async fn search_respects_scope_and_order() {
         .unwrap();
     assert_eq!(in_b.items[0].message, "gate open");
 }
+
+/// Order ids are indexed to narrow searches, tokenized like words: ids that share
+/// tokens (`ord-1`, `ord 1`, `ord"1`) must still never see each other's messages, and
+/// the words of an id are not words of its messages.
+#[tokio::test]
+async fn search_keeps_orders_whose_ids_share_tokens_apart() {
+    let (store, _dir) = sqlite().await;
+    for (id, who) in [("ord-1", "ana"), ("ord 1", "bo"), ("ord\"1", "cy")] {
+        add_order(&*store, id, &[who]).await;
+        store
+            .insert_message(text_from(who, id, &format!("gate code of {who}"), None))
+            .await
+            .unwrap();
+    }
+    for (id, who) in [("ord-1", "ana"), ("ord 1", "bo"), ("ord\"1", "cy")] {
+        let inside = store
+            .search(&Scope::All, Some(&order(id)), "\"gate\"*", 1, 10)
+            .await
+            .unwrap();
+        let texts: Vec<_> = inside.items.iter().map(|m| m.message.as_str()).collect();
+        assert_eq!(texts, [format!("gate code of {who}")], "inside {id}");
+        assert_eq!(inside.total, 1);
+        let theirs = store
+            .search(&Scope::ParticipantOf(user(who)), None, "\"gate\"*", 1, 10)
+            .await
+            .unwrap();
+        assert_eq!(theirs.total, 1, "{who} sees only their order");
+        assert_eq!(theirs.items[0].order_id, order(id));
+    }
+    let by_id_words = store.search(&Scope::All, None, "\"ord\"*", 1, 10).await.unwrap();
+    assert_eq!(by_id_words.total, 0, "an order id's words are not message words");
+    let nobody = store
+        .search(&Scope::ParticipantOf(user("no-orders")), None, "\"gate\"*", 1, 10)
+        .await
+        .unwrap();
+    assert_eq!(nobody.total, 0);
+}

@@ -467,11 +467,31 @@ impl Store for SqliteStore {
         page: i64,
         limit: i64,
     ) -> Result<Page<Message>> {
+        /// The MATCH expression narrows to the order, or to the viewer's orders, inside
+        /// the index; the exact filters after it keep ids that share tokens apart.
         fn filters(query: &mut QueryBuilder<Sqlite>, scope: &Scope, order: Option<&OrderId>, terms: &str) {
-            query
-                .push(" WHERE messages_fts MATCH ")
-                .push_bind(terms.to_owned())
-                .push(" AND m.deleted = 0");
+            let words = format!("{{body}} : ({terms})");
+            query.push(" WHERE messages_fts MATCH ");
+            match (order, scope) {
+                (Some(order), _) => {
+                    let id = order.as_str().replace('"', "\"\"");
+                    query.push_bind(format!("{words} AND {{order_id}} : \"{id}\""));
+                }
+                (None, Scope::ParticipantOf(user)) => {
+                    query
+                        .push_bind(format!("{words} AND {{order_id}} : ("))
+                        .push(
+                            " || COALESCE((SELECT group_concat('\"' || replace(order_id, '\"', '\"\"') || '\"', ' OR ') \
+                             FROM order_participants WHERE user_id = ",
+                        )
+                        .push_bind(user.as_str().to_owned())
+                        .push("), '\"\"') || ')'");
+                }
+                (None, Scope::All) => {
+                    query.push_bind(words);
+                }
+            }
+            query.push(" AND m.deleted = 0");
             if let Some(order) = order {
                 query.push(" AND m.order_id = ").push_bind(order.as_str().to_owned());
             }
@@ -485,7 +505,8 @@ impl Store for SqliteStore {
         ));
         filters(&mut select, scope, order, terms);
         select
-            .push(" ORDER BY bm25(messages_fts), m.created_at DESC LIMIT ")
+            // Rank by the words only: the order id column weighs nothing.
+            .push(" ORDER BY bm25(messages_fts, 1.0, 0.0), m.created_at DESC LIMIT ")
             .push_bind(limit)
             .push(" OFFSET ")
             .push_bind((page - 1) * limit);

@@ -120,3 +120,25 @@ test('participants lists everyone with role, name, online and read pointer', asy
   assert.ok('lastReadAt' in byId[here]);
   s.close();
 });
+
+test('a user added to an order is announced there from their next connection on', async () => {
+  const [first, second] = [id('order'), id('order')];
+  const user = id('driver');
+  const watcherId = id('watcher');
+  await srv.order(first, { [user]: 'driver' });
+  await srv.order(second, { [watcherId]: 'customer' });
+  const watcher = await srv.connect(token(watcherId, 'customer'));
+  assert.equal((await emitAck(watcher, 'join-order-room', second)).ok, true);
+
+  // Connected once while taking part in the first order only.
+  const early = await srv.connect(token(user, 'driver'));
+  early.close();
+  await disconnected(early);
+
+  await srv.order(second, { [watcherId]: 'customer', [user]: 'driver' });
+  const later = await srv.connect(token(user, 'driver'));
+  await waitFor(watcher, 'presence', (e) => e.userId === user && e.online === true);
+  later.close();
+  await waitFor(watcher, 'presence', (e) => e.userId === user && e.online === false);
+  watcher.close();
+});

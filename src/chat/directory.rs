@@ -10,14 +10,19 @@
 //!
 //! The cache is bounded: past `MAX_CACHED` orders, an arbitrary eighth is dropped (they
 //! reload on next use). `last_seq` of a cached order follows the commit feed.
+//!
+//! It also remembers which orders each user takes part in, for presence (a user's
+//! first connection and last disconnection are announced to those orders' rooms), so
+//! that connecting costs no database read once the list is known. A membership change
+//! drops the lists of everyone it touched.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use dashmap::DashMap;
 
 use super::ChatService;
-use crate::domain::{Order, OrderId, Seq};
+use crate::domain::{Order, OrderId, Seq, UserId};
 use crate::error::Result;
 
 const MAX_CACHED: usize = 100_000;
@@ -38,6 +43,10 @@ impl Entry {
 #[derive(Default)]
 pub(super) struct Directory {
     orders: DashMap<OrderId, Arc<Entry>>,
+    /// The orders each user takes part in (for presence), loaded on first use.
+    users: DashMap<UserId, Arc<[OrderId]>>,
+    /// Bumped by every membership change, so a load that raced with one is not kept.
+    epoch: AtomicU64,
 }
 
 impl Directory {
@@ -61,6 +70,14 @@ impl Directory {
         self.orders.insert(order.id.clone(), Arc::new(entry));
     }
 
+    /// The users of a membership change: their order lists must be loaded again.
+    pub fn participants_changed<'a>(&self, users: impl Iterator<Item = &'a UserId>) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        for user in users {
+            self.users.remove(user);
+        }
+    }
+
     /// A message with `seq` was committed in `id`.
     pub fn advance(&self, id: &OrderId, seq: Seq) {
         if let Some(entry) = self.orders.get(id) {
@@ -70,6 +87,23 @@ impl Directory {
 }
 
 impl ChatService {
+    /// The orders a user takes part in: from memory, or loaded once.
+    pub async fn orders_of(&self, user: &UserId) -> Result<Arc<[OrderId]>> {
+        if let Some(orders) = self.directory.users.get(user) {
+            return Ok(orders.clone());
+        }
+        let epoch = self.directory.epoch.load(Ordering::Acquire);
+        let orders: Arc<[OrderId]> = self.store.orders_of(user).await?.into();
+        if self.directory.users.len() >= MAX_CACHED {
+            self.directory.users.clear();
+        }
+        // Kept only if no membership change happened while it loaded.
+        if self.directory.epoch.load(Ordering::Acquire) == epoch {
+            self.directory.users.insert(user.clone(), orders.clone());
+        }
+        Ok(orders)
+    }
+
     /// The order with its participants: from memory, or loaded once.
     pub(super) async fn order_snapshot(&self, id: &OrderId) -> Result<Option<Order>> {
         if let Some(order) = self.directory.cached(id) {

@@ -72,7 +72,10 @@ impl ChatService {
     /// Records an order's new participant list and announces it, so that connections
     /// of users who may no longer see it leave its room. Call with the `changing` lock
     /// held, after the change committed.
-    pub(super) async fn announce_membership(&self, order: &Order) {
+    pub(super) async fn announce_membership(&self, before: Option<&Order>, order: &Order) {
+        let before = before.map(|b| b.participants.as_slice()).unwrap_or_default();
+        self.directory
+            .participants_changed(before.iter().chain(&order.participants).map(|p| &p.user_id));
         self.directory.remember(order);
         self.broadcaster.publish(Event::MembershipChanged(order.clone())).await;
     }

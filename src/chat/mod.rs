@@ -26,7 +26,7 @@ pub use send::SendMessage;
 
 use crate::access;
 use crate::config::Limits;
-use crate::domain::{Identity, Order, OrderId, UserId};
+use crate::domain::{Identity, Order, OrderId};
 use crate::error::{Error, Result};
 use crate::limits::RateLimits;
 use crate::shutdown::Shutdown;
@@ -69,11 +69,6 @@ impl ChatService {
     /// Whether the database answers (for `/readyz`).
     pub async fn ping(&self) -> Result<()> {
         self.store.ping().await
-    }
-
-    /// The orders a user takes part in (whose rooms hear of their presence).
-    pub async fn orders_of(&self, user: &UserId) -> Result<Vec<OrderId>> {
-        self.store.orders_of(user).await
     }
 
     pub fn rate_limits(&self) -> &RateLimits {

@@ -104,12 +104,9 @@ impl ChatService {
             participants: parse_participants(input.participants)?,
         };
         let _exclusive = self.membership.changing(id).await;
+        let before = self.store.order(id).await?;
         let (order, created) = self.store.upsert_order(record).await?;
-        if created {
-            self.directory.remember(&order);
-        } else {
-            self.announce_membership(&order).await;
-        }
+        self.announce_membership(before.as_ref(), &order).await;
         Ok((order, created))
     }
 
@@ -138,7 +135,7 @@ impl ChatService {
             .await?
             .ok_or(Error::OrderNotFound)?;
         if membership_changes {
-            self.announce_membership(&after).await;
+            self.announce_membership(Some(&before), &after).await;
         } else {
             self.directory.remember(&after);
         }

@@ -4,6 +4,7 @@
 //! registers the event handlers, and the disconnect handler undoes all of it.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde_json::{Value, json};
 use socketioxide::SocketIo;
@@ -32,6 +33,8 @@ impl fmt::Display for ConnectRefused {
 /// adapter: with a remote adapter (Redis), namespace setup is async and this line
 /// changes; everything it calls is generic.
 pub fn attach(io: &SocketIo, app: AppState) {
+    // One shared copy: every connection's handlers hold a pointer to it, not a clone.
+    let app = Arc::new(app);
     let for_middleware = app.clone();
     let middleware = move |s: SocketRef, TryData(auth): TryData<Value>| {
         let app = for_middleware.clone();
@@ -71,7 +74,7 @@ fn handshake_token<A: Adapter>(s: &SocketRef<A>, auth: Option<&Value>) -> Option
     })
 }
 
-fn authenticate<A: Adapter>(app: &AppState, s: &SocketRef<A>, auth: Option<Value>) -> Result<(), ConnectRefused> {
+fn authenticate<A: Adapter>(app: &Arc<AppState>, s: &SocketRef<A>, auth: Option<Value>) -> Result<(), ConnectRefused> {
     let refuse = |reason: String| {
         metrics::counter!("orderchat_errors_total", "code" => "connect_refused", "transport" => "socket").increment(1);
         tracing::info!(reason = %reason, "socket connection refused");
@@ -114,7 +117,7 @@ fn authenticate<A: Adapter>(app: &AppState, s: &SocketRef<A>, auth: Option<Value
 
 /// Sets up an accepted connection: its user room, presence, the token's expiry.
 /// Returns the identity when this is the user's first connection (they came online).
-fn opened<A: Adapter>(app: &AppState, s: &SocketRef<A>) -> Option<Identity> {
+fn opened<A: Adapter>(app: &Arc<AppState>, s: &SocketRef<A>) -> Option<Identity> {
     let Some(identity) = s.extensions.get::<Identity>() else {
         // The middleware always sets it; a socket without one must not stay.
         if let Err(err) = s.clone().disconnect() {
@@ -134,7 +137,7 @@ fn opened<A: Adapter>(app: &AppState, s: &SocketRef<A>) -> Option<Identity> {
     came_online.then_some(identity)
 }
 
-async fn disconnected<A: Adapter>(app: AppState, s: SocketRef<A>) {
+async fn disconnected<A: Adapter>(app: Arc<AppState>, s: SocketRef<A>) {
     let _in_flight = app.shutdown.in_flight();
     // The identity as it is now: `refresh-token` may have replaced the one of connect.
     let Some(identity) = s.extensions.get::<Identity>() else {

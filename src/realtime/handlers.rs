@@ -26,7 +26,7 @@ use crate::store::HistoryWindow;
 /// How many messages a `join-order-room` catch-up returns at most.
 const CATCH_UP_LIMIT: i64 = 200;
 
-pub fn register<A: Adapter>(s: &SocketRef<A>, app: &AppState) {
+pub fn register<A: Adapter>(s: &SocketRef<A>, app: &Arc<AppState>) {
     on(s, app, "join-order-room", join_order_room::<A>);
     on(s, app, "leave-order-room", leave_order_room::<A>);
     on(s, app, "typing-start", typing_start::<A>);
@@ -56,10 +56,10 @@ fn caller<A: Adapter>(app: &AppState, s: &SocketRef<A>, event: &'static str) -> 
 
 /// Registers `handler` for `event`: any payload is accepted (a malformed one is the
 /// handler's to refuse), and the result always answers the ack.
-fn on<A, F, Fut>(s: &SocketRef<A>, app: &AppState, event: &'static str, handler: F)
+fn on<A, F, Fut>(s: &SocketRef<A>, app: &Arc<AppState>, event: &'static str, handler: F)
 where
     A: Adapter,
-    F: Fn(AppState, SocketRef<A>, Identity, Value) -> Fut + Clone + Send + Sync + 'static,
+    F: Fn(Arc<AppState>, SocketRef<A>, Identity, Value) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Result<Value>> + Send + 'static,
 {
     let app = app.clone();
@@ -85,7 +85,12 @@ fn in_room<A: Adapter>(s: &SocketRef<A>, order: &OrderId) -> bool {
     s.rooms().iter().any(|r| *r == room)
 }
 
-async fn join_order_room<A: Adapter>(app: AppState, s: SocketRef<A>, identity: Identity, data: Value) -> Result<Value> {
+async fn join_order_room<A: Adapter>(
+    app: Arc<AppState>,
+    s: SocketRef<A>,
+    identity: Identity,
+    data: Value,
+) -> Result<Value> {
     let (order_id, fields) = order_ref(data)?;
     let since = optional_seq(&fields, "sinceSeq")?;
     let mut joined = false;
@@ -131,7 +136,7 @@ async fn join_order_room<A: Adapter>(app: AppState, s: SocketRef<A>, identity: I
 }
 
 async fn leave_order_room<A: Adapter>(
-    app: AppState,
+    app: Arc<AppState>,
     s: SocketRef<A>,
     identity: Identity,
     data: Value,
@@ -174,7 +179,12 @@ async fn relay_typing<A: Adapter>(s: &SocketRef<A>, identity: &Identity, order_i
     emit_to(s.to(order_id.room()), "user-typing", &payload).await;
 }
 
-async fn typing_start<A: Adapter>(app: AppState, s: SocketRef<A>, identity: Identity, data: Value) -> Result<Value> {
+async fn typing_start<A: Adapter>(
+    app: Arc<AppState>,
+    s: SocketRef<A>,
+    identity: Identity,
+    data: Value,
+) -> Result<Value> {
     let order_id = typing_order(&app, &s, &identity, data).await?;
     let sid = s.id.to_string();
     let generation = app.realtime.typing.start(&sid, &order_id);
@@ -190,7 +200,12 @@ async fn typing_start<A: Adapter>(app: AppState, s: SocketRef<A>, identity: Iden
     Ok(json!({}))
 }
 
-async fn typing_stop<A: Adapter>(app: AppState, s: SocketRef<A>, identity: Identity, data: Value) -> Result<Value> {
+async fn typing_stop<A: Adapter>(
+    app: Arc<AppState>,
+    s: SocketRef<A>,
+    identity: Identity,
+    data: Value,
+) -> Result<Value> {
     let order_id = typing_order(&app, &s, &identity, data).await?;
     if app.realtime.typing.stop(&s.id.to_string(), &order_id) {
         relay_typing(&s, &identity, &order_id, false).await;
@@ -198,7 +213,7 @@ async fn typing_stop<A: Adapter>(app: AppState, s: SocketRef<A>, identity: Ident
     Ok(json!({}))
 }
 
-async fn mark_read<A: Adapter>(app: AppState, s: SocketRef<A>, identity: Identity, data: Value) -> Result<Value> {
+async fn mark_read<A: Adapter>(app: Arc<AppState>, s: SocketRef<A>, identity: Identity, data: Value) -> Result<Value> {
     let (order_id, fields) = order_ref(data)?;
     let seq = optional_seq(&fields, "seq")?;
     let (seq, unread) = app
@@ -213,7 +228,7 @@ async fn mark_read<A: Adapter>(app: AppState, s: SocketRef<A>, identity: Identit
 /// a task of its own, so the closure body, which runs synchronously as events arrive,
 /// takes each message's place in line; its task waits until the message before it is
 /// queued for the writer (not committed), then queues its own and frees the next.
-fn on_send_message<A: Adapter>(s: &SocketRef<A>, app: &AppState) {
+fn on_send_message<A: Adapter>(s: &SocketRef<A>, app: &Arc<AppState>) {
     let app = app.clone();
     let line: Arc<Mutex<Option<oneshot::Receiver<()>>>> = Arc::default();
     s.on(
@@ -253,7 +268,12 @@ fn on_send_message<A: Adapter>(s: &SocketRef<A>, app: &AppState) {
 
 /// `refresh-token { token }`: replaces the connection's token with a newer one of the
 /// same user and role, so the connection outlives the old token's `exp`.
-async fn refresh_token<A: Adapter>(app: AppState, s: SocketRef<A>, identity: Identity, data: Value) -> Result<Value> {
+async fn refresh_token<A: Adapter>(
+    app: Arc<AppState>,
+    s: SocketRef<A>,
+    identity: Identity,
+    data: Value,
+) -> Result<Value> {
     let raw = match &data {
         Value::Object(fields) => fields.get("token").and_then(Value::as_str),
         Value::String(token) => Some(token.as_str()),

@@ -290,6 +290,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     runtime.block_on(async {
         for scenario in scenarios {
+            let waited = if args.smoke { 0.0 } else { quiesce(&ctx.target).await };
             eprintln!("orderchat-bench: {} …", scenario.name());
             let started = Instant::now();
             let outcome = match scenario {
@@ -307,8 +308,27 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
                 started.elapsed().as_secs_f64(),
                 outcome,
             );
+            let mut line = line;
+            line["quiesceSecs"] = serde_json::json!(stats::round3(waited));
             println!("{line}");
         }
     });
     Ok(())
+}
+
+/// Waits (at most two minutes) until the server is idle — under 5% of a core for half a
+/// second — so work it queued during one scenario (pushes after acks, …) does not count
+/// against the next. Returns the seconds waited; without a PID there is nothing to watch.
+async fn quiesce(target: &Target) -> f64 {
+    let started = Instant::now();
+    let window = Duration::from_millis(500);
+    while started.elapsed() < Duration::from_secs(120) {
+        let Some(before) = target.cpu() else { break };
+        tokio::time::sleep(window).await;
+        let Some(after) = target.cpu() else { break };
+        if after.saturating_sub(before).as_secs_f64() < 0.05 * window.as_secs_f64() {
+            break;
+        }
+    }
+    started.elapsed().as_secs_f64()
 }

@@ -3,10 +3,13 @@
 //! against the same load in an empty order measured right after, in the same run. Per-
 //! message cost must not grow with history, so the two rates should match.
 //!
-//! The history is filled through the contract itself (acked `send-message`, the four
-//! members with `--fill-inflight` acks in flight each), so it works against any server;
-//! the fill's own rate is reported too, and a fill that exceeds `--fill-timeout` stops
-//! there and says how far it got.
+//! The history is filled through the contract itself, so it works against any server:
+//! the order is first registered with one participant only, who posts the messages from
+//! four connections with `--fill-inflight` acks in flight each; then the order is
+//! registered again with all four members, so three of them have `--history` unread
+//! messages. (With the members in the order from the start, a server whose per-message
+//! cost grows with history would make the fill itself quadratic.) The fill's own rate is
+//! reported, and a fill that exceeds `--fill-timeout` stops there and says how far it got.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,13 +30,23 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Outcome> {
     let o = &ctx.opts;
     let mut errors = Errors::default();
     let rooms: Vec<Room> = vec![ctx.room("history", 4), ctx.room("empty", 4)];
-    ctx.register(&rooms).await?;
-    let conns = connect_and_join(ctx, &rooms, |_, _| ()).await?;
-
+    let writer = Room {
+        order_id: rooms[0].order_id.clone(),
+        members: rooms[0].members[..1].to_vec(),
+    };
+    ctx.register(std::slice::from_ref(&writer)).await?;
+    let mut fillers = Vec::new();
+    for _ in 0..4 {
+        fillers.push(ctx.connect(&writer.members[0], ()).await?);
+    }
     let started = Instant::now();
-    let (filled, fill_errors) = fill(ctx, &rooms[0], &conns[0], o.history).await;
+    let (filled, fill_errors) = fill(ctx, &writer, &fillers, o.history).await;
     let fill_secs = started.elapsed();
     errors.absorb(fill_errors);
+    close_all(fillers).await;
+
+    ctx.register(&rooms).await?;
+    let conns = connect_and_join(ctx, &rooms, |_, _| ()).await?;
     if filled < o.history {
         errors.add(format!(
             "history fill stopped at {filled} of {} messages after {:.0} s (--fill-timeout)",
@@ -76,8 +89,8 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Outcome> {
     })
 }
 
-/// Sends `count` acked messages to `room` from all its members, `--fill-inflight` in
-/// flight each, until done or `--fill-timeout`. Returns how many were stored; their seqs
+/// Sends `count` acked messages to `room` from `conns`, `--fill-inflight` in flight
+/// each, until done or `--fill-timeout`. Returns how many were stored; their seqs
 /// must be exactly 1..=n.
 async fn fill(ctx: &Ctx, room: &Room, conns: &[Conn<()>], count: u64) -> (u64, Errors) {
     let deadline = Instant::now() + ctx.opts.fill_timeout;

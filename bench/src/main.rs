@@ -220,19 +220,20 @@ impl RunArgs {
             history: self.history,
             fill_inflight: self.fill_inflight,
             fill_timeout: secs(self.fill_timeout),
+            quiesce: true,
         };
         if !self.smoke {
             return opts;
         }
         Opts {
-            warmup: secs(0.2),
-            duration: secs(0.5),
+            warmup: secs(0.1),
+            duration: secs(0.3),
             many_rooms: 5,
             fanout_members: 5,
             fanout_rate: 20.0,
             sweep_start: 50.0,
             sweep_max: 100.0,
-            sweep_step: secs(0.3),
+            sweep_step: secs(0.2),
             // Generous: a debug build on a busy CI machine must still pass a step.
             p99_target_ms: 1000.0,
             hold_connections: 20,
@@ -241,6 +242,7 @@ impl RunArgs {
             reconnect_rate: 40.0,
             history: 300,
             fill_timeout: secs(60.0),
+            quiesce: false,
             ..opts
         }
     }
@@ -290,7 +292,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     runtime.block_on(async {
         for scenario in scenarios {
-            let waited = if args.smoke { 0.0 } else { quiesce(&ctx.target).await };
+            let waited = ctx.quiesce().await;
             eprintln!("orderchat-bench: {} …", scenario.name());
             let started = Instant::now();
             let outcome = match scenario {
@@ -314,21 +316,4 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         }
     });
     Ok(())
-}
-
-/// Waits (at most two minutes) until the server is idle — under 5% of a core for half a
-/// second — so work it queued during one scenario (pushes after acks, …) does not count
-/// against the next. Returns the seconds waited; without a PID there is nothing to watch.
-async fn quiesce(target: &Target) -> f64 {
-    let started = Instant::now();
-    let window = Duration::from_millis(500);
-    while started.elapsed() < Duration::from_secs(120) {
-        let Some(before) = target.cpu() else { break };
-        tokio::time::sleep(window).await;
-        let Some(after) = target.cpu() else { break };
-        if after.saturating_sub(before).as_secs_f64() < 0.05 * window.as_secs_f64() {
-            break;
-        }
-    }
-    started.elapsed().as_secs_f64()
 }

@@ -16,6 +16,7 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Outcome> {
     let mut errors = Errors::default();
 
     let one = one_case(ctx, "durable-one", 1, 4, o.one_room_inflight, &mut errors).await?;
+    ctx.quiesce().await;
     let many = one_case(ctx, "durable-many", o.many_rooms, 1, o.many_inflight, &mut errors).await?;
 
     Ok(Outcome {

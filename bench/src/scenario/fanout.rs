@@ -227,6 +227,8 @@ struct Step {
     latency: Latency,
     errors: Errors,
     cpu: Value,
+    /// Seconds waited for an idle server before the step.
+    quiesced: f64,
 }
 
 impl Step {
@@ -248,6 +250,7 @@ impl Step {
             "missingDeliveries": self.missing_deliveries(),
             "errors": self.errors.count,
             "cpu": self.cpu,
+            "quiesceSecs": crate::stats::round3(self.quiesced),
         })
     }
 }
@@ -256,6 +259,7 @@ impl Fanout<'_> {
     /// Sends at `rate` messages per second in total (spread over the rooms) for `window`,
     /// then waits for the deliveries.
     async fn step(&self, id: u32, rate: f64, window: Duration) -> Step {
+        let quiesced = self.ctx.quiesce().await;
         for inbox in self.inboxes {
             let mut inbox = inbox.lock().expect("inbox");
             inbox.step = id;
@@ -301,6 +305,7 @@ impl Fanout<'_> {
             latency,
             errors,
             cpu,
+            quiesced,
         }
     }
 

@@ -55,8 +55,10 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Outcome> {
         ));
     }
 
+    ctx.quiesce().await;
     let mut empty = measure(ctx, &rooms[1..], &conns[1..], 4, o.one_room_inflight, &HashMap::new()).await;
     let after = HashMap::from([(rooms[0].order_id.clone(), filled)]);
+    ctx.quiesce().await;
     let mut full = measure(ctx, &rooms[..1], &conns[..1], 4, o.one_room_inflight, &after).await;
     close_all(conns.into_iter().flatten()).await;
 

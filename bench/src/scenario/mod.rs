@@ -51,6 +51,8 @@ pub struct Opts {
     pub history: u64,
     pub fill_inflight: usize,
     pub fill_timeout: Duration,
+    /// Wait for an idle server before each scenario and each fanout step.
+    pub quiesce: bool,
 }
 
 /// What a scenario hands back: its parameters, its results, and how many things went
@@ -125,6 +127,24 @@ pub struct Room {
 const ROLES: [&str; 2] = ["customer", "driver"];
 
 impl Ctx {
+    /// Waits (at most two minutes) until the server is idle — under 5% of a core for half
+    /// a second — so work it queued during one measurement (pushes after acks, …) does
+    /// not count against the next. Returns the seconds waited; without a PID, or with
+    /// `quiesce` off, there is nothing to wait for.
+    pub async fn quiesce(&self) -> f64 {
+        let started = Instant::now();
+        let window = Duration::from_millis(500);
+        while self.opts.quiesce && started.elapsed() < Duration::from_secs(120) {
+            let Some(before) = self.target.cpu() else { break };
+            tokio::time::sleep(window).await;
+            let Some(after) = self.target.cpu() else { break };
+            if after.saturating_sub(before).as_secs_f64() < 0.05 * window.as_secs_f64() {
+                break;
+            }
+        }
+        started.elapsed().as_secs_f64()
+    }
+
     /// A new order with `size` fresh non-staff participants (not registered yet).
     pub fn room(&self, what: &str, size: usize) -> Room {
         let order_id = self.names.next(what);

@@ -142,16 +142,15 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Outcome> {
         .await;
 
         // And reconnects, re-joining with what it has seen.
-        let rejoined: Vec<(usize, anyhow::Result<(Conn<Shared>, u64)>)> =
-            futures_util::stream::iter(dropped.into_iter().enumerate())
-                .map(|(i, (r, m, tracker))| async move { (i, rejoin(ctx, &rooms[r], m, tracker).await) })
-                .buffer_unordered(o.connect_concurrency.max(1))
-                .collect()
-                .await;
+        let rejoined: Vec<anyhow::Result<(Conn<Shared>, u64)>> = futures_util::stream::iter(dropped)
+            .map(|(r, m, tracker)| rejoin(ctx, &rooms[r], m, tracker))
+            .buffer_unordered(o.connect_concurrency.max(1))
+            .collect()
+            .await;
         let rejoined_secs = dropped_at.elapsed().as_secs_f64();
         let mut conns = Vec::with_capacity(rejoined.len());
         let mut caught_up_messages = 0;
-        for (_, result) in rejoined {
+        for result in rejoined {
             match result {
                 Ok((conn, behind)) => {
                     caught_up_messages += behind;

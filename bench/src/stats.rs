@@ -57,12 +57,15 @@ pub fn per_sec(count: u64, window: Duration) -> f64 {
     (count as f64 / window.as_secs_f64().max(1e-9)).round()
 }
 
-/// CPU used by the loader (this process) and the server (if its PID is known) between
-/// `start` and `stop`, in cores (1.0 = one core busy all the time).
+/// CPU used by the loader (this process), the server (if its PID is known) and
+/// everything else on the machine between `start` and `stop`, in cores (1.0 = one core
+/// busy all the time). `otherCores` well above zero means something else competed for the
+/// machine during the measurement.
 pub struct CpuMeter {
     wall: Instant,
     own: Duration,
     server: Option<Duration>,
+    machine: Option<Duration>,
 }
 
 impl CpuMeter {
@@ -71,20 +74,32 @@ impl CpuMeter {
             wall: Instant::now(),
             own: sys::own_cpu(),
             server: target.cpu(),
+            machine: sys::machine_busy(),
         }
     }
 
-    /// `{ loaderCores, serverCores }` since `start`.
+    /// `{ loaderCores, serverCores, otherCores }` since `start`.
     pub fn stop(&self, target: &Target) -> Value {
         let wall = self.wall.elapsed().as_secs_f64().max(1e-9);
         let cores = |used: Duration| round3(used.as_secs_f64() / wall);
+        let loader = sys::own_cpu().saturating_sub(self.own);
         let server = match (self.server, target.cpu()) {
-            (Some(before), Some(after)) => json!(cores(after.saturating_sub(before))),
-            _ => Value::Null,
+            (Some(before), Some(after)) => Some(after.saturating_sub(before)),
+            _ => None,
+        };
+        let other = match (self.machine, sys::machine_busy(), server) {
+            (Some(before), Some(after), Some(server)) => Some(
+                after
+                    .saturating_sub(before)
+                    .saturating_sub(loader)
+                    .saturating_sub(server),
+            ),
+            _ => None,
         };
         json!({
-            "loaderCores": cores(sys::own_cpu().saturating_sub(self.own)),
-            "serverCores": server,
+            "loaderCores": cores(loader),
+            "serverCores": server.map(cores),
+            "otherCores": other.map(cores),
         })
     }
 }

@@ -60,7 +60,7 @@ impl Inbox for Receiver {
             return;
         };
         let message = delivered.message;
-        if message.seq <= self.last_seq {
+        if message.seq < self.last_seq {
             self.out_of_order += 1;
         }
         self.last_seq = self.last_seq.max(message.seq);

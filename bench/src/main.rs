@@ -166,7 +166,7 @@ struct RunArgs {
     room_size: usize,
 
     /// hold: seconds the joined connections sit idle before memory is read.
-    #[arg(long, default_value_t = 2.0)]
+    #[arg(long, default_value_t = 5.0)]
     hold_secs: f64,
 
     /// hold and reconnect: handshakes in flight at once.

@@ -122,6 +122,25 @@ fn at<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
     path.split('.').try_fold(value, |v, key| v.get(key))
 }
 
+/// The highest `otherCores` anywhere in `value`: CPU that neither the loader nor the
+/// server used while measuring, i.e. other work competing for the machine.
+fn max_other_cores(value: &Value) -> Option<f64> {
+    match value {
+        Value::Object(map) => map
+            .iter()
+            .filter_map(|(k, v)| {
+                if k == "otherCores" {
+                    v.as_f64()
+                } else {
+                    max_other_cores(v)
+                }
+            })
+            .reduce(f64::max),
+        Value::Array(items) => items.iter().filter_map(max_other_cores).reduce(f64::max),
+        _ => None,
+    }
+}
+
 fn show(value: Option<&Value>) -> String {
     match value {
         Some(Value::Number(n)) => {
@@ -183,6 +202,12 @@ pub fn compare(path: &Path, base: &str, peer: &str) -> anyhow::Result<String> {
             errors(b),
             errors(p)
         ));
+        let other = |l: Option<&Value>| show(l.and_then(|l| max_other_cores(&l["results"])).map(Value::from).as_ref());
+        out.push_str(&format!(
+            "| {scenario} | other load on the machine, max cores | {} | {} | | |\n",
+            other(b),
+            other(p)
+        ));
     }
     Ok(out)
 }
@@ -199,7 +224,7 @@ mod tests {
         std::fs::write(
             &file,
             concat!(
-                r#"{"scenario":"hold","target":"a","results":{"connectsPerSec":400,"joinsPerSec":1000,"serverKiBPerConnection":30.5},"errors":0}"#,
+                r#"{"scenario":"hold","target":"a","results":{"connectsPerSec":400,"joinsPerSec":1000,"serverKiBPerConnection":30.5,"connectCpu":{"otherCores":0.25}},"errors":0}"#,
                 "\n",
                 r#"{"scenario":"hold","target":"b","results":{"connectsPerSec":2000,"joinsPerSec":500,"serverKiBPerConnection":25},"errors":0}"#,
                 "\n"
@@ -213,6 +238,10 @@ mod tests {
         );
         assert!(
             table.contains("| durable | errors | not run | not run | | |"),
+            "{table}"
+        );
+        assert!(
+            table.contains("| hold | other load on the machine, max cores | 0.25 | – | | |"),
             "{table}"
         );
         std::fs::remove_dir_all(dir).unwrap();

@@ -120,13 +120,15 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Outcome> {
     let stop = AtomicBool::new(false);
     let last_acked: Vec<AtomicU64> = rooms.iter().map(|_| AtomicU64::new(0)).collect();
     let per_room_period = Duration::from_secs_f64(room_count as f64 / o.reconnect_rate.max(0.001));
-    let sending = futures_util::future::join_all(
-        senders
-            .iter()
-            .zip(rooms)
-            .zip(&last_acked)
-            .map(|((sender, room), last)| send_until(ctx, sender, &room.order_id, per_room_period, &stop, last)),
-    );
+    // Rooms take turns (each starts a fraction of the period later), so the load is
+    // steady instead of one burst of every room at each tick.
+    let first = Instant::now();
+    let sending = futures_util::future::join_all(senders.iter().zip(rooms).zip(&last_acked).enumerate().map(
+        |(r, ((sender, room), last))| {
+            let start = first + per_room_period.mul_f64(r as f64 / room_count as f64);
+            send_until(ctx, sender, &room.order_id, start, per_room_period, &stop, last)
+        },
+    ));
 
     let storm = async {
         let mut errors = Errors::default();
@@ -275,11 +277,13 @@ async fn rejoin(ctx: &Ctx, room: &Room, m: usize, tracker: Shared) -> anyhow::Re
     Ok((conn, carried))
 }
 
-/// Posts to `order_id` every `period` until `stop`; records the highest acked seq.
+/// Posts to `order_id` every `period` from `start` until `stop`; records the highest
+/// acked seq.
 async fn send_until(
     ctx: &Ctx,
     sender: &Conn<Shared>,
     order_id: &str,
+    start: Instant,
     period: Duration,
     stop: &AtomicBool,
     last_acked: &AtomicU64,
@@ -287,7 +291,7 @@ async fn send_until(
     let mut errors = Errors::default();
     let mut pending = FuturesUnordered::new();
     let tag = ctx.names.next("r");
-    let mut ticks = tokio::time::interval(period);
+    let mut ticks = tokio::time::interval_at(start.into(), period);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let mut k = 0u64;
     let record = |result: AckWait, errors: &mut Errors| match acked_seq(&result) {

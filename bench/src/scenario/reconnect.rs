@@ -22,7 +22,7 @@ use super::{
     wait_ack,
 };
 use crate::client::{Conn, Inbox};
-use crate::stats::{Latency, round3};
+use crate::stats::{CpuMeter, Latency, round3};
 
 /// How long the whole catch-up (and later the final drain) may take.
 const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(60);
@@ -135,6 +135,7 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Outcome> {
         tokio::time::sleep(o.warmup.min(Duration::from_secs(2))).await;
 
         // Everyone drops at once.
+        let meter = CpuMeter::start(&ctx.target);
         let dropped_at = Instant::now();
         let dropped: Vec<(usize, usize, Shared)> = futures_util::future::join_all(
             receivers
@@ -186,14 +187,23 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Outcome> {
                 "{not_caught} clients did not catch up within {CATCH_UP_TIMEOUT:?}"
             ));
         }
+        let cpu = meter.stop(&ctx.target);
 
         // Messages keep flowing a moment longer, then stop; every client must end with all.
         tokio::time::sleep(Duration::from_millis(500)).await;
         stop.store(true, Ordering::Relaxed);
-        (errors, conns, rejoined_secs, catch_up, last_caught, caught_up_messages)
+        (
+            errors,
+            conns,
+            rejoined_secs,
+            catch_up,
+            last_caught,
+            caught_up_messages,
+            cpu,
+        )
     };
 
-    let (send_errors, (mut errors, conns, rejoined_secs, catch_up, last_caught, caught_up_messages)) =
+    let (send_errors, (mut errors, conns, rejoined_secs, catch_up, last_caught, caught_up_messages, cpu)) =
         tokio::join!(sending, storm);
     for e in send_errors {
         errors.absorb(e);
@@ -244,6 +254,7 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Outcome> {
             "duplicates": duplicates,
             // SPEC §3: every connection receives an order's new-message events in seq order.
             "outOfOrderDeliveries": out_of_order,
+            "stormCpu": cpu,
         }),
         errors: errors.count,
         first_error: errors.first,

@@ -127,6 +127,7 @@ impl Application {
         let router = crate::http::router(&state)
             .with_state(state.clone())
             .layer(socket_layer)
+            .layer(axum::middleware::map_request(realtime::own_handshake_parts))
             .layer(axum::middleware::from_fn_with_state(
                 origins.clone(),
                 crate::origin::check_socket_origin,

@@ -7,6 +7,7 @@ mod ack;
 mod broadcast;
 mod connection;
 mod handlers;
+mod handshake;
 mod presence;
 mod session;
 mod typing;
@@ -21,6 +22,7 @@ use tokio::task::JoinHandle;
 
 pub use broadcast::SocketBroadcaster;
 pub use connection::attach;
+pub use handshake::own_handshake_parts;
 pub use presence::Presence;
 pub use session::Sessions;
 pub use typing::Typing;

@@ -59,7 +59,7 @@ async fn open_store_with_feed(config: &Config, feed: Option<CommitFeed>) -> anyh
             std::fs::create_dir_all(&config.data_dir)
                 .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
         }
-        let store = SqliteStore::open(&url, feed)
+        let store = SqliteStore::open(&url, feed, config.limits.write_queue_messages)
             .await
             .with_context(|| format!("opening database {url}"))?;
         Ok(Arc::new(store))

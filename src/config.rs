@@ -137,6 +137,11 @@ pub struct Limits {
     #[arg(long, env = "ORDERCHAT_MAX_CONNECTIONS", default_value_t = 100_000)]
     pub max_connections: usize,
 
+    /// Messages that may wait to be stored; past this, sends are refused with
+    /// `503 unavailable` (the writer is behind) instead of queueing in memory.
+    #[arg(long, env = "ORDERCHAT_WRITE_QUEUE_MESSAGES", default_value_t = 16_384)]
+    pub write_queue_messages: usize,
+
     /// Seconds a client has to send a request's headers. The same timer closes a
     /// kept-alive HTTP connection that sends no new request (idle keep-alive timeout).
     #[arg(long, env = "ORDERCHAT_HTTP_HEADER_TIMEOUT_SECS", default_value_t = 30)]

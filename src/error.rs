@@ -45,8 +45,10 @@ pub enum Error {
     TooManyConnections,
     #[error("the request body did not arrive within {} s", .secs)]
     RequestTimeout { secs: u64 },
-    #[error("the server is shutting down; retry shortly")]
-    Unavailable,
+    /// The server cannot take this now (shutting down, or its write queue is full);
+    /// the client should retry shortly, on this node or another.
+    #[error("{0}; retry shortly")]
+    Unavailable(&'static str),
     /// A refusal made before our handlers ran (by the router or a layer), carried over
     /// with its status so it gets the same JSON body as every other error.
     #[error("{message}")]
@@ -80,7 +82,7 @@ impl Error {
             Error::RateLimited { .. } => "rate_limited",
             Error::TooManyConnections => "too_many_connections",
             Error::RequestTimeout { .. } => "request_timeout",
-            Error::Unavailable => "unavailable",
+            Error::Unavailable(_) => "unavailable",
             Error::Refused { code, .. } => code,
             Error::Internal(_) => "internal_error",
         }

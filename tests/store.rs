@@ -336,3 +336,38 @@ async fn search_keeps_orders_whose_ids_share_tokens_apart() {
         .unwrap();
     assert_eq!(nobody.total, 0);
 }
+
+/// A writer that falls behind refuses new messages with `unavailable` instead of
+/// queueing without bound; what it accepted is stored, and it takes messages again
+/// once it has caught up.
+#[tokio::test]
+async fn a_full_write_queue_refuses_new_messages_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("test.db").display());
+    let store = SqliteStore::open(&url, None, 2).await.unwrap();
+    add_order(&store, "q", &["u"]).await;
+    // Queued synchronously, one after another, faster than any commit.
+    let pending: Vec<_> = (0..50)
+        .map(|n| store.insert_message(text_from("u", "q", &format!("m{n}"), None)))
+        .collect();
+    let results = futures::future::join_all(pending).await;
+    let refused = results
+        .iter()
+        .filter(|r| matches!(r, Err(Error::Unavailable(_))))
+        .count();
+    let stored = results.iter().filter(|r| r.is_ok()).count();
+    assert!(refused > 0, "nothing was refused with a queue of 2");
+    assert_eq!(refused + stored, 50, "every send was either stored or refused cleanly");
+    let history = store
+        .history(
+            &order("q"),
+            orderchat::store::HistoryWindow::After { seq: 0, limit: 100 },
+        )
+        .await
+        .unwrap();
+    assert_eq!(history.items.len(), stored);
+    store
+        .insert_message(text_from("u", "q", "later", None))
+        .await
+        .expect("accepted again");
+}

@@ -45,7 +45,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
 async fn in_flight(State(shutdown): State<Shutdown>, request: Request, next: Next) -> Response {
     let _in_flight = shutdown.in_flight();
     if shutdown.is_closing() {
-        return Error::Unavailable.into_response();
+        return Error::Unavailable("the server is shutting down").into_response();
     }
     next.run(request).await
 }

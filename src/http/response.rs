@@ -80,7 +80,7 @@ impl Error {
             Error::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::RateLimited { .. } | Error::TooManyConnections => StatusCode::TOO_MANY_REQUESTS,
             Error::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
-            Error::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Refused { status, .. } => StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -104,6 +104,11 @@ impl IntoResponse for Error {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Error::Unavailable(_) = &self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         if let Error::RequestTimeout { .. } = &self {
             // The rest of the body may still be trickling in: do not keep reading it.

@@ -40,7 +40,7 @@ pub fn register<A: Adapter>(s: &SocketRef<A>, app: &Arc<AppState>) {
 /// the server is shutting down, or the connection's token has expired.
 fn caller<A: Adapter>(app: &AppState, s: &SocketRef<A>, event: &'static str) -> Result<Identity> {
     if app.shutdown.is_draining() {
-        return Err(Error::Unavailable);
+        return Err(Error::Unavailable("the server is shutting down"));
     }
     let identity = s
         .extensions

@@ -23,6 +23,9 @@ use super::{
 use crate::domain::{Message, MessageText, NewMessage, Order, OrderId, Participant, Seq, UserId, timestamp};
 use crate::error::{Error, Result};
 
+/// Messages that may wait for the writer when no other limit is configured.
+pub const DEFAULT_WRITE_QUEUE: usize = 16_384;
+
 /// Migrations are embedded in the binary, so `serve` and `migrate` need no files.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -35,11 +38,12 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if missing) the database at `url` and brings its schema up to date.
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
-        Self::open(url, None).await
+        Self::open(url, None, DEFAULT_WRITE_QUEUE).await
     }
 
     /// Like `connect`, and reports every newly stored message to `feed` in commit order.
-    pub async fn open(url: &str, feed: Option<CommitFeed>) -> anyhow::Result<Self> {
+    /// At most `write_queue` messages wait for the writer; more are refused.
+    pub async fn open(url: &str, feed: Option<CommitFeed>, write_queue: usize) -> anyhow::Result<Self> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -52,7 +56,7 @@ impl SqliteStore {
             .await?;
         MIGRATOR.run(&pool).await?;
         let path = options.get_filename().to_string_lossy().into_owned();
-        let writer = Writer::start(&path, feed)?;
+        let writer = Writer::start(&path, feed, write_queue)?;
         Ok(Self { pool, writer })
     }
 

@@ -33,9 +33,6 @@ use crate::error::{Error, Result};
 use crate::store::{CommitFeed, Committing, Inserted};
 
 const MAX_BATCH: usize = 256;
-/// Messages queued and not yet committed; past this, new ones are refused
-/// (`unavailable`) instead of piling up in memory.
-const QUEUE_DEPTH: usize = 16_384;
 
 enum Job {
     Insert {
@@ -52,11 +49,14 @@ enum Job {
 pub(super) struct Writer {
     jobs: mpsc::UnboundedSender<Job>,
     queued: Arc<AtomicUsize>,
+    /// Messages queued and not yet committed; past this, new ones are refused
+    /// (`unavailable`) instead of piling up in memory.
+    queue_depth: usize,
 }
 
 impl Writer {
     /// Opens the writer's own connection to `path` and starts its thread.
-    pub fn start(path: &str, feed: Option<CommitFeed>) -> anyhow::Result<Self> {
+    pub fn start(path: &str, feed: Option<CommitFeed>, queue_depth: usize) -> anyhow::Result<Self> {
         let connection = open(path)?;
         let (jobs, queue) = mpsc::unbounded_channel();
         let queued = Arc::new(AtomicUsize::new(0));
@@ -64,16 +64,23 @@ impl Writer {
         std::thread::Builder::new()
             .name("orderchat-writer".into())
             .spawn(move || run(connection, queue, counter, feed))?;
-        Ok(Self { jobs, queued })
+        Ok(Self {
+            jobs,
+            queued,
+            queue_depth: queue_depth.max(1),
+        })
     }
 
     /// Queues the message before returning (see `Store::insert_message`).
     pub fn insert(&self, message: NewMessage) -> Committing {
-        if self.queued.fetch_add(1, Ordering::AcqRel) >= QUEUE_DEPTH {
+        if self.queued.fetch_add(1, Ordering::AcqRel) >= self.queue_depth {
             self.queued.fetch_sub(1, Ordering::AcqRel);
             metrics::counter!("orderchat_errors_total", "code" => "write_queue_full", "transport" => "store")
                 .increment(1);
-            return futures::future::ready(Err(Error::Unavailable)).boxed();
+            return futures::future::ready(Err(Error::Unavailable(
+                "the server is busy: too many messages waiting to be stored",
+            )))
+            .boxed();
         }
         let (reply, answer) = oneshot::channel();
         if self.jobs.send(Job::Insert { message, reply }).is_err() {

@@ -112,7 +112,7 @@ impl Application {
         };
         let broadcaster = Arc::new(SocketBroadcaster::new(io.clone(), presence));
         let shutdown = Shutdown::default();
-        let chat = ChatService::new(store, broadcaster, limits, shutdown.clone());
+        let chat = ChatService::new(store, broadcaster, limits, &config.closed_statuses, shutdown.clone());
         chat.spawn_publisher(committed);
         let state = AppState {
             chat,

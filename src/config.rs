@@ -40,6 +40,16 @@ pub struct Config {
     #[arg(long, env = "ORDERCHAT_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
 
+    /// Order statuses that mean the order is over: a user's presence is not announced
+    /// to the rooms of such orders (compared without regard to case).
+    #[arg(
+        long,
+        env = "ORDERCHAT_CLOSED_STATUSES",
+        value_delimiter = ',',
+        default_value = "delivered,completed,cancelled,canceled,closed,archived"
+    )]
+    pub closed_statuses: Vec<String>,
+
     /// Seconds that in-flight requests and socket handlers get to finish after SIGTERM
     /// before sockets are closed and the database is flushed anyway.
     #[arg(long, env = "ORDERCHAT_SHUTDOWN_GRACE_SECS", default_value_t = 10)]

@@ -142,3 +142,29 @@ test('a user added to an order is announced there from their next connection on'
   await waitFor(watcher, 'presence', (e) => e.userId === user && e.online === false);
   watcher.close();
 });
+
+test('presence is not announced to orders that are over, and is again once one reopens', async () => {
+  const [done, live] = [id('order'), id('order')];
+  const user = id('driver');
+  const [oldWatcher, liveWatcher] = [id('watcher'), id('watcher')];
+  await srv.order(done, { [user]: 'driver', [oldWatcher]: 'customer' }, { status: 'delivered' });
+  await srv.order(live, { [user]: 'driver', [liveWatcher]: 'customer' }, { status: 'picked_up' });
+  const old = await srv.connect(token(oldWatcher, 'customer'));
+  const current = await srv.connect(token(liveWatcher, 'customer'));
+  assert.equal((await emitAck(old, 'join-order-room', done)).ok, true);
+  assert.equal((await emitAck(current, 'join-order-room', live)).ok, true);
+
+  const first = await srv.connect(token(user, 'driver'));
+  await waitFor(current, 'presence', (e) => e.userId === user && e.online === true); // barrier
+  await settle();
+  assert.deepEqual(received(old, 'presence', (e) => e.userId === user), [],
+    'presence was announced to a delivered order');
+  first.close();
+  await waitFor(current, 'presence', (e) => e.userId === user && e.online === false);
+
+  const reopened = await srv.http('PATCH', `/api/orders/${done}`, token('platform', 'service'), { status: 'returned' });
+  assert.equal(reopened.status, 200, reopened.text);
+  const again = await srv.connect(token(user, 'driver'));
+  await waitFor(old, 'presence', (e) => e.userId === user && e.online === true);
+  for (const s of [old, current, again]) s.close();
+});

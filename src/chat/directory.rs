@@ -11,10 +11,10 @@
 //! The cache is bounded: past `MAX_CACHED` orders, an arbitrary eighth is dropped (they
 //! reload on next use). `last_seq` of a cached order follows the commit feed.
 //!
-//! It also remembers which orders each user takes part in, for presence (a user's
-//! first connection and last disconnection are announced to those orders' rooms), so
-//! that connecting costs no database read once the list is known. A membership change
-//! drops the lists of everyone it touched.
+//! It also remembers which active orders (not in a closed status) each user takes part
+//! in, for presence (a user's first connection and last disconnection are announced to
+//! those orders' rooms), so that connecting costs no database read once the list is
+//! known. A membership or status change drops the lists of everyone it touched.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -87,13 +87,26 @@ impl Directory {
 }
 
 impl ChatService {
-    /// The orders a user takes part in: from memory, or loaded once.
-    pub async fn orders_of(&self, user: &UserId) -> Result<Arc<[OrderId]>> {
+    /// The orders a user takes part in that are not over (their status is not one of
+    /// the closed statuses): the rooms that hear of the user's presence. From memory,
+    /// or loaded once.
+    pub async fn active_orders_of(&self, user: &UserId) -> Result<Arc<[OrderId]>> {
         if let Some(orders) = self.directory.users.get(user) {
             return Ok(orders.clone());
         }
         let epoch = self.directory.epoch.load(Ordering::Acquire);
-        let orders: Arc<[OrderId]> = self.store.orders_of(user).await?.into();
+        let orders: Arc<[OrderId]> = self
+            .store
+            .orders_of(user)
+            .await?
+            .into_iter()
+            .filter(|(_, status)| {
+                status
+                    .as_deref()
+                    .is_none_or(|s| !self.closed_statuses.contains(&s.to_lowercase()))
+            })
+            .map(|(id, _)| id)
+            .collect();
         if self.directory.users.len() >= MAX_CACHED {
             self.directory.users.clear();
         }

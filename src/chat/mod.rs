@@ -15,6 +15,7 @@ mod read;
 mod search;
 mod send;
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 pub use events::{Broadcaster, Event, Notification};
@@ -45,10 +46,18 @@ pub struct ChatService {
     /// Background work (pushes after a send) is spawned through it, so shutdown waits
     /// for it before closing the store.
     shutdown: Shutdown,
+    /// Statuses of orders that are over (lower case): no presence is announced there.
+    closed_statuses: Arc<HashSet<String>>,
 }
 
 impl ChatService {
-    pub fn new(store: Arc<dyn Store>, broadcaster: Arc<dyn Broadcaster>, limits: &Limits, shutdown: Shutdown) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        broadcaster: Arc<dyn Broadcaster>,
+        limits: &Limits,
+        closed_statuses: &[String],
+        shutdown: Shutdown,
+    ) -> Self {
         Self {
             store,
             broadcaster,
@@ -58,6 +67,7 @@ impl ChatService {
             pushes: Arc::default(),
             max_message_length: limits.max_message_length,
             shutdown,
+            closed_statuses: Arc::new(closed_statuses.iter().map(|s| s.trim().to_lowercase()).collect()),
         }
     }
 

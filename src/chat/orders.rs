@@ -137,6 +137,11 @@ impl ChatService {
         if membership_changes {
             self.announce_membership(Some(&before), &after).await;
         } else {
+            if after.status != before.status {
+                // Whether the order is over decides where presence is announced.
+                self.directory
+                    .participants_changed(after.participants.iter().map(|p| &p.user_id));
+            }
             self.directory.remember(&after);
         }
         drop(exclusive);

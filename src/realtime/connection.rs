@@ -164,7 +164,7 @@ async fn disconnected<A: Adapter>(app: Arc<AppState>, s: SocketRef<A>) {
 
 /// Tells the rooms of the user's orders that they came online or went offline.
 async fn announce_presence(app: &AppState, identity: &Identity, online: bool) {
-    let orders = match app.chat.orders_of(&identity.user_id).await {
+    let orders = match app.chat.active_orders_of(&identity.user_id).await {
         Ok(orders) => orders,
         Err(err) => {
             tracing::warn!(error = %err, user = %identity.user_id, "could not load orders for presence");

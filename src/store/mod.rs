@@ -108,8 +108,8 @@ pub trait Store: Send + Sync + 'static {
 
     async fn order(&self, id: &OrderId) -> Result<Option<Order>>;
 
-    /// Ids of the orders a user participates in.
-    async fn orders_of(&self, user: &UserId) -> Result<Vec<OrderId>>;
+    /// The orders a user participates in, with their status.
+    async fn orders_of(&self, user: &UserId) -> Result<Vec<(OrderId, Option<String>)>>;
 
     /// Queues a message for storage **now**, in call order, and returns the future of
     /// its commit: once that resolves the message is durably stored with the next `seq`

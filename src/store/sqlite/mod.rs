@@ -227,12 +227,18 @@ impl Store for SqliteStore {
         }
     }
 
-    async fn orders_of(&self, user: &UserId) -> Result<Vec<OrderId>> {
-        let ids: Vec<String> = sqlx::query_scalar("SELECT order_id FROM order_participants WHERE user_id = ?")
-            .bind(user.as_str())
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(ids.into_iter().map(OrderId::from_trusted).collect())
+    async fn orders_of(&self, user: &UserId) -> Result<Vec<(OrderId, Option<String>)>> {
+        let rows: Vec<(String, Option<String>)> = sqlx::query_as(
+            "SELECT p.order_id, o.status FROM order_participants p JOIN orders o ON o.id = p.order_id \
+             WHERE p.user_id = ?",
+        )
+        .bind(user.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, status)| (OrderId::from_trusted(id), status))
+            .collect())
     }
 
     fn insert_message(&self, message: NewMessage) -> Committing {

@@ -1,7 +1,7 @@
 //! Graceful shutdown, in order: stop accepting, let in-flight work finish, then close
 //! sockets, then close the database. `Shutdown` is the small explicit value every
 //! piece of in-flight work holds on to: HTTP API requests, Socket.IO event handlers,
-//! disconnect handlers and the background pushes a send spawns each carry a
+//! disconnect handlers and each flush of the coalesced pushes carry a
 //! `InFlight` token while they run, so shutdown can wait for exactly them (bounded
 //! by the grace period) before it tears down what they use.
 //!
@@ -11,7 +11,6 @@
 //! served while draining, and refused with `503 unavailable` once the database is
 //! about to close.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
@@ -42,14 +41,6 @@ impl Shutdown {
     /// Marks the start of a piece of work that shutdown must wait for.
     pub fn in_flight(&self) -> InFlight {
         InFlight(self.inner.in_flight.token())
-    }
-
-    /// Spawns background work that shutdown waits for.
-    pub fn spawn<F>(&self, work: F)
-    where
-        F: Future<Output = ()> + Send + 'static,
-    {
-        self.inner.in_flight.spawn(work);
     }
 
     /// True once shutdown has begun: new socket events are refused.
@@ -99,19 +90,6 @@ mod tests {
         assert!(!shutdown.is_closing());
         assert_eq!(shutdown.wait_idle(Duration::from_millis(20)).await, 1);
         drop(token);
-        assert_eq!(shutdown.wait_idle(Duration::from_secs(5)).await, 0);
-    }
-
-    #[tokio::test]
-    async fn waits_for_spawned_background_work() {
-        let shutdown = Shutdown::default();
-        let (release, released) = tokio::sync::oneshot::channel::<()>();
-        shutdown.spawn(async move {
-            let _ = released.await;
-        });
-        shutdown.begin_drain();
-        assert_eq!(shutdown.wait_idle(Duration::from_millis(20)).await, 1);
-        release.send(()).unwrap();
         assert_eq!(shutdown.wait_idle(Duration::from_secs(5)).await, 0);
     }
 }

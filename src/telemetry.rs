@@ -60,10 +60,16 @@ const REDACTED: &str = "[redacted]";
 
 /// Replaces JWTs (`eyJ….….…`), `Bearer …` credentials and `token=…` parameters.
 pub fn redact(line: &str) -> Cow<'_, str> {
-    let lower = line.to_ascii_lowercase();
-    if !line.contains("eyJ") && !lower.contains("bearer") && !lower.contains("token=") {
+    // Most lines hold none of these: decide without allocating.
+    let mentions = |needle: &str| {
+        line.as_bytes()
+            .windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+    };
+    if !line.contains("eyJ") && !mentions("bearer") && !mentions("token=") {
         return Cow::Borrowed(line);
     }
+    let lower = line.to_ascii_lowercase();
     let bytes = line.as_bytes();
     let mut out = String::with_capacity(line.len());
     let mut i = 0;

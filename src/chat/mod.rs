@@ -43,8 +43,8 @@ pub struct ChatService {
     directory: Arc<directory::Directory>,
     pushes: Arc<pushes::Pushes>,
     max_message_length: usize,
-    /// Background work (pushes after a send) is spawned through it, so shutdown waits
-    /// for it before closing the store.
+    /// Push flushes hold an in-flight token from it, so shutdown waits for them
+    /// before closing the store.
     shutdown: Shutdown,
     /// Statuses of orders that are over (lower case): no presence is announced there.
     closed_statuses: Arc<HashSet<String>>,

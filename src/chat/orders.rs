@@ -134,14 +134,11 @@ impl ChatService {
             .update_order(id, changes)
             .await?
             .ok_or(Error::OrderNotFound)?;
-        if membership_changes {
+        // A status change matters to membership too: whether the order is over decides
+        // where its participants' presence is announced.
+        if membership_changes || after.status != before.status {
             self.announce_membership(Some(&before), &after).await;
         } else {
-            if after.status != before.status {
-                // Whether the order is over decides where presence is announced.
-                self.directory
-                    .participants_changed(after.participants.iter().map(|p| &p.user_id));
-            }
             self.directory.remember(&after);
         }
         drop(exclusive);

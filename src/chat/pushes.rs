@@ -69,12 +69,15 @@ impl ChatService {
     pub(super) async fn run_pushes(self) {
         loop {
             self.pushes.wake.notified().await;
+            // Shutdown waits for a flush under way before it closes the store.
+            let in_flight = self.shutdown.in_flight();
             if self.shutdown.is_closing() {
                 return; // every socket is closing and the store is about to.
             }
             for (order_id, pending) in self.pushes.take() {
                 self.push_for_order(&order_id, pending).await;
             }
+            drop(in_flight);
             tokio::time::sleep(INTERVAL).await;
         }
     }

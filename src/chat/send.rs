@@ -50,7 +50,7 @@ impl IdInput {
 
 impl ChatService {
     /// Stores a message from `identity`; returns once it is durably committed. Everyone
-    /// who should know hears of it from the commit feed (see `publish_committed`).
+    /// who should know hears of it from the commit feed (see `spawn_publisher`).
     pub async fn send_message(&self, identity: &Identity, input: SendMessage) -> Result<Inserted> {
         self.queue_message(identity, input).await?.await
     }

@@ -89,7 +89,7 @@ async fn json_refusals(request: Request, next: Next) -> Response {
     // Keep what the refusal said in its headers (`Allow` on a 405, for one).
     for (name, value) in &parts.headers {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
-            refused.headers_mut().insert(name.clone(), value.clone());
+            refused.headers_mut().append(name.clone(), value.clone());
         }
     }
     refused

@@ -15,7 +15,7 @@ use super::namespace;
 use super::presence::Presence;
 use crate::access;
 use crate::chat::{Broadcaster, Event};
-use crate::domain::{Identity, Message, Order, UserId, now_timestamp};
+use crate::domain::{Identity, Message, Order, OrderId, UserId, now_timestamp};
 
 pub struct SocketBroadcaster<A: Adapter> {
     io: SocketIo<A>,
@@ -69,8 +69,23 @@ pub async fn emit_to<A: Adapter>(target: BroadcastOperators<A>, event: &'static 
     metrics::counter!("orderchat_deliveries_total", "event" => event).increment(delivered);
 }
 
-fn message_payload(message: &Message) -> serde_json::Value {
-    json!({ "orderId": message.order_id, "message": message, "timestamp": now_timestamp() })
+/// `{ orderId, message, timestamp }` of `new-message`, `message-updated` and
+/// `message-deleted`, serialised straight from the message (no intermediate JSON tree
+/// on the per-message path).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MessageEvent<'a> {
+    order_id: &'a OrderId,
+    message: &'a Message,
+    timestamp: String,
+}
+
+fn message_payload(message: &Message) -> MessageEvent<'_> {
+    MessageEvent {
+        order_id: &message.order_id,
+        message,
+        timestamp: now_timestamp(),
+    }
 }
 
 /// Takes out of the order's room every connection that may no longer see the order,

@@ -1,7 +1,7 @@
 //! The life of a connection: the connect middleware verifies the token and the
-//! connection limits (a refusal reaches the client as `connect_error`), the connect
-//! handler joins the user's own room, counts presence, watches the token's expiry and
-//! registers the event handlers, and the disconnect handler undoes all of it.
+//! connection limits (a refusal reaches the client as `connect_error`) and registers
+//! the event handlers; the connect handler joins the user's own room, counts presence
+//! and watches the token's expiry; the disconnect handler undoes all of it.
 
 use std::fmt;
 use std::sync::Arc;

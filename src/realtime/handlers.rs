@@ -246,20 +246,18 @@ fn on_send_message<A: Adapter>(s: &SocketRef<A>, app: &Arc<AppState>) {
                     // Resolves (with an error, as nothing is sent) once it is dropped.
                     let _ = previous.await;
                 }
-                let committing = match caller(&app, &s, "send-message") {
-                    Ok(identity) => match input::from_json_object::<SendMessage>(data.unwrap_or(Value::Null)) {
-                        Ok(input) => app.chat.queue_message(&identity, input).await,
-                        Err(err) => Err(err),
-                    },
-                    Err(err) => Err(err),
-                };
+                let committing = async {
+                    let identity = caller(&app, &s, "send-message")?;
+                    let input: SendMessage = input::from_json_object(data.unwrap_or(Value::Null))?;
+                    app.chat.queue_message(&identity, input).await
+                }
+                .await;
                 drop(queued);
-                let result = match committing {
-                    Ok(committing) => committing
-                        .await
-                        .map(|inserted| json!({ "message": inserted.message, "duplicate": inserted.duplicate })),
-                    Err(err) => Err(err),
-                };
+                let result = async {
+                    let inserted = committing?.await?;
+                    Ok(json!({ "message": inserted.message, "duplicate": inserted.duplicate }))
+                }
+                .await;
                 send_ack(ack, "send-message", result);
             }
         },

@@ -119,6 +119,11 @@ pub struct Limits {
     #[arg(long, env = "ORDERCHAT_SOCKET_BUFFER_PACKETS", default_value_t = 4096)]
     pub socket_buffer_packets: usize,
 
+    /// Bytes of event payloads queued per connection before it counts as a client that
+    /// stopped reading (whichever of this and the packet count comes first).
+    #[arg(long, env = "ORDERCHAT_SOCKET_BUFFER_BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub socket_buffer_bytes: usize,
+
     /// Messages a user may send per minute (HTTP and Socket.IO together).
     #[arg(long, env = "ORDERCHAT_MESSAGE_RATE_PER_MINUTE", default_value_t = 120)]
     pub message_rate_per_minute: u32,

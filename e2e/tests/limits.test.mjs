@@ -209,3 +209,52 @@ test('a binary Socket.IO packet closes that connection, is never handled, and ha
   assert.deepEqual((await history(srv, token('bystander', 'driver'), orderId)).map((m) => m.message), ['still fine']);
   bystander.close();
 });
+
+test('a connection that stops reading is dropped once ORDERCHAT_SOCKET_BUFFER_BYTES are queued for it; the room keeps receiving', { timeout: 120_000 }, async () => {
+  // The packet bound is out of reach here: only the byte bound can drop the reader.
+  const srv = await start({
+    ORDERCHAT_SOCKET_BUFFER_BYTES: String(1024 * 1024),
+    ORDERCHAT_SOCKET_BUFFER_PACKETS: '100000',
+    ORDERCHAT_MAX_MESSAGE_LENGTH: '20000',
+    ORDERCHAT_MESSAGE_RATE_PER_MINUTE: '100000',
+    ORDERCHAT_MESSAGE_BURST: '100000',
+  });
+  const orderId = id('order');
+  await srv.order(orderId, { talker: 'customer', stalled: 'driver', reader: 'dispatcher' });
+  const talker = await srv.connect(token('talker', 'customer'));
+  const stalled = await srv.connect(token('stalled', 'driver'));
+  const reader = await srv.connect(token('reader', 'dispatcher'));
+  for (const s of [stalled, reader]) assert.equal((await emitAck(s, 'join-order-room', orderId)).ok, true);
+
+  // The stalled client stops reading from its TCP connection (its app froze): the
+  // kernel's buffers fill (a few MiB on loopback), then the server's queue for it.
+  stalled.io.engine.transport.ws._socket.pause();
+  // 600 × 20 KB = 12 MB: far past the kernel's buffers and the 1 MiB budget; sent 10
+  // at a time, so that one burst (200 KB) fits a reading client's budget with room.
+  const count = 600;
+  const text = (n) => `${n} `.padEnd(20_000, 'x');
+  for (let n = 0; n < count; n += 10) {
+    const acks = await Promise.all(Array.from({ length: 10 }, (_, i) =>
+      emitAck(talker, 'send-message', { orderId, message: text(n + i) }, 30_000)));
+    for (const ack of acks) assert.equal(ack.ok, true, JSON.stringify(ack).slice(0, 200));
+  }
+
+  const dropped = async () => {
+    const res = await fetch(`${srv.url}/metrics`);
+    const line = (await res.text()).split('\n').find((l) => l.startsWith('orderchat_slow_consumers_dropped_total'));
+    return line === undefined ? 0 : Number(line.trim().split(/\s+/).pop());
+  };
+  await eventually(async () => (await dropped()) === 1, 'the stalled connection dropped (slow_consumers_dropped_total = 1)', 30_000);
+  await eventually(() => received(reader, 'new-message').length === count, `reader got all ${count} messages`, 60_000);
+  const seqs = received(reader, 'new-message').map((e) => e.message.seq);
+  assert.deepEqual(seqs, Array.from({ length: count }, (_, i) => i + 1), 'reader got every message once, in seq order');
+
+  // Once it reads again it learns it was disconnected (and would reconnect with sinceSeq).
+  const gone = disconnected(stalled, 30_000);
+  stalled.io.engine.transport.ws._socket.resume();
+  await gone;
+  assert.equal(await dropped(), 1, 'only the stalled connection was dropped');
+  assert.ok(reader.connected && talker.connected);
+  talker.close();
+  reader.close();
+});

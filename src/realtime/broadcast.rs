@@ -30,14 +30,21 @@ impl<A: Adapter> SocketBroadcaster<A> {
 
 /// Delivers an event to every connection `target` selects, one connection at a time,
 /// so that a connection whose send buffer is full — a client that stopped reading — is
-/// found and dropped: it reconnects and catches up with `sinceSeq`, instead of silently
-/// missing messages while it looks connected. Deliveries and failures are counted.
+/// found and counted. The transport closes such a connection itself (our engineioxide
+/// patch: socketioxide's `disconnect()` cannot, it needs room in the buffer for its
+/// disconnect packet); the client reconnects and catches up with `sinceSeq` instead of
+/// silently missing messages while it looks connected. Deliveries and failures are
+/// counted.
 ///
 /// The payload is serialised to JSON once; each connection then only copies those
 /// bytes into its frame.
 ///
 /// With a remote adapter (several nodes) this covers this node's connections; remote
 /// ones must go through the adapter's broadcast.
+/// Marks a connection found with a full send buffer (counted once).
+#[derive(Clone)]
+struct DroppedSlow;
+
 pub async fn emit_to<A: Adapter>(target: BroadcastOperators<A>, event: &'static str, payload: &impl Serialize) {
     let payload = match serde_json::value::to_raw_value(payload) {
         Ok(encoded) => encoded,
@@ -53,10 +60,11 @@ pub async fn emit_to<A: Adapter>(target: BroadcastOperators<A>, event: &'static 
             Ok(()) => delivered += 1,
             Err(SendError::Socket(SocketError::Closed)) => {}
             Err(SendError::Socket(SocketError::InternalChannelFull)) => {
-                metrics::counter!("orderchat_slow_consumers_dropped_total").increment(1);
-                tracing::warn!(sid = %socket.id, event, "send buffer full: dropping the connection");
-                if let Err(err) = socket.disconnect() {
-                    tracing::debug!(error = %err, "slow connection was already closing");
+                // Until its disconnect is handled, later events find it full again.
+                if socket.extensions.get::<DroppedSlow>().is_none() {
+                    socket.extensions.insert(DroppedSlow);
+                    metrics::counter!("orderchat_slow_consumers_dropped_total").increment(1);
+                    tracing::warn!(sid = %socket.id, event, "send buffer full: the connection is closed");
                 }
             }
             Err(err) => {

@@ -344,9 +344,7 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
         tracing::trace!(sid = %socket.id, "ws flush");
         // orderchat patch: a client that stopped reading blocks the flush for good;
         // closing the session (a full buffer does, see `Socket::reserve`) must end it.
-        if tx
-            .flush()
-            .with_cancellation_token(&socket.cancellation_token)
+        if unless_closed_for_long(tx.flush(), &socket.cancellation_token)
             .await
             .is_none()
         {
@@ -372,8 +370,9 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
 /// packet) to a client, once the session is closed.
 const CLOSING_FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// orderchat patch: `tx.feed(message)`, given up when the session closes (feeding
-/// flushes once tungstenite's write buffer is full, and that waits for the client).
+/// orderchat patch: `tx.feed(message)`, given up once the session has been closed for
+/// `CLOSING_FLUSH_TIMEOUT` (feeding flushes when tungstenite's write buffer is full, and
+/// that waits for the client).
 async fn feed<S>(
     tx: &mut SplitSink<WebSocketStream<S>, Message>,
     message: Message,
@@ -382,10 +381,28 @@ async fn feed<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    tx.feed(message)
-        .with_cancellation_token(cancel)
+    unless_closed_for_long(tx.feed(message), cancel)
         .await
         .unwrap_or(Ok(()))
+}
+
+/// orderchat patch: runs `write` to its end, unless the session was closed and
+/// `CLOSING_FLUSH_TIMEOUT` has passed since (then `None`). A session closed while a
+/// write is under way (a server shutdown) still gets its packets out to a client that
+/// reads; only one that does not read is given up on.
+async fn unless_closed_for_long<F: std::future::Future>(
+    write: F,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Option<F::Output> {
+    let given_up = async {
+        cancel.cancelled().await;
+        tokio::time::sleep(CLOSING_FLUSH_TIMEOUT).await;
+    };
+    tokio::select! {
+        biased;
+        done = write => Some(done),
+        () = given_up => None,
+    }
 }
 /// Send a Engine.IO [`OpenPacket`] to initiate a websocket connection
 async fn init_handshake<S>(

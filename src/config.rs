@@ -20,7 +20,8 @@ pub struct Config {
     #[arg(long, env = "ORDERCHAT_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
 
-    /// `sqlite://…` URL of the database; unset: `orderchat.db` in the data directory.
+    /// `sqlite://…` or `postgres://…` URL of the database (PostgreSQL for several nodes
+    /// sharing one database); unset: `orderchat.db` in the data directory.
     #[arg(long, env = "ORDERCHAT_DATABASE_URL")]
     pub database_url: Option<String>,
 

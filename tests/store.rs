@@ -1,6 +1,10 @@
-//! The storage contract, tested through the `Store` trait only, so every backend can be
-//! held to the same behaviour (today: SQLite; PostgreSQL runs the same cases when it
-//! lands). Focus: what the group-commit writer must guarantee under concurrency.
+//! The storage contract, tested through the `Store` trait only, so every backend is held
+//! to the same behaviour: each test below runs against SQLite and, when
+//! `ORDERCHAT_TEST_DATABASE_URL` names a PostgreSQL server where the test may create
+//! databases (`scripts/postgres start` prints one; `scripts/test` sets it), against
+//! PostgreSQL too, each time on a database of its own. Focus: what the group-commit
+//! writer must guarantee under concurrency, also with several processes ("nodes")
+//! writing one database. Tests of one backend's settings stay with that backend.
 
 use std::sync::Arc;
 
@@ -8,13 +12,124 @@ use orderchat::domain::{
     ClientId, MessageText, MessageType, MessageUser, NewMessage, OrderId, Participant, SenderType, UserId,
 };
 use orderchat::error::Error;
-use orderchat::store::{HistoryWindow, OrderRecord, Scope, SqliteStore, Store};
+use orderchat::store::{
+    DEFAULT_WRITE_QUEUE, HistoryWindow, OrderRecord, PostgresStore, Scope, SearchTerms, SqliteStore, Store,
+};
+use sqlx::Connection;
 use tempfile::TempDir;
 
-async fn sqlite() -> (Arc<dyn Store>, TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("test.db").display());
-    (Arc::new(SqliteStore::connect(&url).await.unwrap()), dir)
+/// Runs each named test (an `async fn(&TestDb)`) once per backend: `sqlite::<name>` and
+/// `postgres::<name>`. Without `ORDERCHAT_TEST_DATABASE_URL` the PostgreSQL runs say
+/// they were skipped and pass.
+macro_rules! on_every_backend {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let db = super::TestDb::sqlite();
+                    super::$name(&db).await;
+                    db.remove().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let Some(db) = super::TestDb::postgres().await else {
+                        eprintln!("skipped: ORDERCHAT_TEST_DATABASE_URL is not set");
+                        return;
+                    };
+                    super::$name(&db).await;
+                    db.remove().await;
+                }
+            )*
+        }
+    };
+}
+
+on_every_backend!(
+    concurrent_inserts_get_gapless_seqs_per_order,
+    one_bad_message_in_a_batch_does_not_sink_the_others,
+    the_same_client_id_stored_concurrently_is_stored_once,
+    an_acknowledged_message_is_there_after_reopening,
+    unread_counts_skip_own_and_deleted_messages,
+    unread_counters_agree_with_a_recount_after_any_mix_of_writes,
+    search_respects_scope_and_order,
+    search_keeps_orders_whose_ids_share_tokens_apart,
+    a_full_write_queue_refuses_new_messages_cleanly,
+    twenty_nodes_writing_one_order_get_seqs_one_to_n,
+    the_same_client_id_from_two_nodes_is_stored_once,
+);
+
+/// One fresh database for one test, of either backend. `node()` opens another store on
+/// it, as another server process would.
+enum TestDb {
+    Sqlite { url: String, _dir: TempDir },
+    Postgres { url: String, admin: String, name: String },
+}
+
+impl TestDb {
+    fn sqlite() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("test.db").display());
+        TestDb::Sqlite { url, _dir: dir }
+    }
+
+    /// A new database on the server of `ORDERCHAT_TEST_DATABASE_URL`, if set.
+    async fn postgres() -> Option<Self> {
+        let admin = std::env::var("ORDERCHAT_TEST_DATABASE_URL").ok()?;
+        let name = format!("orderchat_test_{}", uuid::Uuid::now_v7().simple());
+        let mut connection = sqlx::PgConnection::connect(&admin).await.unwrap();
+        // The name is ours: a fixed prefix and hex digits.
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut connection)
+            .await
+            .unwrap();
+        connection.close().await.unwrap();
+        let url = with_database(&admin, &name);
+        Some(TestDb::Postgres { url, admin, name })
+    }
+
+    /// A store on this database, as one node opens it.
+    async fn node(&self) -> Arc<dyn Store> {
+        self.node_with_queue(DEFAULT_WRITE_QUEUE).await
+    }
+
+    async fn node_with_queue(&self, write_queue: usize) -> Arc<dyn Store> {
+        match self {
+            TestDb::Sqlite { url, .. } => Arc::new(SqliteStore::open(url, None, write_queue).await.unwrap()),
+            TestDb::Postgres { url, .. } => Arc::new(PostgresStore::open(url, None, write_queue).await.unwrap()),
+        }
+    }
+
+    /// Drops a PostgreSQL test database (SQLite's goes with its directory).
+    async fn remove(self) {
+        if let TestDb::Postgres { admin, name, .. } = self {
+            let mut connection = sqlx::PgConnection::connect(&admin).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .execute(&mut connection)
+            .await
+            .unwrap();
+        }
+    }
+}
+
+/// `url` with its database name replaced by `name`.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let after_scheme = base.find("://").map_or(0, |i| i + 3);
+    let server = match base[after_scheme..].find('/') {
+        Some(slash) => &base[..after_scheme + slash],
+        None => base,
+    };
+    match query {
+        Some(query) => format!("{server}/{name}?{query}"),
+        None => format!("{server}/{name}"),
+    }
 }
 
 fn user(id: &str) -> UserId {
@@ -23,6 +138,10 @@ fn user(id: &str) -> UserId {
 
 fn order(id: &str) -> OrderId {
     OrderId::parse(id).unwrap()
+}
+
+fn words(words: &[&str]) -> SearchTerms {
+    SearchTerms::new(words.iter().copied()).unwrap()
 }
 
 async fn add_order(store: &dyn Store, id: &str, users: &[&str]) {
@@ -61,9 +180,8 @@ fn text_from(author: &str, order_id: &str, text: &str, client_id: Option<&str>) 
     }
 }
 
-#[tokio::test]
-async fn concurrent_inserts_get_gapless_seqs_per_order() {
-    let (store, _dir) = sqlite().await;
+async fn concurrent_inserts_get_gapless_seqs_per_order(db: &TestDb) {
+    let store = db.node().await;
     add_order(&*store, "a", &["u"]).await;
     add_order(&*store, "b", &["u"]).await;
     let tasks: Vec<_> = (0..400)
@@ -90,9 +208,8 @@ async fn concurrent_inserts_get_gapless_seqs_per_order() {
     }
 }
 
-#[tokio::test]
-async fn one_bad_message_in_a_batch_does_not_sink_the_others() {
-    let (store, _dir) = sqlite().await;
+async fn one_bad_message_in_a_batch_does_not_sink_the_others(db: &TestDb) {
+    let store = db.node().await;
     add_order(&*store, "a", &["u"]).await;
     let tasks: Vec<_> = (0..50)
         .map(|n| {
@@ -118,9 +235,8 @@ async fn one_bad_message_in_a_batch_does_not_sink_the_others() {
     assert_eq!(page.items.last().unwrap().seq, 49);
 }
 
-#[tokio::test]
-async fn the_same_client_id_stored_concurrently_is_stored_once() {
-    let (store, _dir) = sqlite().await;
+async fn the_same_client_id_stored_concurrently_is_stored_once(db: &TestDb) {
+    let store = db.node().await;
     add_order(&*store, "a", &["u"]).await;
     let tasks: Vec<_> = (0..20)
         .map(|_| {
@@ -145,6 +261,7 @@ async fn the_same_client_id_stored_concurrently_is_stored_once() {
     assert_eq!(fresh, 1);
 }
 
+/// SQLite only: its journal and sync settings.
 #[tokio::test]
 async fn every_connection_runs_in_wal_mode_with_synchronous_full() {
     let dir = tempfile::tempdir().unwrap();
@@ -160,16 +277,13 @@ async fn every_connection_runs_in_wal_mode_with_synchronous_full() {
     }
 }
 
-#[tokio::test]
-async fn an_acknowledged_message_is_there_after_reopening() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("test.db").display());
-    let store = SqliteStore::connect(&url).await.unwrap();
-    add_order(&store, "a", &["u"]).await;
+async fn an_acknowledged_message_is_there_after_reopening(db: &TestDb) {
+    let store = db.node().await;
+    add_order(&*store, "a", &["u"]).await;
     let stored = store.insert_message(text_from("u", "a", "kept", None)).await.unwrap();
     // No close(): as after a crash, only what was committed counts.
     drop(store);
-    let reopened = SqliteStore::connect(&url).await.unwrap();
+    let reopened = db.node().await;
     let found = reopened
         .message(&stored.message.id)
         .await
@@ -178,9 +292,8 @@ async fn an_acknowledged_message_is_there_after_reopening() {
     assert_eq!(found.message, "kept");
 }
 
-#[tokio::test]
-async fn unread_counts_skip_own_and_deleted_messages() {
-    let (store, _dir) = sqlite().await;
+async fn unread_counts_skip_own_and_deleted_messages(db: &TestDb) {
+    let store = db.node().await;
     add_order(&*store, "a", &["ana", "bo"]).await;
     let first = store.insert_message(text_from("ana", "a", "one", None)).await.unwrap();
     store.insert_message(text_from("ana", "a", "two", None)).await.unwrap();
@@ -206,9 +319,8 @@ async fn unread_counts_skip_own_and_deleted_messages() {
 /// The counters kept on every write agree with a count from scratch, after a long mix
 /// of sends by everyone, deletions, pointer moves forward and back, and a participant
 /// who joins late.
-#[tokio::test]
-async fn unread_counters_agree_with_a_recount_after_any_mix_of_writes() {
-    let (store, _dir) = sqlite().await;
+async fn unread_counters_agree_with_a_recount_after_any_mix_of_writes(db: &TestDb) {
+    let store = db.node().await;
     let o = order("mix");
     add_order(&*store, "mix", &["ana", "bo", "cy"]).await;
     let mut users = vec!["ana", "bo", "cy"];
@@ -272,9 +384,8 @@ async fn unread_counters_agree_with_a_recount_after_any_mix_of_writes() {
     }
 }
 
-#[tokio::test]
-async fn search_respects_scope_and_order() {
-    let (store, _dir) = sqlite().await;
+async fn search_respects_scope_and_order(db: &TestDb) {
+    let store = db.node().await;
     add_order(&*store, "a", &["ana"]).await;
     add_order(&*store, "b", &["bo"]).await;
     store
@@ -286,15 +397,15 @@ async fn search_respects_scope_and_order() {
         .await
         .unwrap();
     let mine = store
-        .search(&Scope::ParticipantOf(user("ana")), None, "\"gate\"", 1, 10)
+        .search(&Scope::ParticipantOf(user("ana")), None, &words(&["gate"]), 1, 10)
         .await
         .unwrap();
     assert_eq!(mine.total, 1);
     assert_eq!(mine.items[0].message, "gate code");
-    let all = store.search(&Scope::All, None, "\"gate\"", 1, 10).await.unwrap();
+    let all = store.search(&Scope::All, None, &words(&["gate"]), 1, 10).await.unwrap();
     assert_eq!(all.total, 2);
     let in_b = store
-        .search(&Scope::All, Some(&order("b")), "\"gate\"", 1, 10)
+        .search(&Scope::All, Some(&order("b")), &words(&["gate"]), 1, 10)
         .await
         .unwrap();
     assert_eq!(in_b.items[0].message, "gate open");
@@ -303,9 +414,8 @@ async fn search_respects_scope_and_order() {
 /// Order ids are indexed to narrow searches, tokenized like words: ids that share
 /// tokens (`ord-1`, `ord 1`, `ord"1`) must still never see each other's messages, and
 /// the words of an id are not words of its messages.
-#[tokio::test]
-async fn search_keeps_orders_whose_ids_share_tokens_apart() {
-    let (store, _dir) = sqlite().await;
+async fn search_keeps_orders_whose_ids_share_tokens_apart(db: &TestDb) {
+    let store = db.node().await;
     for (id, who) in [("ord-1", "ana"), ("ord 1", "bo"), ("ord\"1", "cy")] {
         add_order(&*store, id, &[who]).await;
         store
@@ -315,23 +425,23 @@ async fn search_keeps_orders_whose_ids_share_tokens_apart() {
     }
     for (id, who) in [("ord-1", "ana"), ("ord 1", "bo"), ("ord\"1", "cy")] {
         let inside = store
-            .search(&Scope::All, Some(&order(id)), "\"gate\"*", 1, 10)
+            .search(&Scope::All, Some(&order(id)), &words(&["gate"]), 1, 10)
             .await
             .unwrap();
         let texts: Vec<_> = inside.items.iter().map(|m| m.message.as_str()).collect();
         assert_eq!(texts, [format!("gate code of {who}")], "inside {id}");
         assert_eq!(inside.total, 1);
         let theirs = store
-            .search(&Scope::ParticipantOf(user(who)), None, "\"gate\"*", 1, 10)
+            .search(&Scope::ParticipantOf(user(who)), None, &words(&["gate"]), 1, 10)
             .await
             .unwrap();
         assert_eq!(theirs.total, 1, "{who} sees only their order");
         assert_eq!(theirs.items[0].order_id, order(id));
     }
-    let by_id_words = store.search(&Scope::All, None, "\"ord\"*", 1, 10).await.unwrap();
+    let by_id_words = store.search(&Scope::All, None, &words(&["ord"]), 1, 10).await.unwrap();
     assert_eq!(by_id_words.total, 0, "an order id's words are not message words");
     let nobody = store
-        .search(&Scope::ParticipantOf(user("no-orders")), None, "\"gate\"*", 1, 10)
+        .search(&Scope::ParticipantOf(user("no-orders")), None, &words(&["gate"]), 1, 10)
         .await
         .unwrap();
     assert_eq!(nobody.total, 0);
@@ -340,12 +450,9 @@ async fn search_keeps_orders_whose_ids_share_tokens_apart() {
 /// A writer that falls behind refuses new messages with `unavailable` instead of
 /// queueing without bound; what it accepted is stored, and it takes messages again
 /// once it has caught up.
-#[tokio::test]
-async fn a_full_write_queue_refuses_new_messages_cleanly() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("test.db").display());
-    let store = SqliteStore::open(&url, None, 2).await.unwrap();
-    add_order(&store, "q", &["u"]).await;
+async fn a_full_write_queue_refuses_new_messages_cleanly(db: &TestDb) {
+    let store = db.node_with_queue(2).await;
+    add_order(&*store, "q", &["u"]).await;
     // Queued synchronously, one after another, faster than any commit.
     let pending: Vec<_> = (0..50)
         .map(|n| store.insert_message(text_from("u", "q", &format!("m{n}"), None)))
@@ -370,4 +477,75 @@ async fn a_full_write_queue_refuses_new_messages_cleanly() {
         .insert_message(text_from("u", "q", "later", None))
         .await
         .expect("accepted again");
+}
+
+/// Twenty nodes (stores of their own, each with its own writer and connections) send
+/// into one order at once: the order's seqs are exactly 1..=N, each message once.
+async fn twenty_nodes_writing_one_order_get_seqs_one_to_n(db: &TestDb) {
+    const NODES: usize = 20;
+    const EACH: usize = 10;
+    let first = db.node().await;
+    add_order(&*first, "busy", &["u"]).await;
+    let mut nodes = vec![first];
+    for _ in 1..NODES {
+        nodes.push(db.node().await);
+    }
+    let sends: Vec<_> = nodes
+        .iter()
+        .enumerate()
+        .flat_map(|(node, store)| {
+            (0..EACH).map(move |n| store.insert_message(text_from("u", "busy", &format!("{node}/{n}"), None)))
+        })
+        .collect();
+    let mut acked: Vec<i64> = futures::future::join_all(sends)
+        .await
+        .into_iter()
+        .map(|sent| sent.unwrap().message.seq)
+        .collect();
+    acked.sort_unstable();
+    let all: Vec<i64> = (1..=(NODES * EACH) as i64).collect();
+    assert_eq!(acked, all, "every ack carries its own seq");
+    let stored = nodes[0]
+        .history(&order("busy"), HistoryWindow::After { seq: 0, limit: 1000 })
+        .await
+        .unwrap();
+    let seqs: Vec<i64> = stored.items.iter().map(|m| m.seq).collect();
+    assert_eq!(seqs, all);
+    let mut texts: Vec<&str> = stored.items.iter().map(|m| m.message.as_str()).collect();
+    texts.sort_unstable();
+    texts.dedup();
+    assert_eq!(texts.len(), NODES * EACH, "each message stored once");
+    assert_eq!(
+        nodes[0].order(&order("busy")).await.unwrap().unwrap().last_seq,
+        all.len() as i64
+    );
+}
+
+/// A client retries through another node while its first send is still in flight: the
+/// same clientId arrives at two nodes at once. One row; both get the same message, one
+/// of them as a duplicate; never an error.
+async fn the_same_client_id_from_two_nodes_is_stored_once(db: &TestDb) {
+    let (one, two) = (db.node().await, db.node().await);
+    add_order(&*one, "a", &["u"]).await;
+    for round in 0..25 {
+        let client_id = format!("c{round}");
+        let (a, b) = futures::join!(
+            one.insert_message(text_from("u", "a", "retry", Some(&client_id))),
+            two.insert_message(text_from("u", "a", "retry", Some(&client_id))),
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert_eq!(a.message.id, b.message.id, "round {round}: both got the same message");
+        assert_eq!(
+            u8::from(a.duplicate) + u8::from(b.duplicate),
+            1,
+            "round {round}: exactly one is the duplicate"
+        );
+    }
+    let stored = one
+        .history(&order("a"), HistoryWindow::After { seq: 0, limit: 100 })
+        .await
+        .unwrap();
+    assert_eq!(stored.total, 25);
+    let seqs: Vec<i64> = stored.items.iter().map(|m| m.seq).collect();
+    assert_eq!(seqs, (1..=25).collect::<Vec<_>>());
 }

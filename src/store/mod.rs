@@ -7,6 +7,8 @@
 //! PostgreSQL from one crate, and they would make every build need a live database.
 //! The backends are instead held to one shared behaviour by the test suite.
 
+mod postgres;
+mod rows;
 mod sqlite;
 
 use async_trait::async_trait;
@@ -14,7 +16,11 @@ use async_trait::async_trait;
 use crate::domain::{Message, MessageText, NewMessage, Order, OrderId, Participant, Seq, UserId};
 use crate::error::Result;
 
-pub use sqlite::SqliteStore;
+pub use postgres::PostgresStore;
+
+/// Messages that may wait for a backend's writer when no other limit is configured.
+pub const DEFAULT_WRITE_QUEUE: usize = 16_384;
+pub use sqlite::{SqliteStore, fts5_expression};
 
 /// A message after `insert_message`: either newly stored, or the earlier message with
 /// the same `clientId` from the same user in the same order.
@@ -78,6 +84,40 @@ pub struct ReadPointer {
 pub struct Page<T> {
     pub items: Vec<T>,
     pub total: i64,
+}
+
+/// What a user searches for, in no backend's syntax: the words they typed, in order.
+/// Every word must match; the last one also matches as the start of a longer word, so
+/// results appear while the user is still typing. Each backend turns the words into its
+/// own query language and quotes them, so no word can act as an operator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchTerms {
+    whole_words: Vec<String>,
+    prefix: String,
+}
+
+impl SearchTerms {
+    /// The words to search for; `None` when there are none (the use case refuses an
+    /// empty search before it reaches a store).
+    pub fn new<I, S>(words: I) -> Option<Self>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut whole_words: Vec<String> = words.into_iter().map(Into::into).collect();
+        let prefix = whole_words.pop()?;
+        Some(Self { whole_words, prefix })
+    }
+
+    /// Every word but the last, each matched whole.
+    pub fn whole_words(&self) -> &[String] {
+        &self.whole_words
+    }
+
+    /// The last word, matched as the start of a word.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
 }
 
 /// Where a history query starts.
@@ -147,13 +187,14 @@ pub trait Store: Send + Sync + 'static {
     /// The chat list of `viewer`, most recent activity first.
     async fn order_chats(&self, scope: &Scope, viewer: &UserId, page: i64, limit: i64) -> Result<Page<ChatSummary>>;
 
-    /// Full-text search, best match first. `order` narrows it to one order; `scope`
-    /// to the orders a user may see. `terms` is already a safe FTS expression.
+    /// Full-text search over messages that are not deleted, best match first (ties:
+    /// newest first). `order` narrows it to one order; `scope` to the orders a user may
+    /// see. `total` counts every match across pages.
     async fn search(
         &self,
         scope: &Scope,
         order: Option<&OrderId>,
-        terms: &str,
+        terms: &SearchTerms,
         page: i64,
         limit: i64,
     ) -> Result<Page<Message>>;

@@ -61,6 +61,12 @@ on_every_backend!(
     a_full_write_queue_refuses_new_messages_cleanly,
     twenty_nodes_writing_one_order_get_seqs_one_to_n,
     the_same_client_id_from_two_nodes_is_stored_once,
+    orders_are_created_updated_and_found_by_participant,
+    history_windows_are_seq_ranges_with_their_counts,
+    edits_and_deletions_change_the_stored_message,
+    the_chat_list_shows_recent_activity_first_with_unread_counts,
+    search_matches_every_word_and_the_last_as_a_prefix,
+    search_takes_any_words_without_failing,
 );
 
 /// One fresh database for one test, of either backend. `node()` opens another store on
@@ -548,4 +554,310 @@ async fn the_same_client_id_from_two_nodes_is_stored_once(db: &TestDb) {
     assert_eq!(stored.total, 25);
     let seqs: Vec<i64> = stored.items.iter().map(|m| m.seq).collect();
     assert_eq!(seqs, (1..=25).collect::<Vec<_>>());
+}
+
+fn participant(id: &str, role: &str, name: Option<&str>) -> Participant {
+    Participant {
+        user_id: user(id),
+        role: role.into(),
+        name: name.map(str::to_owned),
+    }
+}
+
+async fn orders_are_created_updated_and_found_by_participant(db: &TestDb) {
+    let store = db.node().await;
+    let record = OrderRecord {
+        id: order("o-1"),
+        number: Some("A-17".into()),
+        status: Some("created".into()),
+        participants: vec![
+            participant("zed", "customer", Some("Zed")),
+            participant("amy", "driver", None),
+        ],
+    };
+    let (created, is_new) = store.upsert_order(record.clone()).await.unwrap();
+    assert!(is_new);
+    assert_eq!(created.number.as_deref(), Some("A-17"));
+    assert_eq!(created.last_seq, 0);
+    let names: Vec<&str> = created.participants.iter().map(|p| p.user_id.as_str()).collect();
+    assert_eq!(names, ["zed", "amy"], "participants keep the order they were given in");
+    assert_eq!(created.participants[0].name.as_deref(), Some("Zed"));
+
+    let (again, is_new) = store
+        .upsert_order(OrderRecord {
+            status: Some("picked_up".into()),
+            participants: vec![participant("amy", "driver", Some("Amy"))],
+            ..record
+        })
+        .await
+        .unwrap();
+    assert!(!is_new, "the second upsert replaces");
+    assert_eq!(again.status.as_deref(), Some("picked_up"));
+    assert_eq!(again.participants, [participant("amy", "driver", Some("Amy"))]);
+    assert!(
+        store.orders_of(&user("zed")).await.unwrap().is_empty(),
+        "zed was removed"
+    );
+
+    let changed = store
+        .update_order(
+            &order("o-1"),
+            orderchat::store::OrderChanges {
+                status: Some("delivered".into()),
+                participants: Some(vec![
+                    participant("amy", "driver", None),
+                    participant("bo", "support", None),
+                ]),
+            },
+        )
+        .await
+        .unwrap()
+        .expect("the order exists");
+    assert_eq!(changed.status.as_deref(), Some("delivered"));
+    assert_eq!(changed.participants.len(), 2);
+    let untouched = store
+        .update_order(&order("o-1"), orderchat::store::OrderChanges::default())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(untouched.status.as_deref(), Some("delivered"), "None leaves the status");
+    assert_eq!(untouched.participants.len(), 2, "None leaves the participants");
+    assert_eq!(
+        store.orders_of(&user("bo")).await.unwrap(),
+        [(order("o-1"), Some("delivered".to_owned()))]
+    );
+    assert!(
+        store
+            .update_order(&order("nope"), orderchat::store::OrderChanges::default())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(store.order(&order("nope")).await.unwrap().is_none());
+}
+
+async fn history_windows_are_seq_ranges_with_their_counts(db: &TestDb) {
+    let store = db.node().await;
+    add_order(&*store, "h", &["u"]).await;
+    for n in 1..=10 {
+        store
+            .insert_message(text_from("u", "h", &format!("m{n}"), None))
+            .await
+            .unwrap();
+    }
+    let o = order("h");
+    let window = |w| {
+        let store = store.clone();
+        let o = o.clone();
+        async move {
+            let page = store.history(&o, w).await.unwrap();
+            (page.items.iter().map(|m| m.seq).collect::<Vec<_>>(), page.total)
+        }
+    };
+    assert_eq!(
+        window(HistoryWindow::Page { page: 1, limit: 3 }).await,
+        (vec![8, 9, 10], 10)
+    );
+    assert_eq!(
+        window(HistoryWindow::Page { page: 2, limit: 3 }).await,
+        (vec![5, 6, 7], 10)
+    );
+    assert_eq!(window(HistoryWindow::Page { page: 4, limit: 3 }).await, (vec![1], 10));
+    assert_eq!(window(HistoryWindow::Page { page: 5, limit: 3 }).await, (vec![], 10));
+    assert_eq!(
+        window(HistoryWindow::Before { seq: 4, limit: 2 }).await,
+        (vec![2, 3], 3)
+    );
+    assert_eq!(window(HistoryWindow::After { seq: 7, limit: 2 }).await, (vec![8, 9], 3));
+    assert_eq!(window(HistoryWindow::After { seq: 10, limit: 5 }).await, (vec![], 0));
+    let missing = store
+        .history(&order("nope"), HistoryWindow::Page { page: 1, limit: 10 })
+        .await
+        .unwrap();
+    assert!(missing.items.is_empty());
+    assert_eq!(missing.total, 0);
+}
+
+async fn edits_and_deletions_change_the_stored_message(db: &TestDb) {
+    let store = db.node().await;
+    add_order(&*store, "e", &["u"]).await;
+    let sent = store
+        .insert_message(text_from("u", "e", "first words", Some("c-1")))
+        .await
+        .unwrap()
+        .message;
+    assert_eq!(sent.client_id.as_deref(), Some("c-1"));
+    let edited = store
+        .edit_message(&sent.id, &MessageText::parse("second words", 4000).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(edited.message, "second words");
+    assert!(edited.edited_at.is_some());
+    assert_eq!(edited.seq, sent.seq);
+    assert_eq!(store.message(&sent.id).await.unwrap().unwrap().message, "second words");
+
+    let deleted = store.delete_message(&sent.id).await.unwrap();
+    assert!(deleted.deleted);
+    assert_eq!(deleted.message, "", "a tombstone keeps no text");
+    assert!(matches!(
+        store
+            .edit_message(&sent.id, &MessageText::parse("again", 4000).unwrap())
+            .await,
+        Err(Error::Conflict(_))
+    ));
+    assert!(matches!(
+        store.delete_message("no-such-id").await,
+        Err(Error::MessageNotFound)
+    ));
+    assert!(store.message("no-such-id").await.unwrap().is_none());
+    let found = store
+        .search(&Scope::All, None, &words(&["second"]), 1, 10)
+        .await
+        .unwrap();
+    assert_eq!(found.total, 0, "a deleted message is not found");
+}
+
+async fn the_chat_list_shows_recent_activity_first_with_unread_counts(db: &TestDb) {
+    let store = db.node().await;
+    add_order(&*store, "c-old", &["ana", "bo"]).await;
+    add_order(&*store, "c-new", &["ana", "bo"]).await;
+    add_order(&*store, "c-other", &["cy"]).await;
+    store
+        .insert_message(text_from("bo", "c-old", "older", None))
+        .await
+        .unwrap();
+    // Activity times have millisecond precision.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    store
+        .insert_message(text_from("bo", "c-new", "newer one", None))
+        .await
+        .unwrap();
+    store
+        .insert_message(text_from("bo", "c-new", "newer two", None))
+        .await
+        .unwrap();
+
+    let ana = store
+        .order_chats(&Scope::ParticipantOf(user("ana")), &user("ana"), 1, 10)
+        .await
+        .unwrap();
+    assert_eq!(ana.total, 2);
+    let rows: Vec<(&str, Option<&str>, i64)> = ana
+        .items
+        .iter()
+        .map(|c| {
+            (
+                c.order.id.as_str(),
+                c.last_message.as_ref().map(|m| m.message.as_str()),
+                c.unread_count,
+            )
+        })
+        .collect();
+    assert_eq!(rows, [("c-new", Some("newer two"), 2), ("c-old", Some("older"), 1)]);
+    assert_eq!(ana.items[0].order.participants.len(), 2);
+
+    let first_page = store
+        .order_chats(&Scope::ParticipantOf(user("ana")), &user("ana"), 1, 1)
+        .await
+        .unwrap();
+    assert_eq!(first_page.items.len(), 1);
+    assert_eq!(first_page.total, 2);
+    let past_the_end = store
+        .order_chats(&Scope::ParticipantOf(user("ana")), &user("ana"), 3, 1)
+        .await
+        .unwrap();
+    assert!(past_the_end.items.is_empty());
+    assert_eq!(past_the_end.total, 2);
+
+    // Staff see every order; without a counter of their own they get a count.
+    let staff = store.order_chats(&Scope::All, &user("boss"), 1, 10).await.unwrap();
+    assert_eq!(staff.total, 3);
+    let other = staff.items.iter().find(|c| c.order.id == order("c-other")).unwrap();
+    assert!(other.last_message.is_none());
+    assert!(other.order.participants.len() == 1);
+    let newest = staff.items.iter().find(|c| c.order.id == order("c-new")).unwrap();
+    assert_eq!(newest.unread_count, 2);
+}
+
+async fn search_matches_every_word_and_the_last_as_a_prefix(db: &TestDb) {
+    let store = db.node().await;
+    add_order(&*store, "s", &["u"]).await;
+    for text in [
+        "the gateway is closed",
+        "Gate code 1234, gate on the left, gate is blue",
+        "leave it at the gate",
+        "nothing to see",
+    ] {
+        store.insert_message(text_from("u", "s", text, None)).await.unwrap();
+    }
+    let texts = |page: orderchat::store::Page<orderchat::domain::Message>| {
+        page.items.into_iter().map(|m| m.message).collect::<Vec<_>>()
+    };
+    let prefix = store.search(&Scope::All, None, &words(&["gat"]), 1, 10).await.unwrap();
+    assert_eq!(prefix.total, 3, "the last word matches as a prefix");
+    let whole = store
+        .search(&Scope::All, None, &words(&["gate", "left"]), 1, 10)
+        .await
+        .unwrap();
+    assert_eq!(texts(whole), ["Gate code 1234, gate on the left, gate is blue"]);
+    let not_a_prefix = store
+        .search(&Scope::All, None, &words(&["gat", "the"]), 1, 10)
+        .await
+        .unwrap();
+    assert_eq!(not_a_prefix.total, 0, "only the last word is a prefix");
+    let ranked = store.search(&Scope::All, None, &words(&["gate"]), 1, 10).await.unwrap();
+    assert_eq!(ranked.total, 3);
+    assert_eq!(
+        ranked.items[0].message, "Gate code 1234, gate on the left, gate is blue",
+        "the message with the word three times ranks first"
+    );
+    let paged = store.search(&Scope::All, None, &words(&["gate"]), 2, 2).await.unwrap();
+    assert_eq!(paged.items.len(), 1);
+    assert_eq!(paged.total, 3);
+}
+
+/// Words are text, whatever they hold: query-language operators, quotes, wildcards,
+/// any script. No search fails, and an operator word does not widen the search.
+async fn search_takes_any_words_without_failing(db: &TestDb) {
+    let store = db.node().await;
+    add_order(&*store, "w", &["u"]).await;
+    store
+        .insert_message(text_from("u", "w", "call me or text, don't ring", None))
+        .await
+        .unwrap();
+    let hostile: &[&[&str]] = &[
+        &["\""],
+        &["*"],
+        &["or"],
+        &["OR", "NEAR("],
+        &["a:b", "-x", "!y", "'"],
+        &["body:", "{body}", ":*"],
+        &["don't"],
+        &["日本語", "ё", "\u{0}", "a\u{0}b", "\u{7}"],
+        &["(", ")", "&", "|", "<->"],
+    ];
+    for terms in hostile {
+        let result = store
+            .search(
+                &Scope::ParticipantOf(user("u")),
+                Some(&order("w")),
+                &words(terms),
+                1,
+                10,
+            )
+            .await;
+        assert!(result.is_ok(), "{terms:?}: {result:?}");
+    }
+    let or = store.search(&Scope::All, None, &words(&["or"]), 1, 10).await.unwrap();
+    assert_eq!(or.total, 1, "`or` is a word here");
+    let widened = store
+        .search(&Scope::All, None, &words(&["nothing", "OR", "call"]), 1, 10)
+        .await
+        .unwrap();
+    assert_eq!(widened.total, 0, "`OR` does not make an alternative");
+    let apostrophe = store
+        .search(&Scope::All, None, &words(&["don't"]), 1, 10)
+        .await
+        .unwrap();
+    assert_eq!(apostrophe.total, 1);
 }

@@ -97,14 +97,19 @@ pub struct SearchTerms {
 }
 
 impl SearchTerms {
-    /// The words to search for; `None` when there are none (the use case refuses an
-    /// empty search before it reaches a store).
+    /// The words to search for, without control characters (no database takes a NUL
+    /// in a query, and no message holds one); `None` when no word is left (the use case
+    /// refuses an empty search before it reaches a store).
     pub fn new<I, S>(words: I) -> Option<Self>
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let mut whole_words: Vec<String> = words.into_iter().map(Into::into).collect();
+        let mut whole_words: Vec<String> = words
+            .into_iter()
+            .map(|word| word.into().chars().filter(|c| !c.is_control()).collect::<String>())
+            .filter(|word| !word.is_empty())
+            .collect();
         let prefix = whole_words.pop()?;
         Some(Self { whole_words, prefix })
     }

@@ -126,6 +126,13 @@ async fn write_participants(
     Ok(())
 }
 
+/// Whether `id` could name a stored message. Message ids reach the store as the client
+/// sent them (a path segment, a `replyTo`), and PostgreSQL refuses a NUL anywhere in a
+/// text parameter; ours are UUIDs, so such an id names no message.
+fn could_be_message_id(id: &str) -> bool {
+    !id.contains('\0')
+}
+
 #[async_trait]
 impl Store for PostgresStore {
     async fn ping(&self) -> Result<()> {
@@ -215,6 +222,9 @@ impl Store for PostgresStore {
     }
 
     async fn message(&self, id: &str) -> Result<Option<Message>> {
+        if !could_be_message_id(id) {
+            return Ok(None);
+        }
         let row: Option<MessageRow> = sqlx::query_as(concat!(
             "SELECT ",
             message_columns!(),
@@ -275,6 +285,9 @@ impl Store for PostgresStore {
     }
 
     async fn delete_message(&self, id: &str) -> Result<Message> {
+        if !could_be_message_id(id) {
+            return Err(Error::MessageNotFound);
+        }
         let now = timestamp(chrono::Utc::now());
         let mut tx = self.pool.begin().await?;
         // The order's lock first (see the module doc), then the counters.
@@ -313,6 +326,10 @@ impl Store for PostgresStore {
     }
 
     async fn edit_message(&self, id: &str, text: &MessageText) -> Result<Message> {
+        if !could_be_message_id(id) {
+            // What SQLite answers for an id it does not hold.
+            return Err(Error::Conflict("a deleted message cannot be edited"));
+        }
         let now = timestamp(chrono::Utc::now());
         let row: Option<MessageRow> = sqlx::query_as(concat!(
             "UPDATE messages SET body = $1, updated_at = $2, edited_at = $2 WHERE id = $3 AND NOT deleted RETURNING ",

@@ -146,7 +146,7 @@ async fn run(
             }
             Err(err) => {
                 tracing::error!(error = %err, size = batch.len(), "message batch failed to commit");
-                let unavailable = matches!(err, sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut) || connection.is_none();
+                let unavailable = connection_lost(&err) || connection.is_none();
                 for job in batch.drain(..) {
                     let answer = if unavailable {
                         Error::Unavailable("the database is unavailable")
@@ -162,31 +162,61 @@ async fn run(
 }
 
 /// Commits the batch, reconnecting if the connection is gone and retrying a batch that
-/// lost a race (see the module doc). The outer `Err` means nothing was committed.
+/// lost a race (see the module doc). The outer `Err` means nothing was committed, or, if
+/// the connection broke after COMMIT was sent, that we cannot know: such a batch is
+/// answered `unavailable` and never retried here, since a retry could store its
+/// messages twice (a client that retries with its `clientId` is safe either way).
 async fn commit(
     options: &PgConnectOptions,
     connection: &mut Option<PgConnection>,
     messages: &[&NewMessage],
 ) -> sqlx::Result<Vec<Result<Inserted>>> {
     let mut attempt = 1;
+    let mut reconnected = false;
     loop {
         let live = match connection {
             Some(live) => live,
-            None => connection.insert(PgConnection::connect_with(options).await?),
+            None => {
+                reconnected = true;
+                connection.insert(PgConnection::connect_with(options).await?)
+            }
         };
-        match write_batch(live, messages).await {
+        let outcome = match live.begin().await {
+            Ok(tx) => write_batch(tx, messages).await.map_err(|err| (false, err)),
+            Err(err) => Err((true, err)),
+        };
+        match outcome {
             Ok(results) => return Ok(results),
-            Err(err) if attempt < ATTEMPTS && lost_a_race(&err) => {
+            // A connection the server closed while we were idle (a restart, a failover)
+            // fails at BEGIN, before anything of the batch was sent: reconnect once.
+            Err((true, err)) if connection_lost(&err) && !reconnected => {
+                tracing::warn!(error = %err, "message writer lost its connection, reconnecting");
+                *connection = None;
+            }
+            Err((_, err)) if attempt < ATTEMPTS && lost_a_race(&err) => {
                 tracing::warn!(error = %err, attempt, "message batch lost a race, retrying");
                 attempt += 1;
             }
-            Err(err) => {
-                if matches!(err, sqlx::Error::Io(_) | sqlx::Error::Protocol(_) | sqlx::Error::Tls(_)) {
+            Err((_, err)) => {
+                if connection_lost(&err) {
                     *connection = None;
                 }
                 return Err(err);
             }
         }
+    }
+}
+
+/// The connection is gone or going: I/O and protocol failures, and the server's own
+/// goodbyes (class 08 connection exceptions; 57P01–57P03: administrator or crash
+/// shutdown, not accepting connections yet).
+pub(super) fn connection_lost(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut => true,
+        _ => err
+            .as_database_error()
+            .and_then(|db| db.code())
+            .is_some_and(|code| code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03")),
     }
 }
 
@@ -213,9 +243,10 @@ fn dedup_key(message: &NewMessage) -> Option<DedupKey> {
 
 /// Writes every message in one transaction. A message refused on its own (unknown
 /// order) writes nothing and does not sink the others.
-async fn write_batch(connection: &mut PgConnection, messages: &[&NewMessage]) -> sqlx::Result<Vec<Result<Inserted>>> {
-    let mut tx = connection.begin().await?;
-
+async fn write_batch(
+    mut tx: Transaction<'_, Postgres>,
+    messages: &[&NewMessage],
+) -> sqlx::Result<Vec<Result<Inserted>>> {
     let mut order_ids: Vec<&str> = messages.iter().map(|m| m.order_id.as_str()).collect();
     order_ids.sort_unstable();
     order_ids.dedup();

@@ -1,11 +1,12 @@
-//! Storage behind one narrow trait. SQL lives in the backends and nowhere else; the
-//! use cases in `chat/` speak only this trait, so a PostgreSQL backend can follow
-//! without touching them.
+//! Storage behind one narrow trait with two backends, the embedded SQLite (one process)
+//! and PostgreSQL (any number of processes on one database). SQL lives in the backends
+//! and nowhere else; the use cases in `chat/` speak only this trait.
 //!
 //! Queries are runtime-checked (`sqlx::query_as`), not `query!` macros: the macros
 //! check against one database at compile time and cannot target SQLite and
 //! PostgreSQL from one crate, and they would make every build need a live database.
-//! The backends are instead held to one shared behaviour by the test suite.
+//! The backends are instead held to one shared behaviour by the test suite
+//! (`tests/store/`, every test on both).
 
 mod postgres;
 mod rows;

@@ -1,6 +1,39 @@
-//! What only the PostgreSQL backend promises: its writer survives losing its connection.
+//! What only the PostgreSQL backend promises: its writer commits with
+//! `synchronous_commit=on` whatever the server's default, and survives losing its
+//! connection.
 
 use super::*;
+
+/// Even on a server whose default is `off` (acks that a crash could take back), the
+/// writer's connection commits with `on`.
+#[tokio::test]
+async fn the_writer_commits_with_synchronous_commit_on() {
+    let Some(db) = TestDb::postgres().await else {
+        eprintln!("skipped: ORDERCHAT_TEST_DATABASE_URL is not set");
+        return;
+    };
+    let TestDb::Postgres { admin, name, url } = &db else {
+        unreachable!("a PostgreSQL test database")
+    };
+    let mut connection = sqlx::PgConnection::connect(admin).await.unwrap();
+    // The name is ours: a fixed prefix and hex digits.
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "ALTER DATABASE {name} SET synchronous_commit = off"
+    )))
+    .execute(&mut connection)
+    .await
+    .unwrap();
+    let store = PostgresStore::connect(url).await.unwrap();
+    assert_eq!(store.writer_synchronous_commit().await.unwrap(), "on");
+    let mut plain = sqlx::PgConnection::connect(url).await.unwrap();
+    let default: String = sqlx::query_scalar("SHOW synchronous_commit")
+        .fetch_one(&mut plain)
+        .await
+        .unwrap();
+    assert_eq!(default, "off", "the test did change the server's default");
+    drop(store);
+    db.remove().await;
+}
 
 /// The database drops the store's idle connections (a restart, a failover, an admin):
 /// the next sends are stored all the same, the writer and the pool reconnect by

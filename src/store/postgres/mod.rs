@@ -62,6 +62,13 @@ impl PostgresStore {
         Ok(Self { pool, writer })
     }
 
+    /// `synchronous_commit` of the message writer's connection, read back from the
+    /// server rather than trusted from our options: that connection commits every
+    /// message, and `on` is what makes an ack mean "on disk".
+    pub async fn writer_synchronous_commit(&self) -> Result<String> {
+        self.writer.synchronous_commit().await
+    }
+
     async fn participants(&self, order: &str) -> Result<Vec<Participant>> {
         let rows: Vec<ParticipantRow> =
             sqlx::query_as("SELECT user_id, role, name FROM order_participants WHERE order_id = $1 ORDER BY position")

@@ -44,9 +44,13 @@ const MAX_BATCH: usize = 256;
 /// prevented (a unique key fired, a deadlock or serialization failure).
 const ATTEMPTS: usize = 3;
 
-struct Job {
-    message: NewMessage,
-    reply: oneshot::Sender<Result<Inserted>>,
+enum Job {
+    Insert {
+        message: NewMessage,
+        reply: oneshot::Sender<Result<Inserted>>,
+    },
+    /// Reports the `synchronous_commit` setting the writer's connection commits with.
+    SynchronousCommit(oneshot::Sender<Result<String>>),
 }
 
 /// Handle to the writer task; cheap to clone. The task ends when every handle is
@@ -93,11 +97,19 @@ impl Writer {
             .boxed();
         }
         let (reply, answer) = oneshot::channel();
-        if self.jobs.send(Job { message, reply }).is_err() {
+        if self.jobs.send(Job::Insert { message, reply }).is_err() {
             self.queued.fetch_sub(1, Ordering::AcqRel);
             return futures::future::ready(Err(stopped())).boxed();
         }
         async move { answer.await.map_err(|_| stopped())? }.boxed()
+    }
+
+    /// `synchronous_commit` as the writer's own connection reports it: `on` means every
+    /// ack waited for the commit to be flushed to disk.
+    pub async fn synchronous_commit(&self) -> Result<String> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs.send(Job::SynchronousCommit(reply)).map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
     }
 }
 
@@ -112,29 +124,38 @@ async fn run(
     queued: Arc<AtomicUsize>,
     feed: Option<CommitFeed>,
 ) {
-    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+    let mut batch: Vec<(NewMessage, oneshot::Sender<Result<Inserted>>)> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = queue.recv().await {
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match queue.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
+        let mut next = Some(first);
+        while let Some(job) = next.take() {
+            match job {
+                Job::Insert { message, reply } => batch.push((message, reply)),
+                Job::SynchronousCommit(reply) => {
+                    let setting = synchronous_commit(&options, &mut connection).await;
+                    let _ = reply.send(setting.map_err(Error::from));
+                }
             }
+            if batch.len() < MAX_BATCH {
+                next = queue.try_recv().ok();
+            }
+        }
+        if batch.is_empty() {
+            continue;
         }
         queued.fetch_sub(batch.len(), Ordering::AcqRel);
         metrics::histogram!("orderchat_write_batch_size").record(batch.len() as f64);
-        let messages: Vec<&NewMessage> = batch.iter().map(|job| &job.message).collect();
+        let messages: Vec<&NewMessage> = batch.iter().map(|(message, _)| message).collect();
         match commit(&options, &mut connection, &messages).await {
             Ok(results) => {
                 let mut committed = Vec::new();
-                for (job, result) in batch.drain(..).zip(results) {
+                for ((_, reply), result) in batch.drain(..).zip(results) {
                     if let (Some(_), Ok(inserted)) = (&feed, &result)
                         && !inserted.duplicate
                     {
                         committed.push(inserted.message.clone());
                     }
                     // The sender may have gone (client disconnected); the message is stored.
-                    let _ = job.reply.send(result);
+                    let _ = reply.send(result);
                 }
                 if let Some(feed) = &feed {
                     for message in committed {
@@ -147,18 +168,26 @@ async fn run(
             Err(err) => {
                 tracing::error!(error = %err, size = batch.len(), "message batch failed to commit");
                 let unavailable = connection_lost(&err) || connection.is_none();
-                for job in batch.drain(..) {
+                for (_, reply) in batch.drain(..) {
                     let answer = if unavailable {
                         Error::Unavailable("the database is unavailable")
                     } else {
                         Error::internal(anyhow::anyhow!("batch commit failed: {err}"))
                     };
-                    let _ = job.reply.send(Err(answer));
+                    let _ = reply.send(Err(answer));
                 }
             }
         }
     }
     tracing::debug!("message writer stopped");
+}
+
+async fn synchronous_commit(options: &PgConnectOptions, connection: &mut Option<PgConnection>) -> sqlx::Result<String> {
+    let live = match connection {
+        Some(live) => live,
+        None => connection.insert(PgConnection::connect_with(options).await?),
+    };
+    sqlx::query_scalar("SHOW synchronous_commit").fetch_one(live).await
 }
 
 /// Commits the batch, reconnecting if the connection is gone and retrying a batch that

@@ -51,14 +51,16 @@ impl PostgresStore {
     /// order. At most `write_queue` messages wait for the writer; more are refused.
     pub async fn open(url: &str, feed: Option<CommitFeed>, write_queue: usize) -> anyhow::Result<Self> {
         let options = PgConnectOptions::from_str(url)?.application_name("orderchat");
+        // The writer's connection first: if the server cannot be reached, this says why
+        // (refused, unknown host, authentication) where the pool would only time out.
+        let writer = Writer::start(options.clone(), feed, write_queue).await?;
         let pool = PgPoolOptions::new()
             .max_connections(8)
             // A database that does not answer fails requests fast instead of queueing them.
             .acquire_timeout(Duration::from_secs(5))
-            .connect_with(options.clone())
+            .connect_with(options)
             .await?;
         MIGRATOR.run(&pool).await?;
-        let writer = Writer::start(options, feed, write_queue).await?;
         Ok(Self { pool, writer })
     }
 

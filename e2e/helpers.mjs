@@ -9,14 +9,18 @@
 //   const ev = await waitFor(sock, 'new-message', (e) => e.orderId === 'o1');
 //   await srv.stop();
 //
+// With E2E_POSTGRES_URL set to a PostgreSQL server where the suite may create
+// databases, every server stores into a database of its own there (created on its first
+// start, found again through its data directory on a restart) instead of SQLite.
+//
 // No server of a run may panic: every server this process starts is remembered, and
 // `srv.stop()`, `srv.kill()` and a root `after()` hook (this module is imported by every
 // test file, so the hook runs at the end of each file) fail if a log says `panicked at`.
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHmac, createSign } from 'node:crypto';
 import { after } from 'node:test';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -74,6 +78,7 @@ export async function spawnServer(env = {}, opts = {}) {
       NO_COLOR: '1',
       ORDERCHAT_BIND: '127.0.0.1:0',
       ORDERCHAT_DATA_DIR: dataDir,
+      ORDERCHAT_DATABASE_URL: postgresDatabaseFor(dataDir),
       ORDERCHAT_JWT_SECRET: SECRET,
       ...env, // a variable set to undefined is left out
     }),
@@ -284,6 +289,27 @@ function lateCheck(s) {
   s.reported = true;
   process.stderr.write(`\nFAIL: a server of ${testFile} panicked (its log contains "${PANIC_MARKER}"): ${s.label}\n${s.panics()[0]}\n`);
   process.exitCode = 1;
+}
+
+/**
+ * The PostgreSQL database of the server on `dataDir` when E2E_POSTGRES_URL is set (see
+ * the top of this file), else undefined (SQLite in the data directory).
+ */
+export function postgresDatabaseFor(dataDir) {
+  const server = process.env.E2E_POSTGRES_URL;
+  if (!server) return undefined;
+  const marker = join(dataDir, 'postgres-database');
+  let name;
+  if (existsSync(marker)) {
+    name = readFileSync(marker, 'utf8').trim();
+  } else {
+    name = `orderchat_e2e_${process.pid}_${Date.now()}_${Math.random().toString(36).slice(2, 8)}`;
+    execFileSync('psql', [server, '--quiet', '--no-psqlrc', '-c', `CREATE DATABASE ${name}`], { stdio: 'pipe' });
+    writeFileSync(marker, name);
+  }
+  const url = new URL(server);
+  url.pathname = `/${name}`;
+  return url.toString();
 }
 
 const definedOnly = (env) => Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined));

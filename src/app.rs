@@ -23,7 +23,7 @@ use crate::origin::Origins;
 use crate::realtime::{self, Presence, Realtime, Sessions, SocketBroadcaster, Typing};
 use crate::shutdown::Shutdown;
 use crate::state::AppState;
-use crate::store::{CommitFeed, SqliteStore, Store};
+use crate::store::{CommitFeed, PostgresStore, SqliteStore, Store};
 
 /// A built, bound server that has not started serving yet.
 pub struct Application {
@@ -64,7 +64,11 @@ async fn open_store_with_feed(config: &Config, feed: Option<CommitFeed>) -> anyh
             .with_context(|| format!("opening database {url}"))?;
         Ok(Arc::new(store))
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        anyhow::bail!("PostgreSQL is not supported yet; use the embedded SQLite (leave ORDERCHAT_DATABASE_URL unset)")
+        let store = PostgresStore::open(&url, feed, config.limits.write_queue_messages)
+            .await
+            // Not the URL: it may carry a password.
+            .context("opening the PostgreSQL database")?;
+        Ok(Arc::new(store))
     } else {
         anyhow::bail!("ORDERCHAT_DATABASE_URL must start with sqlite:// or postgres://")
     }

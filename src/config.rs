@@ -20,7 +20,8 @@ pub struct Config {
     #[arg(long, env = "ORDERCHAT_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
 
-    /// `sqlite://…` URL of the database; unset: `orderchat.db` in the data directory.
+    /// `sqlite://…` or `postgres://…` URL of the database (PostgreSQL for several nodes
+    /// sharing one database); unset: `orderchat.db` in the data directory.
     #[arg(long, env = "ORDERCHAT_DATABASE_URL")]
     pub database_url: Option<String>,
 
@@ -195,5 +196,50 @@ impl Config {
             Some(url) => url.clone(),
             None => format!("sqlite://{}", self.data_dir.join("orderchat.db").display()),
         }
+    }
+
+    /// The database URL fit for a log line: a password in it (`postgres://user:secret@…`)
+    /// is replaced by `***`.
+    pub fn database_url_for_logs(&self) -> String {
+        redact_password(&self.database_url())
+    }
+}
+
+fn redact_password(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end..];
+    // The credentials end at the last `@` before the path.
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    let Some(at) = authority.rfind('@') else {
+        return url.to_owned();
+    };
+    match authority[..at].split_once(':') {
+        Some((user, _password)) => format!("{}{user}:***{}", &url[..scheme_end], &rest[at..]),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_password;
+
+    #[test]
+    fn database_passwords_stay_out_of_logs() {
+        assert_eq!(
+            redact_password("postgres://chat:s3cr@t@db.internal:5432/orderchat?sslmode=require"),
+            "postgres://chat:***@db.internal:5432/orderchat?sslmode=require"
+        );
+        assert_eq!(
+            redact_password("postgres://chat@db/orderchat"),
+            "postgres://chat@db/orderchat"
+        );
+        assert_eq!(
+            redact_password("sqlite:///data/orderchat.db"),
+            "sqlite:///data/orderchat.db"
+        );
+        assert_eq!(redact_password("postgres://db/x?user=a@b"), "postgres://db/x?user=a@b");
+        assert_eq!(redact_password("not a url"), "not a url");
     }
 }

@@ -90,7 +90,7 @@ async fn main() -> anyhow::Result<()> {
             orderchat::telemetry::init(config.log_format);
             let store = open_store(&config).await.context("migration failed")?;
             store.close().await;
-            tracing::info!(database = %config.database_url(), "database schema is up to date");
+            tracing::info!(database = %config.database_url_for_logs(), "database schema is up to date");
             Ok(())
         }
     }

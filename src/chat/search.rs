@@ -1,24 +1,25 @@
 //! Full-text search, inside one order or across every order the caller may see.
 //!
-//! Users type words, not FTS5 syntax: each word becomes a quoted phrase (quotes
-//! doubled), so `"`, `*`, `OR`, `NEAR(`, column filters and the like are matched as
-//! text and can never break or widen the query. The last word matches as a prefix, so
-//! results appear while the user is still typing.
+//! Users type words, not a query language: `q` is split into words (letters and digits,
+//! with `'`, `-` and `_` inside a word) and handed to the store as `SearchTerms`, which
+//! each backend quotes in its own syntax, so `"`, `*`, `OR`, `NEAR(`, column filters and
+//! the like are matched as text and can never break or widen the query. The last word
+//! matches as a prefix, so results appear while the user is still typing.
 
 use super::ChatService;
 use super::history::{parse_limit, parse_page};
 use crate::access;
 use crate::domain::{Identity, Message, OrderId};
 use crate::error::{Error, Result};
-use crate::store::Page;
+use crate::store::{Page, SearchTerms};
 
 const MAX_QUERY_CHARS: usize = 200;
 const MAX_TERMS: usize = 16;
 
-/// A validated search: a safe FTS5 expression and the page wanted.
+/// A validated search: the words to look for and the page wanted.
 #[derive(Debug, Clone)]
 pub struct SearchQuery {
-    fts: String,
+    terms: SearchTerms,
     page: i64,
     limit: i64,
 }
@@ -31,35 +32,22 @@ impl SearchQuery {
                 "q must be at most {MAX_QUERY_CHARS} characters"
             )));
         }
-        let terms: Vec<&str> = q
+        let words = q
             .split(|c: char| !c.is_alphanumeric() && c != '\'' && c != '-' && c != '_')
             .filter(|t| t.chars().any(char::is_alphanumeric))
-            .take(MAX_TERMS)
-            .collect();
-        if terms.is_empty() {
-            return Err(Error::InvalidQuery("q must contain at least one word".into()));
-        }
-        let last = terms.len() - 1;
-        let fts = terms
-            .iter()
-            .enumerate()
-            .map(|(i, term)| {
-                let quoted = format!("\"{}\"", term.replace('"', "\"\""));
-                if i == last { format!("{quoted}*") } else { quoted }
-            })
-            .collect::<Vec<_>>()
-            .join(" ");
+            .take(MAX_TERMS);
+        let terms =
+            SearchTerms::new(words).ok_or_else(|| Error::InvalidQuery("q must contain at least one word".into()))?;
         Ok(Self {
-            fts,
+            terms,
             page: parse_page(page)?,
             limit: parse_limit(limit)?,
         })
     }
 
-    /// The FTS5 expression handed to the store (exposed for property tests).
-    #[doc(hidden)]
-    pub fn fts(&self) -> &str {
-        &self.fts
+    /// The words handed to the store.
+    pub fn terms(&self) -> &SearchTerms {
+        &self.terms
     }
 
     pub fn page(&self) -> i64 {
@@ -83,7 +71,7 @@ impl ChatService {
             .search(
                 &access::scope_of(identity),
                 Some(order_id),
-                &query.fts,
+                &query.terms,
                 query.page,
                 query.limit,
             )
@@ -92,7 +80,7 @@ impl ChatService {
 
     pub async fn search_all(&self, identity: &Identity, query: &SearchQuery) -> Result<Page<Message>> {
         self.store
-            .search(&access::scope_of(identity), None, &query.fts, query.page, query.limit)
+            .search(&access::scope_of(identity), None, &query.terms, query.page, query.limit)
             .await
     }
 }
@@ -102,9 +90,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn user_text_becomes_quoted_terms() {
+    fn user_text_becomes_words() {
         let q = SearchQuery::parse(Some("late \"delivery* OR NEAR(x"), None, None).unwrap();
-        assert_eq!(q.fts, "\"late\" \"delivery\" \"OR\" \"NEAR\" \"x\"*");
+        assert_eq!(q.terms().whole_words(), ["late", "delivery", "OR", "NEAR"]);
+        assert_eq!(q.terms().prefix(), "x");
     }
 
     #[test]

@@ -1,12 +1,15 @@
-//! Storage behind one narrow trait. SQL lives in the backends and nowhere else; the
-//! use cases in `chat/` speak only this trait, so a PostgreSQL backend can follow
-//! without touching them.
+//! Storage behind one narrow trait with two backends, the embedded SQLite (one process)
+//! and PostgreSQL (any number of processes on one database). SQL lives in the backends
+//! and nowhere else; the use cases in `chat/` speak only this trait.
 //!
 //! Queries are runtime-checked (`sqlx::query_as`), not `query!` macros: the macros
 //! check against one database at compile time and cannot target SQLite and
 //! PostgreSQL from one crate, and they would make every build need a live database.
-//! The backends are instead held to one shared behaviour by the test suite.
+//! The backends are instead held to one shared behaviour by the test suite
+//! (`tests/store/`, every test on both).
 
+mod postgres;
+mod rows;
 mod sqlite;
 
 use async_trait::async_trait;
@@ -14,7 +17,11 @@ use async_trait::async_trait;
 use crate::domain::{Message, MessageText, NewMessage, Order, OrderId, Participant, Seq, UserId};
 use crate::error::Result;
 
-pub use sqlite::SqliteStore;
+pub use postgres::PostgresStore;
+
+/// Messages that may wait for a backend's writer when no other limit is configured.
+pub const DEFAULT_WRITE_QUEUE: usize = 16_384;
+pub use sqlite::{SqliteStore, fts5_expression};
 
 /// A message after `insert_message`: either newly stored, or the earlier message with
 /// the same `clientId` from the same user in the same order.
@@ -78,6 +85,45 @@ pub struct ReadPointer {
 pub struct Page<T> {
     pub items: Vec<T>,
     pub total: i64,
+}
+
+/// What a user searches for, in no backend's syntax: the words they typed, in order.
+/// Every word must match; the last one also matches as the start of a longer word, so
+/// results appear while the user is still typing. Each backend turns the words into its
+/// own query language and quotes them, so no word can act as an operator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchTerms {
+    whole_words: Vec<String>,
+    prefix: String,
+}
+
+impl SearchTerms {
+    /// The words to search for, without control characters (no database takes a NUL
+    /// in a query, and no message holds one); `None` when no word is left (the use case
+    /// refuses an empty search before it reaches a store).
+    pub fn new<I, S>(words: I) -> Option<Self>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut whole_words: Vec<String> = words
+            .into_iter()
+            .map(|word| word.into().chars().filter(|c| !c.is_control()).collect::<String>())
+            .filter(|word| !word.is_empty())
+            .collect();
+        let prefix = whole_words.pop()?;
+        Some(Self { whole_words, prefix })
+    }
+
+    /// Every word but the last, each matched whole.
+    pub fn whole_words(&self) -> &[String] {
+        &self.whole_words
+    }
+
+    /// The last word, matched as the start of a word.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
 }
 
 /// Where a history query starts.
@@ -147,13 +193,14 @@ pub trait Store: Send + Sync + 'static {
     /// The chat list of `viewer`, most recent activity first.
     async fn order_chats(&self, scope: &Scope, viewer: &UserId, page: i64, limit: i64) -> Result<Page<ChatSummary>>;
 
-    /// Full-text search, best match first. `order` narrows it to one order; `scope`
-    /// to the orders a user may see. `terms` is already a safe FTS expression.
+    /// Full-text search over messages that are not deleted, best match first (ties:
+    /// newest first). `order` narrows it to one order; `scope` to the orders a user may
+    /// see. `total` counts every match across pages.
     async fn search(
         &self,
         scope: &Scope,
         order: Option<&OrderId>,
-        terms: &str,
+        terms: &SearchTerms,
         page: i64,
         limit: i64,
     ) -> Result<Page<Message>>;

@@ -1,5 +1,10 @@
 //! `spawn_app()`: the real server on 127.0.0.1:0 with a fresh data directory, plus
 //! helpers to mint tokens and call the API.
+//!
+//! With `ORDERCHAT_API_TEST_DATABASE_URL` set to a PostgreSQL server where the tests may
+//! create databases, every server stores into a database of its own on it instead of
+//! the SQLite file (a restarted server finds its database again through its data
+//! directory), so the same stories run on both backends (`scripts/test` runs them twice).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -53,6 +58,9 @@ pub async fn spawn_in(data_dir: PathBuf, flags: &[&str]) -> TestApp {
         "--jwt-secret".into(),
         SECRET.into(),
     ];
+    if let Some(url) = postgres_database_for(&data_dir).await {
+        args.extend(["--database-url".to_owned(), url]);
+    }
     args.extend(flags.iter().map(|f| f.to_string()));
     let config = TestCli::parse_from(args).config;
     let app = Application::build(config).await.expect("app builds");
@@ -72,6 +80,35 @@ pub async fn spawn_in(data_dir: PathBuf, flags: &[&str]) -> TestApp {
         stop: Some(stop),
         task: Some(task),
     }
+}
+
+/// The PostgreSQL database of the server on `data_dir`, created on its first start;
+/// `None` when the tests run on SQLite.
+async fn postgres_database_for(data_dir: &std::path::Path) -> Option<String> {
+    use sqlx::Connection;
+    let server = std::env::var("ORDERCHAT_API_TEST_DATABASE_URL").ok()?;
+    let marker = data_dir.join("postgres-database");
+    let name = match std::fs::read_to_string(&marker) {
+        Ok(name) => name,
+        Err(_) => {
+            let name = format!("orderchat_api_{}", uuid::Uuid::now_v7().simple());
+            let mut admin = sqlx::PgConnection::connect(&server).await.expect("PostgreSQL server");
+            // The name is ours: a fixed prefix and hex digits.
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut admin)
+                .await
+                .expect("test database created");
+            std::fs::write(&marker, &name).expect("database name kept");
+            name
+        }
+    };
+    let (base, _) = server.split_once('?').unwrap_or((&server, ""));
+    let host_end = base.find("://").map_or(0, |i| i + 3);
+    let server_part = match base[host_end..].find('/') {
+        Some(slash) => &base[..host_end + slash],
+        None => base,
+    };
+    Some(format!("{server_part}/{name}"))
 }
 
 impl TestApp {

@@ -5,7 +5,7 @@
 
 use orderchat::chat::SearchQuery;
 use orderchat::domain::UserId;
-use orderchat::store::Scope;
+use orderchat::store::{Scope, fts5_expression};
 use proptest::prelude::*;
 
 use crate::contract::check_refusal;
@@ -71,7 +71,8 @@ fn search_text_becomes_quoted_terms_or_is_refused() {
             Err(err) => return check_refusal(&err, &["invalid_query"]),
         };
         let q = q.unwrap_or_default();
-        let fts = query.fts();
+        let fts = fts5_expression(query.terms());
+        let fts = fts.as_str();
         let terms = terms_of(fts);
         prop_assert!(terms.is_some(), "not a list of quoted terms: {fts:?}");
         let terms = terms.unwrap_or_default();
@@ -91,8 +92,10 @@ fn search_text_becomes_quoted_terms_or_is_refused() {
         let (page, limit) = (query.page(), query.limit());
         let member = Scope::ParticipantOf(UserId::parse("ana").expect("user id"));
         let searched = db.block_on(async {
-            db.store.search(&Scope::All, None, fts, page, limit).await?;
-            db.store.search(&member, Some(&db.order), fts, page, limit).await
+            db.store.search(&Scope::All, None, query.terms(), page, limit).await?;
+            db.store
+                .search(&member, Some(&db.order), query.terms(), page, limit)
+                .await
         });
         prop_assert!(
             searched.is_ok(),

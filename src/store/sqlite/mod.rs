@@ -3,7 +3,6 @@
 //! lose the last commits on power loss). Reads use a pool of connections; new messages
 //! go through the group-commit writer in `writer.rs`.
 
-mod rows;
 mod writer;
 
 use std::str::FromStr;
@@ -13,18 +12,16 @@ use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 
-use self::rows::{
+use self::writer::Writer;
+use super::rows::{
     ChatRow, MessageRow, OrderRow, ParticipantJson, ParticipantRow, message_columns, returning_message_columns,
 };
-use self::writer::Writer;
 use super::{
-    ChatSummary, CommitFeed, Committing, HistoryWindow, OrderChanges, OrderRecord, Page, ReadPointer, Scope, Store,
+    ChatSummary, CommitFeed, Committing, DEFAULT_WRITE_QUEUE, HistoryWindow, OrderChanges, OrderRecord, Page,
+    ReadPointer, Scope, SearchTerms, Store,
 };
 use crate::domain::{Message, MessageText, NewMessage, Order, OrderId, Participant, Seq, UserId, timestamp};
 use crate::error::{Error, Result};
-
-/// Messages that may wait for the writer when no other limit is configured.
-pub const DEFAULT_WRITE_QUEUE: usize = 16_384;
 
 /// Migrations are embedded in the binary, so `serve` and `migrate` need no files.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -140,6 +137,22 @@ async fn write_participants(
         .await?;
     }
     Ok(())
+}
+
+/// The FTS5 expression for `terms`: each word a quoted phrase (quotes doubled), so no
+/// word can act as an operator, column filter or wildcard; the last one a prefix.
+/// Public only so that the property tests can feed FTS5 every shape of user input.
+#[doc(hidden)]
+pub fn fts5_expression(terms: &SearchTerms) -> String {
+    let quote = |word: &str| format!("\"{}\"", word.replace('"', "\"\""));
+    let mut expression = String::new();
+    for word in terms.whole_words() {
+        expression.push_str(&quote(word));
+        expression.push(' ');
+    }
+    expression.push_str(&quote(terms.prefix()));
+    expression.push('*');
+    expression
 }
 
 /// Adds the `WHERE` part that limits messages (aliased `m`) to what a scope may see.
@@ -473,10 +486,12 @@ impl Store for SqliteStore {
         &self,
         scope: &Scope,
         order: Option<&OrderId>,
-        terms: &str,
+        terms: &SearchTerms,
         page: i64,
         limit: i64,
     ) -> Result<Page<Message>> {
+        let terms = fts5_expression(terms);
+        let terms = terms.as_str();
         /// The MATCH expression narrows to the order, or to the viewer's orders, inside
         /// the index; the exact filters after it keep ids that share tokens apart.
         fn filters(query: &mut QueryBuilder<Sqlite>, scope: &Scope, order: Option<&OrderId>, terms: &str) {

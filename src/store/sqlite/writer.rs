@@ -27,9 +27,9 @@ use futures::FutureExt;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use tokio::sync::{mpsc, oneshot};
 
-use super::rows::{MessageRow, message_columns};
 use crate::domain::{Message, NewMessage, timestamp};
 use crate::error::{Error, Result};
+use crate::store::rows::{MessageRow, message_columns};
 use crate::store::{CommitFeed, Committing, Inserted};
 
 const MAX_BATCH: usize = 256;

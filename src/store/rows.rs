@@ -1,4 +1,6 @@
-//! Rows as SQLite returns them, and their conversion into domain types.
+//! Rows as the databases return them, and their conversion into domain types. Both
+//! backends keep the same column names and types (text timestamps, JSON text for
+//! attachments), so one set of row types serves both.
 
 use sqlx::FromRow;
 
@@ -107,7 +109,7 @@ pub(super) struct OrderRow {
 }
 
 /// One row of the chat list: the order, its participants (as a JSON array built by
-/// SQLite), its newest message if any, the viewer's unread count and the total number of
+/// the database), its newest message if any, the viewer's unread count and the total number of
 /// rows of the listing.
 #[derive(Debug)]
 pub(super) struct ChatRow {
@@ -118,39 +120,46 @@ pub(super) struct ChatRow {
     pub total: i64,
 }
 
-impl<'r> FromRow<'r, sqlx::sqlite::SqliteRow> for ChatRow {
-    fn from_row(row: &'r sqlx::sqlite::SqliteRow) -> sqlx::Result<Self> {
-        use sqlx::Row;
-        let last_message = match row.try_get::<Option<String>, _>("m_id")? {
-            Some(id) => Some(MessageRow {
-                id,
-                order_id: row.try_get("id")?,
-                seq: row.try_get("m_seq")?,
-                user_id: row.try_get("m_user_id")?,
-                user_name: row.try_get("m_user_name")?,
-                user_role: row.try_get("m_user_role")?,
-                body: row.try_get("m_body")?,
-                message_type: row.try_get("m_message_type")?,
-                sender_type: row.try_get("m_sender_type")?,
-                attachments: row.try_get("m_attachments")?,
-                reply_to: row.try_get("m_reply_to")?,
-                client_id: row.try_get("m_client_id")?,
-                created_at: row.try_get("m_created_at")?,
-                updated_at: row.try_get("m_updated_at")?,
-                edited_at: row.try_get("m_edited_at")?,
-                deleted: row.try_get("m_deleted")?,
-            }),
-            None => None,
-        };
-        Ok(Self {
-            order: OrderRow::from_row(row)?,
-            participants: row.try_get("participants")?,
-            last_message,
-            unread: row.try_get("unread")?,
-            total: row.try_get("total")?,
-        })
-    }
+/// The same reading for each backend's row type (the column names are shared).
+macro_rules! chat_row_from {
+    ($row:ty) => {
+        impl<'r> FromRow<'r, $row> for ChatRow {
+            fn from_row(row: &'r $row) -> sqlx::Result<Self> {
+                use sqlx::Row;
+                let last_message = match row.try_get::<Option<String>, _>("m_id")? {
+                    Some(id) => Some(MessageRow {
+                        id,
+                        order_id: row.try_get("id")?,
+                        seq: row.try_get("m_seq")?,
+                        user_id: row.try_get("m_user_id")?,
+                        user_name: row.try_get("m_user_name")?,
+                        user_role: row.try_get("m_user_role")?,
+                        body: row.try_get("m_body")?,
+                        message_type: row.try_get("m_message_type")?,
+                        sender_type: row.try_get("m_sender_type")?,
+                        attachments: row.try_get("m_attachments")?,
+                        reply_to: row.try_get("m_reply_to")?,
+                        client_id: row.try_get("m_client_id")?,
+                        created_at: row.try_get("m_created_at")?,
+                        updated_at: row.try_get("m_updated_at")?,
+                        edited_at: row.try_get("m_edited_at")?,
+                        deleted: row.try_get("m_deleted")?,
+                    }),
+                    None => None,
+                };
+                Ok(Self {
+                    order: OrderRow::from_row(row)?,
+                    participants: row.try_get("participants")?,
+                    last_message,
+                    unread: row.try_get("unread")?,
+                    total: row.try_get("total")?,
+                })
+            }
+        }
+    };
 }
+chat_row_from!(sqlx::sqlite::SqliteRow);
+chat_row_from!(sqlx::postgres::PgRow);
 
 /// A participant as the chat list's JSON array carries it.
 #[derive(Debug, serde::Deserialize)]

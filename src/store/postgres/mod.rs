@@ -1,0 +1,512 @@
+//! The PostgreSQL backend, for running any number of nodes on one database. The schema
+//! mirrors SQLite's (same tables, columns and text timestamps), so the row types are
+//! shared and both backends answer alike; the shared store suite holds them to that.
+//! Reads use a pool; new messages go through the group-commit writer in `writer.rs`,
+//! which has a connection of its own.
+//!
+//! Concurrency between nodes rests on one lock order: whoever changes several rows that
+//! belong to an order (its seq counter, its unread counters, its participants) first
+//! locks the order's row. Under PostgreSQL's default READ COMMITTED, each statement
+//! after that lock sees everything committed before it, so counters computed there
+//! cannot miss a message another node just stored.
+
+mod search;
+mod writer;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{Postgres, QueryBuilder};
+
+use self::writer::Writer;
+use super::rows::{
+    ChatRow, MessageRow, OrderRow, ParticipantJson, ParticipantRow, message_columns, returning_message_columns,
+};
+use super::{
+    ChatSummary, CommitFeed, Committing, DEFAULT_WRITE_QUEUE, HistoryWindow, OrderChanges, OrderRecord, Page,
+    ReadPointer, Scope, SearchTerms, Store,
+};
+use crate::domain::{Message, MessageText, NewMessage, Order, OrderId, Participant, Seq, UserId, timestamp};
+use crate::error::{Error, Result};
+
+/// Migrations are embedded in the binary. sqlx takes an advisory lock while it runs
+/// them, so nodes starting together do not migrate twice.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+    writer: Writer,
+}
+
+impl PostgresStore {
+    /// Connects to the database at `url` (`postgres://…`) and brings its schema up to date.
+    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        Self::open(url, None, DEFAULT_WRITE_QUEUE).await
+    }
+
+    /// Like `connect`, and reports every message this process stores to `feed` in commit
+    /// order. At most `write_queue` messages wait for the writer; more are refused.
+    pub async fn open(url: &str, feed: Option<CommitFeed>, write_queue: usize) -> anyhow::Result<Self> {
+        let options = PgConnectOptions::from_str(url)?.application_name("orderchat");
+        // The writer's connection first: if the server cannot be reached, this says why
+        // (refused, unknown host, authentication) where the pool would only time out.
+        let writer = Writer::start(options.clone(), feed, write_queue).await?;
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            // A database that does not answer fails requests fast instead of queueing them.
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options)
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(Self { pool, writer })
+    }
+
+    /// `synchronous_commit` of the message writer's connection, read back from the
+    /// server rather than trusted from our options: that connection commits every
+    /// message, and `on` is what makes an ack mean "on disk".
+    pub async fn writer_synchronous_commit(&self) -> Result<String> {
+        self.writer.synchronous_commit().await
+    }
+
+    async fn participants(&self, order: &str) -> Result<Vec<Participant>> {
+        let rows: Vec<ParticipantRow> =
+            sqlx::query_as("SELECT user_id, role, name FROM order_participants WHERE order_id = $1 ORDER BY position")
+                .bind(order)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().map(Participant::from).collect())
+    }
+
+    async fn count_chats(&self, scope: &Scope) -> Result<i64> {
+        let total = match scope {
+            Scope::All => {
+                sqlx::query_scalar("SELECT COUNT(*) FROM orders")
+                    .fetch_one(&self.pool)
+                    .await?
+            }
+            Scope::ParticipantOf(user) => {
+                sqlx::query_scalar("SELECT COUNT(*) FROM order_participants WHERE user_id = $1")
+                    .bind(user.as_str())
+                    .fetch_one(&self.pool)
+                    .await?
+            }
+        };
+        Ok(total)
+    }
+}
+
+/// Replaces the participant list of an order inside `tx` (which holds the order's row
+/// lock: it wrote the row first).
+async fn write_participants(
+    tx: &mut sqlx::Transaction<'_, Postgres>,
+    order: &OrderId,
+    participants: &[Participant],
+) -> Result<()> {
+    sqlx::query("DELETE FROM order_participants WHERE order_id = $1")
+        .bind(order.as_str())
+        .execute(&mut **tx)
+        .await?;
+    for p in participants {
+        sqlx::query(
+            "INSERT INTO order_participants (order_id, user_id, role, name) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (order_id, user_id) DO UPDATE SET role = excluded.role, name = excluded.name",
+        )
+        .bind(order.as_str())
+        .bind(p.user_id.as_str())
+        .bind(&p.role)
+        .bind(&p.name)
+        .execute(&mut **tx)
+        .await?;
+        // A participant's unread counter starts with what is already in the chat.
+        sqlx::query(
+            "INSERT INTO read_pointers (order_id, user_id, seq, unread, updated_at) \
+             SELECT $1, $2, 0, (SELECT COUNT(*) FROM messages m WHERE m.order_id = $1 AND NOT m.deleted \
+                AND m.user_id IS DISTINCT FROM $2), updated_at FROM orders WHERE id = $1 \
+             ON CONFLICT (order_id, user_id) DO NOTHING",
+        )
+        .bind(order.as_str())
+        .bind(p.user_id.as_str())
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Whether `id` could name a stored message. Message ids reach the store as the client
+/// sent them (a path segment, a `replyTo`), and PostgreSQL refuses a NUL anywhere in a
+/// text parameter; ours are UUIDs, so such an id names no message.
+fn could_be_message_id(id: &str) -> bool {
+    !id.contains('\0')
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn upsert_order(&self, record: OrderRecord) -> Result<(Order, bool)> {
+        let now = timestamp(chrono::Utc::now());
+        let mut tx = self.pool.begin().await?;
+        // Writing the row takes its lock before the participants and counters change.
+        // `xmax = 0` holds only for a row this statement inserted.
+        let created: bool = sqlx::query_scalar(
+            "INSERT INTO orders (id, number, status, last_activity_at, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $4, $4) \
+             ON CONFLICT (id) DO UPDATE SET number = excluded.number, status = excluded.status, \
+             updated_at = excluded.updated_at \
+             RETURNING (xmax = 0)",
+        )
+        .bind(record.id.as_str())
+        .bind(&record.number)
+        .bind(&record.status)
+        .bind(&now)
+        .fetch_one(&mut *tx)
+        .await?;
+        write_participants(&mut tx, &record.id, &record.participants).await?;
+        tx.commit().await?;
+        let order = self.order(&record.id).await?.ok_or(Error::OrderNotFound)?;
+        Ok((order, created))
+    }
+
+    async fn update_order(&self, id: &OrderId, changes: OrderChanges) -> Result<Option<Order>> {
+        let now = timestamp(chrono::Utc::now());
+        let mut tx = self.pool.begin().await?;
+        let updated = sqlx::query("UPDATE orders SET status = COALESCE($1, status), updated_at = $2 WHERE id = $3")
+            .bind(&changes.status)
+            .bind(&now)
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        if updated.rows_affected() == 0 {
+            return Ok(None);
+        }
+        if let Some(participants) = &changes.participants {
+            write_participants(&mut tx, id, participants).await?;
+        }
+        tx.commit().await?;
+        self.order(id).await
+    }
+
+    async fn order(&self, id: &OrderId) -> Result<Option<Order>> {
+        let row: Option<OrderRow> = sqlx::query_as(
+            "SELECT id, number, status, last_seq, last_activity_at, created_at, updated_at FROM orders WHERE id = $1",
+        )
+        .bind(id.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => {
+                let participants = self.participants(&row.id).await?;
+                Ok(Some(row.into_order(participants)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    async fn orders_of(&self, user: &UserId) -> Result<Vec<(OrderId, Option<String>)>> {
+        let rows: Vec<(String, Option<String>)> = sqlx::query_as(
+            "SELECT p.order_id, o.status FROM order_participants p JOIN orders o ON o.id = p.order_id \
+             WHERE p.user_id = $1",
+        )
+        .bind(user.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, status)| (OrderId::from_trusted(id), status))
+            .collect())
+    }
+
+    fn insert_message(&self, message: NewMessage) -> Committing {
+        self.writer.insert(message)
+    }
+
+    async fn message(&self, id: &str) -> Result<Option<Message>> {
+        if !could_be_message_id(id) {
+            return Ok(None);
+        }
+        let row: Option<MessageRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            message_columns!(),
+            " FROM messages m WHERE m.id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(Message::from))
+    }
+
+    async fn history(&self, order: &OrderId, window: HistoryWindow) -> Result<Page<Message>> {
+        // As in SQLite: seqs are gapless and messages never removed, so every window is
+        // a seq range on the (order_id, seq) index and its count is arithmetic.
+        let last_seq: Seq = sqlx::query_scalar("SELECT last_seq FROM orders WHERE id = $1")
+            .bind(order.as_str())
+            .fetch_optional(&self.pool)
+            .await?
+            .unwrap_or(0);
+        let (above, below, newest_first, limit) = match window {
+            HistoryWindow::Page { page, limit } => {
+                let top = last_seq.saturating_sub((page - 1).saturating_mul(limit));
+                (top.saturating_sub(limit).max(0), top.saturating_add(1), true, limit)
+            }
+            HistoryWindow::Before { seq, limit } => (0, seq, true, limit),
+            HistoryWindow::After { seq, limit } => (seq, Seq::MAX, false, limit),
+        };
+        let total = match window {
+            HistoryWindow::Page { .. } => last_seq,
+            HistoryWindow::Before { seq, .. } => seq.saturating_sub(1).clamp(0, last_seq),
+            HistoryWindow::After { seq, .. } => last_seq.saturating_sub(seq).max(0),
+        };
+        let sql = if newest_first {
+            concat!(
+                "SELECT * FROM (SELECT ",
+                message_columns!(),
+                " FROM messages m WHERE m.order_id = $1 AND m.seq > $2 AND m.seq < $3 \
+                 ORDER BY m.seq DESC LIMIT $4) AS w ORDER BY seq"
+            )
+        } else {
+            concat!(
+                "SELECT ",
+                message_columns!(),
+                " FROM messages m WHERE m.order_id = $1 AND m.seq > $2 AND m.seq < $3 ORDER BY m.seq LIMIT $4"
+            )
+        };
+        let rows: Vec<MessageRow> = sqlx::query_as(sql)
+            .bind(order.as_str())
+            .bind(above)
+            .bind(below)
+            .bind(limit.max(0))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(Page {
+            items: rows.into_iter().map(Message::from).collect(),
+            total,
+        })
+    }
+
+    async fn delete_message(&self, id: &str) -> Result<Message> {
+        if !could_be_message_id(id) {
+            return Err(Error::MessageNotFound);
+        }
+        let now = timestamp(chrono::Utc::now());
+        let mut tx = self.pool.begin().await?;
+        // The order's lock first (see the module doc), then the counters.
+        let target: Option<(String, Seq, Option<String>, bool)> = sqlx::query_as(
+            "SELECT m.order_id, m.seq, m.user_id, m.deleted FROM messages m JOIN orders o ON o.id = m.order_id \
+             WHERE m.id = $1 FOR UPDATE OF o",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((order, seq, author, already_deleted)) = target else {
+            return Err(Error::MessageNotFound);
+        };
+        let row: MessageRow = sqlx::query_as(concat!(
+            "UPDATE messages SET body = '', attachments = '[]', deleted = true, updated_at = $1 WHERE id = $2 \
+             RETURNING ",
+            returning_message_columns!()
+        ))
+        .bind(&now)
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if !already_deleted {
+            sqlx::query(
+                "UPDATE read_pointers SET unread = unread - 1 \
+                 WHERE order_id = $1 AND user_id IS DISTINCT FROM $2 AND seq < $3 AND unread > 0",
+            )
+            .bind(&order)
+            .bind(&author)
+            .bind(seq)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(Message::from(row))
+    }
+
+    async fn edit_message(&self, id: &str, text: &MessageText) -> Result<Message> {
+        if !could_be_message_id(id) {
+            // What SQLite answers for an id it does not hold.
+            return Err(Error::Conflict("a deleted message cannot be edited"));
+        }
+        let now = timestamp(chrono::Utc::now());
+        let row: Option<MessageRow> = sqlx::query_as(concat!(
+            "UPDATE messages SET body = $1, updated_at = $2, edited_at = $2 WHERE id = $3 AND NOT deleted RETURNING ",
+            returning_message_columns!()
+        ))
+        .bind(text.as_str())
+        .bind(&now)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(Message::from)
+            .ok_or(Error::Conflict("a deleted message cannot be edited"))
+    }
+
+    async fn mark_read_up_to(&self, order: &OrderId, user: &UserId, seq: Seq) -> Result<(Seq, i64)> {
+        let now = timestamp(chrono::Utc::now());
+        let mut tx = self.pool.begin().await?;
+        // A share lock on the order waits for a batch storing into it to commit and
+        // keeps the next one out until we are done, so the recount below sees every
+        // message up to last_seq and no counter bump can slip in between.
+        let exists: Option<bool> = sqlx::query_scalar("SELECT true FROM orders WHERE id = $1 FOR SHARE")
+            .bind(order.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_none() {
+            return Err(Error::OrderNotFound);
+        }
+        let (seq, unread): (Seq, i64) = sqlx::query_as(
+            "INSERT INTO read_pointers (order_id, user_id, seq, unread, updated_at) \
+             SELECT o.id, $2, GREATEST(0, LEAST($3, o.last_seq)), \
+               (SELECT COUNT(*) FROM messages m WHERE m.order_id = o.id \
+                  AND m.seq > GREATEST(0, LEAST($3, o.last_seq)) AND NOT m.deleted AND m.user_id IS DISTINCT FROM $2), \
+               $4 FROM orders o WHERE o.id = $1 \
+             ON CONFLICT (order_id, user_id) DO UPDATE SET \
+               seq = GREATEST(read_pointers.seq, excluded.seq), \
+               unread = CASE WHEN excluded.seq > read_pointers.seq THEN excluded.unread ELSE read_pointers.unread END, \
+               updated_at = CASE WHEN excluded.seq > read_pointers.seq THEN excluded.updated_at \
+                 ELSE read_pointers.updated_at END \
+             RETURNING seq, unread",
+        )
+        .bind(order.as_str())
+        .bind(user.as_str())
+        .bind(seq)
+        .bind(&now)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok((seq, unread))
+    }
+
+    async fn read_pointers(&self, order: &OrderId) -> Result<Vec<ReadPointer>> {
+        let rows: Vec<(String, i64, String)> =
+            sqlx::query_as("SELECT user_id, seq, updated_at FROM read_pointers WHERE order_id = $1")
+                .bind(order.as_str())
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(user_id, seq, updated_at)| ReadPointer {
+                user_id: UserId::from_trusted(user_id),
+                seq,
+                updated_at,
+            })
+            .collect())
+    }
+
+    async fn unread_count(&self, order: &OrderId, user: &UserId) -> Result<i64> {
+        let counter: Option<i64> =
+            sqlx::query_scalar("SELECT unread FROM read_pointers WHERE order_id = $1 AND user_id = $2")
+                .bind(order.as_str())
+                .bind(user.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+        if let Some(unread) = counter {
+            return Ok(unread);
+        }
+        // Staff who never opened this chat (participants always have a counter).
+        let count = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM messages m WHERE m.order_id = $1 AND NOT m.deleted \
+             AND m.user_id IS DISTINCT FROM $2",
+        )
+        .bind(order.as_str())
+        .bind(user.as_str())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(count)
+    }
+
+    async fn unread_counts(&self, order: &OrderId) -> Result<Vec<(UserId, i64)>> {
+        let rows: Vec<(String, i64)> = sqlx::query_as("SELECT user_id, unread FROM read_pointers WHERE order_id = $1")
+            .bind(order.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(user, unread)| (UserId::from_trusted(user), unread))
+            .collect())
+    }
+
+    async fn order_chats(&self, scope: &Scope, viewer: &UserId, page: i64, limit: i64) -> Result<Page<ChatSummary>> {
+        // One query, as in SQLite: the page's orders with their participants (a JSON
+        // array), newest message, the viewer's unread counter (a count for staff who
+        // never opened the chat) and the total across pages as a window count.
+        let mut query = QueryBuilder::<Postgres>::new(
+            "SELECT o.id, o.number, o.status, o.last_seq, o.last_activity_at, o.created_at, o.updated_at, \
+               COALESCE((SELECT json_agg(json_build_object('userId', p.user_id, 'role', p.role, 'name', p.name) \
+                  ORDER BY p.position) FROM order_participants p WHERE p.order_id = o.id)::text, '[]') \
+                  AS participants, \
+               m.id AS m_id, m.seq AS m_seq, m.user_id AS m_user_id, m.user_name AS m_user_name, \
+               m.user_role AS m_user_role, m.body AS m_body, m.message_type AS m_message_type, \
+               m.sender_type AS m_sender_type, m.attachments AS m_attachments, m.reply_to AS m_reply_to, \
+               m.client_id AS m_client_id, m.created_at AS m_created_at, m.updated_at AS m_updated_at, \
+               m.edited_at AS m_edited_at, m.deleted AS m_deleted, \
+               COALESCE(rp.unread, (SELECT COUNT(*) FROM messages u WHERE u.order_id = o.id AND NOT u.deleted \
+                 AND u.user_id IS DISTINCT FROM ",
+        );
+        query
+            .push_bind(viewer.as_str().to_owned())
+            .push(
+                ")) AS unread, COUNT(*) OVER () AS total FROM orders o \
+                 LEFT JOIN messages m ON m.order_id = o.id AND m.seq = o.last_seq \
+                 LEFT JOIN read_pointers rp ON rp.order_id = o.id AND rp.user_id = ",
+            )
+            .push_bind(viewer.as_str().to_owned());
+        if let Scope::ParticipantOf(user) = scope {
+            query
+                .push(" WHERE o.id IN (SELECT order_id FROM order_participants WHERE user_id = ")
+                .push_bind(user.as_str().to_owned())
+                .push(")");
+        }
+        query
+            // Byte order for ties, as SQLite compares text.
+            .push(" ORDER BY o.last_activity_at DESC, o.id COLLATE \"C\" LIMIT ")
+            .push_bind(limit.max(0))
+            .push(" OFFSET ")
+            .push_bind(((page - 1).saturating_mul(limit)).max(0));
+        let rows: Vec<ChatRow> = query.build_query_as().fetch_all(&self.pool).await?;
+        let total = match rows.first() {
+            Some(row) => row.total,
+            // Past the last page the window count is not there to read.
+            None => self.count_chats(scope).await?,
+        };
+        let items = rows
+            .into_iter()
+            .map(|row| {
+                let participants: Vec<ParticipantJson> = serde_json::from_str(&row.participants).unwrap_or_default();
+                let last_activity_at = row.order.last_activity_at.clone();
+                ChatSummary {
+                    order: row
+                        .order
+                        .into_order(participants.into_iter().map(Participant::from).collect()),
+                    last_message: row.last_message.map(Message::from),
+                    unread_count: row.unread,
+                    last_activity_at,
+                }
+            })
+            .collect();
+        Ok(Page { items, total })
+    }
+
+    async fn search(
+        &self,
+        scope: &Scope,
+        order: Option<&OrderId>,
+        terms: &SearchTerms,
+        page: i64,
+        limit: i64,
+    ) -> Result<Page<Message>> {
+        search::search(&self.pool, scope, order, terms, page, limit).await
+    }
+}

@@ -1,0 +1,90 @@
+//! Full-text search on PostgreSQL: a `tsvector` of each body (a generated column, see
+//! the migration) with a GIN index, queried with `websearch_to_tsquery` and ranked with
+//! `ts_rank`. The order, or the caller's orders, are narrowed inside the query, next to
+//! the index match, never filtered afterwards.
+
+use sqlx::{PgPool, Postgres, QueryBuilder};
+
+use crate::domain::{Message, OrderId};
+use crate::error::Result;
+use crate::store::rows::{MessageRow, message_columns};
+use crate::store::{Page, Scope, SearchTerms};
+
+/// Messages that are not deleted and hold every word (the last one as a prefix), in
+/// `scope` and `order`, best match first, newest first among equals.
+pub(super) async fn search(
+    pool: &PgPool,
+    scope: &Scope,
+    order: Option<&OrderId>,
+    terms: &SearchTerms,
+    page: i64,
+    limit: i64,
+) -> Result<Page<Message>> {
+    let whole = quoted_words(terms.whole_words().iter().map(String::as_str));
+    let prefix = quoted_words([terms.prefix()]);
+    let mut rows_query = search_head(&whole, &prefix, false);
+    push_scope(&mut rows_query, scope, order);
+    rows_query
+        .push(" ORDER BY ts_rank(m.words, q.query) DESC, m.created_at DESC LIMIT ")
+        .push_bind(limit.max(0))
+        .push(" OFFSET ")
+        .push_bind(((page - 1).saturating_mul(limit)).max(0));
+    let rows: Vec<MessageRow> = rows_query.build_query_as().fetch_all(pool).await?;
+
+    let mut count_query = search_head(&whole, &prefix, true);
+    push_scope(&mut count_query, scope, order);
+    let total: i64 = count_query.build_query_scalar().fetch_one(pool).await?;
+    Ok(Page {
+        items: rows.into_iter().map(Message::from).collect(),
+        total,
+    })
+}
+
+/// Adds the conditions that limit messages (aliased `m`) to one order and to what a
+/// scope may see.
+fn push_scope(query: &mut QueryBuilder<Postgres>, scope: &Scope, order: Option<&OrderId>) {
+    if let Some(order) = order {
+        query.push(" AND m.order_id = ").push_bind(order.as_str().to_owned());
+    }
+    if let Scope::ParticipantOf(user) = scope {
+        query
+            .push(" AND m.order_id IN (SELECT order_id FROM order_participants WHERE user_id = ")
+            .push_bind(user.as_str().to_owned())
+            .push(")");
+    }
+}
+
+/// The start of a search query over messages `m` that are not deleted and match the
+/// words: selecting their columns, or counting them.
+///
+/// Each word goes to `websearch_to_tsquery` inside double quotes (see `quoted_words`),
+/// so `or`, `-` and the like are plain text, and that function never fails on any
+/// input. For the prefix word, the last lexeme of its query gets `:*` (`'gate'` becomes
+/// `'gate':*`): the text form of a tsquery quotes every lexeme, so the rewrite is always
+/// valid tsquery syntax. Config `simple`, as in the index (see the migration: no
+/// stemming, no stop words, mixed languages).
+fn search_head(whole: &str, prefix: &str, count: bool) -> QueryBuilder<Postgres> {
+    let mut query = QueryBuilder::<Postgres>::new("WITH q AS (SELECT websearch_to_tsquery('simple', ");
+    query
+        .push_bind(whole.to_owned())
+        .push(") && to_tsquery('simple', regexp_replace(websearch_to_tsquery('simple', ")
+        .push_bind(prefix.to_owned())
+        .push(")::text, '''$', ''':*')) AS query) SELECT ");
+    if count {
+        query.push("COUNT(*)");
+    } else {
+        query.push(message_columns!());
+    }
+    query.push(" FROM messages m, q WHERE m.words @@ q.query AND NOT m.deleted");
+    query
+}
+
+/// Words as `websearch_to_tsquery` phrases: each in double quotes (which a word cannot
+/// escape, so any `"` inside is dropped), so nothing in them is an operator.
+fn quoted_words<'a>(words: impl IntoIterator<Item = &'a str>) -> String {
+    words
+        .into_iter()
+        .map(|word| format!("\"{}\"", word.replace('"', " ")))
+        .collect::<Vec<_>>()
+        .join(" ")
+}

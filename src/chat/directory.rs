@@ -5,8 +5,8 @@
 //! Coherence: an entry is loaded only while holding the order's membership lock for
 //! reading, and replaced by membership changes while they hold it for writing (after
 //! their commit, see `membership.rs`), so a load can never put back a stale list over a
-//! newer one. With several nodes, a peer's "order changed" message will have to drop
-//! or replace the entry the same way.
+//! newer one. With several nodes, a peer's "order changed" message (`cluster.rs`)
+//! drops the entry and every user's order list the same way, under the same lock.
 //!
 //! The cache is bounded: past `MAX_CACHED` orders, an arbitrary eighth is dropped (they
 //! reload on next use). `last_seq` of a cached order follows the commit feed.
@@ -76,6 +76,20 @@ impl Directory {
         for user in users {
             self.users.remove(user);
         }
+    }
+
+    /// Drops the cached order and every user's order list (another node changed it).
+    pub fn forget(&self, id: &OrderId) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        self.orders.remove(id);
+        self.users.clear();
+    }
+
+    /// Drops everything cached.
+    pub fn forget_all(&self) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        self.orders.clear();
+        self.users.clear();
     }
 
     /// A message with `seq` was committed in `id`.

@@ -1,0 +1,281 @@
+//! Redis, for running several `orderchat serve` nodes as one (`ORDERCHAT_REDIS_URL`).
+//!
+//! Redis carries two things between nodes, both over pub/sub:
+//! - **Socket.IO traffic**, through `socketioxide-redis` (the adapter): every room
+//!   broadcast, user-room event and typing indicator a node emits is published once
+//!   and delivered by each node to its own connections. Built by [`Cluster::adapter`].
+//! - **Order changes**, on the channel [`ORDERS_CHANNEL`]: a node that changed an
+//!   order's participants tells the others, which drop their cached copy of the order,
+//!   reload it from the shared database and take their own connections that lost access
+//!   out of the order's room (see `ChatService::order_changed_elsewhere`). This is our
+//!   own small message, not the adapter's: eviction needs each connection's identity,
+//!   which only the node holding the connection knows.
+//!
+//! Per node, and why: slow readers are found and dropped by the engine of the node
+//! holding them; presence, typing timers, token expiry, rate limits and connection
+//! limits are still per node (later slices of issue 7).
+//!
+//! Degradation: when Redis is unreachable a node keeps serving its own connections
+//! (broadcasts fall back to this node's connections, see `realtime::emit_to`), logs
+//! the change once, and `/readyz` says `"redis": "error"` with status 200 — a load
+//! balancer must not take every node out because the shared Redis is down.
+//! The order-change subscription reconnects by itself (and then forgets every cached
+//! order, since it may have missed changes). The adapter's own connection
+//! (socketioxide-redis' driver) does not reconnect: cross-node Socket.IO delivery
+//! resumes only after the node restarts.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use async_trait::async_trait;
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use socketioxide_redis::drivers::redis::RedisDriver;
+use socketioxide_redis::{RedisAdapterConfig, RedisAdapterCtr};
+use tokio::task::JoinHandle;
+
+use crate::chat::{ChatService, Peers};
+use crate::domain::OrderId;
+
+/// The pub/sub channel for "this order's participants changed".
+pub const ORDERS_CHANNEL: &str = "orderchat-orders";
+
+/// Prefix of the adapter's channels, so orderchat shares a Redis with other apps safely.
+const ADAPTER_PREFIX: &str = "orderchat";
+
+/// How long a health check or a publish may take before Redis counts as down.
+const REDIS_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The connection to Redis shared by a node: the client, this node's id (so it ignores
+/// its own order-change messages) and whether cross-node delivery works right now.
+pub struct Cluster {
+    client: redis::Client,
+    node: String,
+    health: Arc<AdapterHealth>,
+}
+
+/// Whether this node's broadcasts currently reach the other nodes. Flipped by emits:
+/// the first failure and the first success after failures are logged, not every emit.
+#[derive(Default)]
+pub struct AdapterHealth {
+    degraded: AtomicBool,
+}
+
+impl AdapterHealth {
+    /// A broadcast could not be handed to Redis (it was delivered on this node only).
+    pub fn failed(&self, event: &str, err: &dyn std::fmt::Display) {
+        metrics::counter!("orderchat_cluster_errors_total", "kind" => "broadcast").increment(1);
+        if !self.degraded.swap(true, Ordering::Relaxed) {
+            tracing::error!(event, error = %err,
+                "Redis unreachable: broadcasts reach this node's connections only until it is back");
+        }
+    }
+
+    /// A broadcast went through Redis. One atomic load on the hot path.
+    #[inline]
+    pub fn succeeded(&self) {
+        if self.degraded.load(Ordering::Relaxed) && self.degraded.swap(false, Ordering::Relaxed) {
+            tracing::info!("Redis reachable again: broadcasts reach every node");
+        }
+    }
+
+    pub fn is_degraded(&self) -> bool {
+        self.degraded.load(Ordering::Relaxed)
+    }
+}
+
+/// What travels on [`ORDERS_CHANNEL`].
+#[derive(Serialize, Deserialize)]
+struct OrderChanged {
+    node: String,
+    order: String,
+}
+
+impl Cluster {
+    /// Checks the URL and that Redis answers. RESP3 is required by the adapter's driver
+    /// (it receives pub/sub messages as RESP3 pushes), so `protocol=resp3` is added to
+    /// a URL that does not choose a protocol; one that chooses another is refused.
+    pub async fn connect(url: &str, health: Arc<AdapterHealth>) -> anyhow::Result<Self> {
+        let url = resp3_url(url)?;
+        let client = redis::Client::open(url.as_str()).context("ORDERCHAT_REDIS_URL is not a valid Redis URL")?;
+        let cluster = Self {
+            client,
+            node: uuid::Uuid::now_v7().to_string(),
+            health,
+        };
+        cluster
+            .ping()
+            .await
+            .context("Redis (ORDERCHAT_REDIS_URL) does not answer")?;
+        Ok(cluster)
+    }
+
+    /// The adapter constructor for socketioxide (one Redis connection for all its
+    /// pub/sub traffic).
+    pub async fn adapter(&self) -> anyhow::Result<RedisAdapterCtr<RedisDriver>> {
+        let config = RedisAdapterConfig::new().with_prefix(ADAPTER_PREFIX);
+        RedisAdapterCtr::new_with_redis_config(&self.client, config)
+            .await
+            .context("connecting the Socket.IO adapter to Redis")
+    }
+
+    pub fn health(&self) -> &Arc<AdapterHealth> {
+        &self.health
+    }
+
+    /// `PING` on a fresh connection, bounded by [`REDIS_TIMEOUT`] (for `/readyz`).
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        let check = async {
+            let mut conn = self.client.get_multiplexed_async_connection().await?;
+            redis::cmd("PING").query_async::<String>(&mut conn).await
+        };
+        match tokio::time::timeout(REDIS_TIMEOUT, check).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(err)) => Err(err.into()),
+            Err(_) => anyhow::bail!("no answer within {REDIS_TIMEOUT:?}"),
+        }
+    }
+
+    /// Listens for other nodes' order changes until aborted; reconnects by itself.
+    pub fn spawn_order_listener(self: &Arc<Self>, chat: ChatService) -> JoinHandle<()> {
+        let cluster = self.clone();
+        tokio::spawn(async move {
+            let mut lost = false;
+            loop {
+                match cluster.client.get_async_pubsub().await {
+                    Ok(mut pubsub) => match pubsub.subscribe(ORDERS_CHANNEL).await {
+                        Ok(()) => {
+                            if lost {
+                                // Changes made while we were away were never heard of.
+                                chat.forget_cached_orders();
+                                tracing::info!("order changes from other nodes heard again (order cache cleared)");
+                            }
+                            let mut messages = pubsub.into_on_message();
+                            while let Some(message) = messages.next().await {
+                                cluster.handle(&chat, message.get_payload_bytes()).await;
+                            }
+                        }
+                        Err(err) => tracing::debug!(error = %err, "subscribing to order changes failed"),
+                    },
+                    Err(err) => tracing::debug!(error = %err, "connecting to Redis for order changes failed"),
+                }
+                if !lost {
+                    metrics::counter!("orderchat_cluster_errors_total", "kind" => "subscription").increment(1);
+                    tracing::error!("lost Redis: order changes from other nodes are not heard until it is back");
+                }
+                lost = true;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        })
+    }
+
+    async fn handle(&self, chat: &ChatService, payload: &[u8]) {
+        let changed: OrderChanged = match serde_json::from_slice(payload) {
+            Ok(changed) => changed,
+            Err(err) => {
+                tracing::warn!(error = %err, "ignoring a malformed order-change message");
+                return;
+            }
+        };
+        if changed.node == self.node {
+            return;
+        }
+        let Ok(order) = OrderId::parse(&changed.order) else {
+            tracing::warn!("ignoring an order-change message with an invalid order id");
+            return;
+        };
+        metrics::counter!("orderchat_cluster_order_changes_total", "direction" => "received").increment(1);
+        chat.order_changed_elsewhere(&order).await;
+    }
+}
+
+#[async_trait]
+impl Peers for Cluster {
+    async fn order_changed(&self, order: &OrderId) {
+        let message = OrderChanged {
+            node: self.node.clone(),
+            order: order.as_str().to_owned(),
+        };
+        let Ok(payload) = serde_json::to_vec(&message) else {
+            return;
+        };
+        // Membership changes are rare (a platform PUT/PATCH): a connection per change
+        // keeps this path free of reconnect logic.
+        let publish = async {
+            let mut conn = self.client.get_multiplexed_async_connection().await?;
+            redis::cmd("PUBLISH")
+                .arg(ORDERS_CHANNEL)
+                .arg(payload)
+                .query_async::<i64>(&mut conn)
+                .await
+        };
+        match tokio::time::timeout(REDIS_TIMEOUT, publish).await {
+            Ok(Ok(_)) => {
+                metrics::counter!("orderchat_cluster_order_changes_total", "direction" => "sent").increment(1);
+            }
+            Ok(Err(err)) => order_change_lost(order, &err),
+            Err(_) => order_change_lost(order, &"timed out"),
+        }
+    }
+}
+
+fn order_change_lost(order: &OrderId, err: &dyn std::fmt::Display) {
+    metrics::counter!("orderchat_cluster_errors_total", "kind" => "order_change").increment(1);
+    tracing::error!(order = %order, error = %err,
+        "could not tell other nodes that the order's participants changed: they may serve a stale list until Redis is back");
+}
+
+/// `url` with `protocol=resp3` (added when no protocol is chosen).
+fn resp3_url(url: &str) -> anyhow::Result<String> {
+    if !(url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("redis+unix://")) {
+        anyhow::bail!("ORDERCHAT_REDIS_URL must start with redis://, rediss:// or redis+unix://");
+    }
+    let lower = url.to_ascii_lowercase();
+    if let Some(at) = lower.find("protocol=") {
+        let value = lower[at + "protocol=".len()..].split('&').next().unwrap_or_default();
+        if value != "resp3" {
+            anyhow::bail!("ORDERCHAT_REDIS_URL must use protocol=resp3 (Redis 7 or later), not protocol={value}");
+        }
+        return Ok(url.to_owned());
+    }
+    let separator = if url.contains('?') { '&' } else { '?' };
+    Ok(format!("{url}{separator}protocol=resp3"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resp3_is_added_when_no_protocol_is_chosen() {
+        assert_eq!(
+            resp3_url("redis://127.0.0.1:6379").unwrap(),
+            "redis://127.0.0.1:6379?protocol=resp3"
+        );
+        assert_eq!(resp3_url("redis://h/0?x=1").unwrap(), "redis://h/0?x=1&protocol=resp3");
+        assert_eq!(
+            resp3_url("redis://h?protocol=RESP3").unwrap(),
+            "redis://h?protocol=RESP3"
+        );
+    }
+
+    #[test]
+    fn other_protocols_and_schemes_are_refused() {
+        assert!(resp3_url("redis://h?protocol=resp2").is_err());
+        assert!(resp3_url("http://h").is_err());
+        assert!(resp3_url("").is_err());
+    }
+
+    #[test]
+    fn degradation_is_reported_once_and_clears() {
+        let health = AdapterHealth::default();
+        assert!(!health.is_degraded());
+        health.failed("new-message", &"down");
+        health.failed("new-message", &"down");
+        assert!(health.is_degraded());
+        health.succeeded();
+        assert!(!health.is_degraded());
+    }
+}

@@ -8,11 +8,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
-use socketioxide::adapter::{Adapter, Emitter};
+use socketioxide::adapter::Adapter;
 use socketioxide::layer::SocketIoLayer;
 use socketioxide::{ParserConfig, SocketIo};
 use socketioxide_core::adapter::DefinedAdapter;
-use socketioxide_redis::RedisAdapter;
 use tokio::net::TcpListener;
 use tokio::time::Instant;
 use tower_http::timeout::RequestBodyDeadlineLayer;
@@ -20,7 +19,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::Verifier;
 use crate::chat::ChatService;
-use crate::cluster::{AdapterHealth, Cluster};
+use crate::cluster::{AdapterHealth, Cluster, ClusterAdapter};
 use crate::config::Config;
 use crate::http::HttpServer;
 use crate::metrics::Metrics;
@@ -200,8 +199,7 @@ impl Application {
                 (router, state)
             }
             Some(cluster) => {
-                let adapter = cluster.adapter().await?;
-                let (layer, io) = builder.with_adapter::<RedisAdapter<Emitter>>(adapter).build_layer();
+                let (layer, io) = builder.with_adapter::<ClusterAdapter>(cluster.adapter()).build_layer();
                 let (router, state, subscribed) = wiring.wire(io.clone(), layer, SocketLayer::Redis(io));
                 subscribed
                     .await
@@ -243,10 +241,10 @@ impl Application {
         let server = HttpServer::start(self.listener, self.router, header_timeout);
         tracing::info!("orderchat listening on {addr}");
         let housekeeping = realtime::spawn_housekeeping(state.clone());
-        let order_listener = state
+        let cluster_tasks = state
             .cluster
             .as_ref()
-            .map(|cluster| cluster.spawn_order_listener(state.chat.clone()));
+            .map(|cluster| [cluster.spawn_order_listener(state.chat.clone()), cluster.spawn_probe()]);
 
         shutdown.await;
         let grace = Duration::from_secs(state.config.shutdown_grace_secs);
@@ -276,8 +274,8 @@ impl Application {
         }
         state.shutdown.wait_idle(Duration::from_secs(1)).await;
         housekeeping.abort();
-        if let Some(listener) = order_listener {
-            listener.abort();
+        for task in cluster_tasks.into_iter().flatten() {
+            task.abort();
         }
         state.chat.close().await;
         tracing::info!("shutdown complete");

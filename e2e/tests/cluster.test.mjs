@@ -5,7 +5,8 @@
 // read receipts, presence, unread counts and notifications; a participant removed on
 // node A loses the room on node B at once; /readyz reports Redis. Refusals: a Redis
 // that does not answer or a URL that is not RESP3 stops the server from starting.
-// With Redis down, a node keeps serving its own clients and says so.
+// With Redis down, a node keeps serving its own clients and says so; when Redis comes
+// back, delivery between the nodes resumes by itself.
 //
 // Redis: scripts/test starts one and passes its URL as ORDERCHAT_TEST_REDIS_URL; run
 // alone, this file starts its own with scripts/redis. Skipped (with the reason) only if
@@ -93,7 +94,7 @@ clusterTest('clients on two nodes exchange messages, each receiving every new-me
   const onA = await joined(a, token(ana), orderId);
   const onB = await joined(b, token(dan, 'driver'), orderId);
 
-  const count = 12;
+  const count = 30;
   for (let i = 1; i <= count; i += 1) {
     const [from, label] = i % 2 ? [onA, 'A'] : [onB, 'B'];
     const ack = await emitAck(from, 'send-message', { orderId, message: `m${i} via ${label}` });
@@ -226,6 +227,49 @@ clusterTest('with Redis down a node keeps serving its own clients, says so in th
     assert.deepEqual(ready.body, { status: 'degraded', database: 'ok', redis: 'error' });
   } finally {
     await node.stop();
+    stopRedis(dir);
+  }
+});
+
+clusterTest('Redis stopped and started again: delivery between the nodes resumes by itself', async () => {
+  // A Redis (and two nodes) of their own, so the other tests keep theirs.
+  const dir = join(tmp, 'redis-restart');
+  const url = startRedis(dir);
+  const env = { ...NO_LIMITS, ORDERCHAT_REDIS_URL: url, ORDERCHAT_DATABASE_URL: `sqlite://${join(tmp, 'restart.db')}` };
+  const c = await spawnServer(env);
+  const d = await spawnServer(env);
+  try {
+    const orderId = id('order');
+    const [ana, dan] = [id('ana'), id('dan')];
+    await c.order(orderId, { [ana]: 'customer', [dan]: 'driver' });
+    const onC = await joined(c, token(ana), orderId);
+    const onD = await joined(d, token(dan, 'driver'), orderId);
+
+    stopRedis(dir);
+    await eventually(async () => (await c.http('GET', '/readyz')).body.redis === 'error', 'node C reports Redis down');
+    assert.equal(startRedis(dir), url, 'Redis came back on another port');
+
+    // What was sent while Redis was down stayed on its node; once both nodes are back on
+    // Redis, every new message crosses again, both ways.
+    for (const [from, to, srv] of [[onC, onD, c], [onD, onC, d]]) {
+      let n = 0;
+      await eventually(async () => {
+        n += 1;
+        const ack = await emitAck(from, 'send-message', { orderId, message: `${from.label} try ${n}` });
+        assert.equal(ack.ok, true, JSON.stringify(ack));
+        try {
+          await waitFor(to, 'new-message', (e) => e.message.id === ack.message.id, 1000);
+          return true;
+        } catch {
+          return false;
+        }
+      }, `messages from ${from.label} reach the other node again`, 20_000);
+      await eventually(async () => (await srv.http('GET', '/readyz')).body.redis === 'ok', 'readyz says Redis is ok again');
+    }
+    assert.match(c.logs(), /Redis reachable again/);
+  } finally {
+    await c.stop();
+    await d.stop();
     stopRedis(dir);
   }
 });

@@ -60,7 +60,8 @@ impl<A: Adapter> SocketBroadcaster<A> {
 ///   (nor are slow readers found by them).
 /// - **Redis down.** The adapter publishes before it delivers locally and gives up on
 ///   both when the publish fails; the event is then delivered to this node's
-///   connections only, and `health` logs the change once.
+///   connections only, `health` logs the change once, and later broadcasts skip Redis
+///   until its probe (`cluster.rs`) finds it back.
 pub async fn emit_to<A: Adapter>(
     health: &AdapterHealth,
     target: BroadcastOperators<A>,
@@ -69,15 +70,11 @@ pub async fn emit_to<A: Adapter>(
 ) {
     // The adapter reports failures, not successes: this node's recipients are counted.
     let recipients = target.clone().sockets();
+    // Redis is down: this node's connections only, until the probe sees it back.
+    let target = if health.is_degraded() { target.local() } else { target };
     let failed = match target.clone().emit(event, payload).await {
-        Ok(()) => {
-            health.succeeded();
-            0
-        }
-        Err(BroadcastError::Socket(errors)) => {
-            health.succeeded();
-            refused(event, &errors, &recipients)
-        }
+        Ok(()) => 0,
+        Err(BroadcastError::Socket(errors)) => refused(event, &errors, &recipients),
         Err(BroadcastError::Adapter(err)) => {
             health.failed(event, &err);
             match target.local().emit(event, payload).await {

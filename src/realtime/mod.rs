@@ -16,9 +16,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use socketioxide::SocketIo;
-use socketioxide::adapter::{Adapter, Emitter, LocalAdapter};
+use socketioxide::adapter::{Adapter, LocalAdapter};
 use socketioxide::operators::BroadcastOperators;
-use socketioxide_redis::RedisAdapter;
 use tokio::task::JoinHandle;
 
 pub use broadcast::{SocketBroadcaster, emit_to};
@@ -28,7 +27,7 @@ pub use presence::Presence;
 pub use session::Sessions;
 pub use typing::Typing;
 
-use crate::cluster::AdapterHealth;
+use crate::cluster::{AdapterHealth, ClusterAdapter};
 use crate::state::AppState;
 
 /// The Socket.IO payload readers, public only so the property tests and the fuzz
@@ -61,7 +60,7 @@ pub struct Realtime {
 #[derive(Clone)]
 pub enum SocketLayer {
     Local(SocketIo<LocalAdapter>),
-    Redis(SocketIo<RedisAdapter<Emitter>>),
+    Redis(SocketIo<ClusterAdapter>),
 }
 
 impl SocketLayer {

@@ -16,13 +16,15 @@
 //! limits are still per node (later slices of issue 7).
 //!
 //! Degradation: when Redis is unreachable a node keeps serving its own connections
-//! (broadcasts fall back to this node's connections, see `realtime::emit_to`), logs
-//! the change once, and `/readyz` says `"redis": "error"` with status 200 — a load
-//! balancer must not take every node out because the shared Redis is down.
-//! The order-change subscription reconnects by itself (and then forgets every cached
-//! order, since it may have missed changes). The adapter's own connection
-//! (socketioxide-redis' driver) does not reconnect: cross-node Socket.IO delivery
-//! resumes only after the node restarts.
+//! (broadcasts go to this node's connections only, see `realtime::emit_to`), logs the
+//! change once, and `/readyz` says `"redis": "error"` with status 200 — a load
+//! balancer must not take every node out because the shared Redis is down. A probe
+//! pings Redis every second on the adapter's connection; when it answers again, that
+//! connection is back with its subscriptions (`driver.rs`) and broadcasts reach every
+//! node again.
+//! The order-change subscription reconnects by itself too, and then forgets every
+//! cached order, since it may have missed changes. What was broadcast during the
+//! outage did not reach the other nodes; their clients catch up with `sinceSeq`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -32,12 +34,19 @@ use anyhow::Context;
 use async_trait::async_trait;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
-use socketioxide_redis::drivers::redis::RedisDriver;
-use socketioxide_redis::{RedisAdapterConfig, RedisAdapterCtr};
+use socketioxide::adapter::Emitter;
+use socketioxide_redis::{CustomRedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
 use tokio::task::JoinHandle;
 
 use crate::chat::{ChatService, Peers};
 use crate::domain::OrderId;
+
+mod driver;
+
+pub use driver::ReconnectingDriver;
+
+/// socketioxide's adapter when several nodes act as one.
+pub type ClusterAdapter = CustomRedisAdapter<Emitter, ReconnectingDriver>;
 
 /// The pub/sub channel for "this order's participants changed".
 pub const ORDERS_CHANNEL: &str = "orderchat-orders";
@@ -52,35 +61,39 @@ const REDIS_TIMEOUT: Duration = Duration::from_secs(1);
 /// its own order-change messages) and whether cross-node delivery works right now.
 pub struct Cluster {
     client: redis::Client,
+    /// The adapter's connection (pub/sub of Socket.IO traffic), shared by its clones.
+    driver: ReconnectingDriver,
     node: String,
     health: Arc<AdapterHealth>,
 }
 
-/// Whether this node's broadcasts currently reach the other nodes. Flipped by emits:
-/// the first failure and the first success after failures are logged, not every emit.
+/// Whether this node's broadcasts currently reach the other nodes: set by the first
+/// broadcast or probe Redis refuses, cleared by the probe once Redis answers again
+/// (each change logged once, not every emit).
 #[derive(Default)]
 pub struct AdapterHealth {
     degraded: AtomicBool,
 }
 
 impl AdapterHealth {
-    /// A broadcast could not be handed to Redis (it was delivered on this node only).
+    /// A broadcast (delivered on this node only) or a probe could not reach Redis.
     pub fn failed(&self, event: &str, err: &dyn std::fmt::Display) {
-        metrics::counter!("orderchat_cluster_errors_total", "kind" => "broadcast").increment(1);
+        metrics::counter!("orderchat_cluster_errors_total", "kind" => "adapter").increment(1);
         if !self.degraded.swap(true, Ordering::Relaxed) {
             tracing::error!(event, error = %err,
                 "Redis unreachable: broadcasts reach this node's connections only until it is back");
         }
     }
 
-    /// A broadcast went through Redis. One atomic load on the hot path.
-    #[inline]
-    pub fn succeeded(&self) {
-        if self.degraded.load(Ordering::Relaxed) && self.degraded.swap(false, Ordering::Relaxed) {
+    /// Redis answers again: broadcasts go through it from now on.
+    fn recovered(&self) {
+        if self.degraded.swap(false, Ordering::Relaxed) {
             tracing::info!("Redis reachable again: broadcasts reach every node");
         }
     }
 
+    /// One atomic load: checked by every broadcast.
+    #[inline]
     pub fn is_degraded(&self) -> bool {
         self.degraded.load(Ordering::Relaxed)
     }
@@ -100,8 +113,18 @@ impl Cluster {
     pub async fn connect(url: &str, health: Arc<AdapterHealth>) -> anyhow::Result<Self> {
         let url = resp3_url(url)?;
         let client = redis::Client::open(url.as_str()).context("ORDERCHAT_REDIS_URL is not a valid Redis URL")?;
+        let connecting = tokio::time::timeout(REDIS_TIMEOUT * 2, ReconnectingDriver::connect(&client));
+        let driver = match connecting.await {
+            Ok(Ok(driver)) => driver,
+            Ok(Err(err)) => return Err(err).context("Redis (ORDERCHAT_REDIS_URL) does not answer"),
+            Err(_) => anyhow::bail!(
+                "Redis (ORDERCHAT_REDIS_URL) does not answer within {:?}",
+                REDIS_TIMEOUT * 2
+            ),
+        };
         let cluster = Self {
             client,
+            driver,
             node: uuid::Uuid::now_v7().to_string(),
             health,
         };
@@ -112,13 +135,30 @@ impl Cluster {
         Ok(cluster)
     }
 
-    /// The adapter constructor for socketioxide (one Redis connection for all its
-    /// pub/sub traffic).
-    pub async fn adapter(&self) -> anyhow::Result<RedisAdapterCtr<RedisDriver>> {
+    /// The adapter constructor for socketioxide: every namespace's adapter shares the
+    /// one reconnecting connection.
+    pub fn adapter(&self) -> RedisAdapterCtr<ReconnectingDriver> {
         let config = RedisAdapterConfig::new().with_prefix(ADAPTER_PREFIX);
-        RedisAdapterCtr::new_with_redis_config(&self.client, config)
-            .await
-            .context("connecting the Socket.IO adapter to Redis")
+        RedisAdapterCtr::new_with_driver(self.driver.clone(), config)
+    }
+
+    /// Pings Redis on the adapter's connection every second. The connection notices a
+    /// lost Redis only when a command fails, and reconnects (with its subscriptions)
+    /// only on the next command: a node that only receives would otherwise stay cut off
+    /// after a Redis restart. So this finds an outage within a second on every node, and
+    /// the way back. Aborted at shutdown.
+    pub fn spawn_probe(self: &Arc<Self>) -> JoinHandle<()> {
+        let cluster = self.clone();
+        tokio::spawn(async move {
+            let mut every_second = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                every_second.tick().await;
+                match cluster.driver.ping().await {
+                    Ok(()) => cluster.health.recovered(),
+                    Err(err) => cluster.health.failed("(probe)", &err),
+                }
+            }
+        })
     }
 
     pub fn health(&self) -> &Arc<AdapterHealth> {
@@ -275,7 +315,7 @@ mod tests {
         health.failed("new-message", &"down");
         health.failed("new-message", &"down");
         assert!(health.is_degraded());
-        health.succeeded();
+        health.recovered();
         assert!(!health.is_degraded());
     }
 }

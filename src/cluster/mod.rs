@@ -165,16 +165,13 @@ impl Cluster {
         &self.health
     }
 
-    /// `PING` on a fresh connection, bounded by [`REDIS_TIMEOUT`] (for `/readyz`).
+    /// `PING` on the adapter's connection (no new connection per `/readyz` probe),
+    /// bounded by twice [`REDIS_TIMEOUT`] (it may first try to reconnect).
     pub async fn ping(&self) -> anyhow::Result<()> {
-        let check = async {
-            let mut conn = self.client.get_multiplexed_async_connection().await?;
-            redis::cmd("PING").query_async::<String>(&mut conn).await
-        };
-        match tokio::time::timeout(REDIS_TIMEOUT, check).await {
+        match tokio::time::timeout(REDIS_TIMEOUT * 2, self.driver.ping()).await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(err)) => Err(err.into()),
-            Err(_) => anyhow::bail!("no answer within {REDIS_TIMEOUT:?}"),
+            Err(_) => anyhow::bail!("no answer within {:?}", REDIS_TIMEOUT * 2),
         }
     }
 

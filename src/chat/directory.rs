@@ -195,3 +195,55 @@ impl ChatService {
         Ok(order)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn order(id: &str) -> Order {
+        Order {
+            id: OrderId::parse(id).unwrap(),
+            number: None,
+            status: None,
+            participants: Vec::new(),
+            last_seq: 3,
+            created_at: String::new(),
+            updated_at: String::new(),
+        }
+    }
+
+    #[test]
+    fn another_nodes_change_drops_the_order_and_every_order_list() {
+        let directory = Directory::default();
+        let (a, b) = (order("a"), order("b"));
+        directory.remember(&a);
+        directory.remember(&b);
+        let ana = UserId::parse("ana").unwrap();
+        directory.users.insert(ana.clone(), Arc::from(vec![a.id.clone()]));
+        let epoch = directory.epoch.load(Ordering::Acquire);
+
+        directory.forget(&a.id);
+        assert!(directory.cached(&a.id).is_none());
+        assert_eq!(directory.cached(&b.id).map(|o| o.last_seq), Some(3));
+        assert!(
+            directory.users.get(&ana).is_none(),
+            "a list loaded before the change survived it"
+        );
+        assert!(
+            directory.epoch.load(Ordering::Acquire) > epoch,
+            "a load racing the change could be kept"
+        );
+
+        directory.forget_all();
+        assert!(directory.cached(&b.id).is_none());
+    }
+
+    #[test]
+    fn the_published_watermark_only_moves_forward() {
+        let directory = Directory::default();
+        let id = OrderId::parse("a").unwrap();
+        directory.published(&id, 5);
+        directory.published(&id, 4);
+        assert_eq!(directory.published.get(&id).map(|s| *s), Some(5));
+    }
+}

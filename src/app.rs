@@ -8,7 +8,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
+use socketioxide::adapter::Adapter;
+use socketioxide::layer::SocketIoLayer;
 use socketioxide::{ParserConfig, SocketIo};
+use socketioxide_core::adapter::DefinedAdapter;
 use tokio::net::TcpListener;
 use tokio::time::Instant;
 use tower_http::timeout::RequestBodyDeadlineLayer;
@@ -16,14 +19,85 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::Verifier;
 use crate::chat::ChatService;
+use crate::cluster::{AdapterHealth, Cluster, ClusterAdapter};
 use crate::config::Config;
 use crate::http::HttpServer;
 use crate::metrics::Metrics;
 use crate::origin::Origins;
-use crate::realtime::{self, Presence, Realtime, Sessions, SocketBroadcaster, Typing};
+use crate::realtime::{self, Presence, Realtime, Sessions, SocketBroadcaster, SocketLayer, Typing};
 use crate::shutdown::Shutdown;
 use crate::state::AppState;
 use crate::store::{CommitFeed, PostgresStore, SqliteStore, Store};
+
+/// What the app is built from, before the Socket.IO adapter is chosen.
+struct Wiring {
+    config: Config,
+    verifier: Arc<Verifier>,
+    origins: Origins,
+    store: Arc<dyn Store>,
+    metrics: Metrics,
+    committed: tokio::sync::mpsc::Receiver<crate::domain::Message>,
+    cluster: Option<Arc<Cluster>>,
+    health: Arc<AdapterHealth>,
+}
+
+impl Wiring {
+    /// Builds the use cases, the state and the router on a Socket.IO layer of either
+    /// adapter; returns the namespace's initialisation (Redis: its subscriptions).
+    fn wire<A: Adapter + DefinedAdapter>(
+        self,
+        io: SocketIo<A>,
+        socket_layer: SocketIoLayer<A>,
+        layer: SocketLayer,
+    ) -> (Router, AppState, A::InitRes) {
+        let presence = Arc::new(Presence::default());
+        let realtime = Realtime {
+            io: layer,
+            presence: presence.clone(),
+            typing: Arc::new(Typing::default()),
+            sessions: Arc::new(Sessions::default()),
+            health: self.health.clone(),
+        };
+        let clustered = self.cluster.is_some();
+        let broadcaster = Arc::new(SocketBroadcaster::new(io.clone(), presence, self.health, clustered));
+        let shutdown = Shutdown::default();
+        let limits = &self.config.limits;
+        let mut chat = ChatService::new(
+            self.store,
+            broadcaster,
+            limits,
+            &self.config.closed_statuses,
+            shutdown.clone(),
+        );
+        if let Some(cluster) = &self.cluster {
+            chat = chat.with_peers(cluster.clone());
+        }
+        chat.spawn_publisher(self.committed);
+        let state = AppState {
+            chat,
+            verifier: self.verifier,
+            config: Arc::new(self.config),
+            metrics: self.metrics,
+            realtime,
+            shutdown,
+            cluster: self.cluster,
+        };
+        let initialised = realtime::attach(&io, state.clone());
+
+        let router = crate::http::router(&state)
+            .with_state(state.clone())
+            .layer(socket_layer)
+            .layer(axum::middleware::map_request(realtime::own_handshake_parts))
+            .layer(axum::middleware::from_fn_with_state(
+                self.origins.clone(),
+                crate::origin::check_socket_origin,
+            ))
+            .layer(self.origins.cors_layer())
+            .layer(RequestBodyDeadlineLayer::new(state.config.limits.http_body_timeout()))
+            .layer(TraceLayer::new_for_http());
+        (router, state, initialised)
+    }
+}
 
 /// A built, bound server that has not started serving yet.
 pub struct Application {
@@ -76,13 +150,16 @@ async fn open_store_with_feed(config: &Config, feed: Option<CommitFeed>) -> anyh
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        if config.redis_url.is_some() {
-            anyhow::bail!("ORDERCHAT_REDIS_URL is not supported yet: orderchat runs single-node for now");
-        }
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
         let verifier = Arc::new(Verifier::from_config(&config)?);
         let origins = Origins::from_config(&config.cors_origins)?;
+        let health = Arc::new(AdapterHealth::default());
+        // Before the store: a wrong Redis URL should not leave a fresh database behind.
+        let cluster = match &config.redis_url {
+            Some(url) => Some(Arc::new(Cluster::connect(url, health.clone()).await?)),
+            None => None,
+        };
         // Deep enough that the writer never waits on the publisher under any real burst.
         let (feed, committed) = tokio::sync::mpsc::channel(16_384);
         let store = open_store_with_feed(&config, Some(feed)).await?;
@@ -92,7 +169,7 @@ impl Application {
         // Our patch of engineioxide (vendor/README.md): socketioxide's builder has no
         // setting for it, and takes the engine's defaults when it is created.
         engineioxide::config::set_default_max_buffer_bytes(limits.socket_buffer_bytes);
-        let (socket_layer, io) = SocketIo::builder()
+        let builder = SocketIo::builder()
             .max_payload(limits.max_socket_payload as u64)
             .ws_max_message_size(limits.max_socket_payload)
             .ws_max_frame_size(limits.max_socket_payload)
@@ -108,40 +185,33 @@ impl Application {
                     .max_incoming_binary_buf_size(0),
             )
             // A handshake that never sends its Socket.IO connect packet is dropped.
-            .connect_timeout(Duration::from_secs(10))
-            .build_layer();
-        let presence = Arc::new(Presence::default());
-        let realtime = Realtime {
-            io: io.clone(),
-            presence: presence.clone(),
-            typing: Arc::new(Typing::default()),
-            sessions: Arc::new(Sessions::default()),
-        };
-        let broadcaster = Arc::new(SocketBroadcaster::new(io.clone(), presence));
-        let shutdown = Shutdown::default();
-        let chat = ChatService::new(store, broadcaster, limits, &config.closed_statuses, shutdown.clone());
-        chat.spawn_publisher(committed);
-        let state = AppState {
-            chat,
+            .connect_timeout(Duration::from_secs(10));
+        let wiring = Wiring {
+            config,
             verifier,
-            config: Arc::new(config),
+            origins,
+            store,
             metrics,
-            realtime,
-            shutdown,
+            committed,
+            cluster,
+            health,
         };
-        realtime::attach(&io, state.clone());
-
-        let router = crate::http::router(&state)
-            .with_state(state.clone())
-            .layer(socket_layer)
-            .layer(axum::middleware::map_request(realtime::own_handshake_parts))
-            .layer(axum::middleware::from_fn_with_state(
-                origins.clone(),
-                crate::origin::check_socket_origin,
-            ))
-            .layer(origins.cors_layer())
-            .layer(RequestBodyDeadlineLayer::new(state.config.limits.http_body_timeout()))
-            .layer(TraceLayer::new_for_http());
+        let (router, state) = match wiring.cluster.clone() {
+            None => {
+                let (layer, io) = builder.build_layer();
+                let (router, state, ()) = wiring.wire(io.clone(), layer, SocketLayer::Local(io));
+                (router, state)
+            }
+            Some(cluster) => {
+                let (layer, io) = builder.with_adapter::<ClusterAdapter>(cluster.adapter()).build_layer();
+                let (router, state, subscribed) = wiring.wire(io.clone(), layer, SocketLayer::Redis(io));
+                subscribed
+                    .await
+                    .map_err(|err| anyhow::anyhow!("subscribing the Socket.IO adapter to Redis: {err}"))?;
+                tracing::info!("Redis adapter ready: broadcasts reach every node");
+                (router, state)
+            }
+        };
 
         let listener = TcpListener::bind(state.config.bind)
             .await
@@ -175,6 +245,10 @@ impl Application {
         let server = HttpServer::start(self.listener, self.router, header_timeout);
         tracing::info!("orderchat listening on {addr}");
         let housekeeping = realtime::spawn_housekeeping(state.clone());
+        let cluster_tasks = state
+            .cluster
+            .as_ref()
+            .map(|cluster| [cluster.spawn_order_listener(state.chat.clone()), cluster.spawn_probe()]);
 
         shutdown.await;
         let grace = Duration::from_secs(state.config.shutdown_grace_secs);
@@ -204,6 +278,9 @@ impl Application {
         }
         state.shutdown.wait_idle(Duration::from_secs(1)).await;
         housekeeping.abort();
+        for task in cluster_tasks.into_iter().flatten() {
+            task.abort();
+        }
         state.chat.close().await;
         tracing::info!("shutdown complete");
         Ok(())

@@ -25,8 +25,9 @@ pub struct Config {
     #[arg(long, env = "ORDERCHAT_DATABASE_URL")]
     pub database_url: Option<String>,
 
-    /// Redis URL for multi-node deployments (not supported yet: the server refuses to
-    /// start rather than silently running single-node).
+    /// Redis URL (`redis://host:6379`, Redis 7 or later; RESP3 is used) for several
+    /// nodes acting as one: broadcasts and order changes reach every node. Unset: a
+    /// single node. The server refuses to start if Redis does not answer.
     #[arg(long, env = "ORDERCHAT_REDIS_URL")]
     pub redis_url: Option<String>,
 

@@ -8,7 +8,9 @@
 //! `orderchat_http_request_duration_seconds{method,route,status}`,
 //! `orderchat_write_batch_size`, `orderchat_rate_limited_total{kind}`,
 //! `orderchat_http_timeouts_total{kind=headers|body}`,
-//! `orderchat_sessions_expired_total`, `orderchat_slow_consumers_dropped_total`.
+//! `orderchat_sessions_expired_total`, `orderchat_slow_consumers_dropped_total`;
+//! with Redis (`cluster.rs`): `orderchat_cluster_errors_total{kind}` and
+//! `orderchat_cluster_order_changes_total{direction}`. Every figure is this node's.
 
 use std::sync::OnceLock;
 

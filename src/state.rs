@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::auth::Verifier;
 use crate::chat::ChatService;
+use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::realtime::Realtime;
@@ -18,4 +19,6 @@ pub struct AppState {
     pub metrics: Metrics,
     pub realtime: Realtime,
     pub shutdown: Shutdown,
+    /// Redis, when several nodes act as one (`ORDERCHAT_REDIS_URL`); `None` on one node.
+    pub cluster: Option<Arc<Cluster>>,
 }

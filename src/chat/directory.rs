@@ -5,8 +5,8 @@
 //! Coherence: an entry is loaded only while holding the order's membership lock for
 //! reading, and replaced by membership changes while they hold it for writing (after
 //! their commit, see `membership.rs`), so a load can never put back a stale list over a
-//! newer one. With several nodes, a peer's "order changed" message will have to drop
-//! or replace the entry the same way.
+//! newer one. With several nodes, a peer's "order changed" message (`cluster.rs`)
+//! drops the entry and every user's order list the same way, under the same lock.
 //!
 //! The cache is bounded: past `MAX_CACHED` orders, an arbitrary eighth is dropped (they
 //! reload on next use). `last_seq` of a cached order follows the commit feed.
@@ -15,17 +15,25 @@
 //! in, for presence (a user's first connection and last disconnection are announced to
 //! those orders' rooms), so that connecting costs no database read once the list is
 //! known. A membership or status change drops the lists of everyone it touched.
+//!
+//! With several nodes it also keeps, per order, the last `seq` whose `new-message`
+//! this node has sent, so that a send is acknowledged only after that (`send.rs`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::Duration;
 
 use dashmap::DashMap;
+use tokio::sync::Notify;
 
 use super::ChatService;
 use crate::domain::{Order, OrderId, Seq, UserId};
 use crate::error::Result;
 
 const MAX_CACHED: usize = 100_000;
+
+/// The longest an acknowledgement waits for its `new-message` to go out (several nodes).
+const PUBLISH_WAIT: Duration = Duration::from_secs(1);
 
 struct Entry {
     order: Order,
@@ -47,6 +55,10 @@ pub(super) struct Directory {
     users: DashMap<UserId, Arc<[OrderId]>>,
     /// Bumped by every membership change, so a load that raced with one is not kept.
     epoch: AtomicU64,
+    /// Several nodes only: the last `seq` per order whose `new-message` this node has
+    /// handed to the adapter, and a wake-up for those waiting on it (`until_published`).
+    published: DashMap<OrderId, Seq>,
+    published_changed: Notify,
 }
 
 impl Directory {
@@ -78,6 +90,33 @@ impl Directory {
         }
     }
 
+    /// Drops the cached order and every user's order list (another node changed it).
+    pub fn forget(&self, id: &OrderId) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        self.orders.remove(id);
+        self.users.clear();
+    }
+
+    /// Drops everything cached.
+    pub fn forget_all(&self) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        self.orders.clear();
+        self.users.clear();
+    }
+
+    /// `new-message` of `seq` in `id` went out (several nodes only).
+    pub fn published(&self, id: &OrderId, seq: Seq) {
+        if self.published.len() >= MAX_CACHED {
+            // Waiters of dropped orders give up at their deadline; nothing else is lost.
+            self.published.clear();
+        }
+        self.published
+            .entry(id.clone())
+            .and_modify(|last| *last = (*last).max(seq))
+            .or_insert(seq);
+        self.published_changed.notify_waiters();
+    }
+
     /// A message with `seq` was committed in `id`.
     pub fn advance(&self, id: &OrderId, seq: Seq) {
         if let Some(entry) = self.orders.get(id) {
@@ -87,6 +126,24 @@ impl Directory {
 }
 
 impl ChatService {
+    /// Waits (at most `PUBLISH_WAIT`) until this node's publisher has sent `new-message`
+    /// for `seq` of `order` (several nodes only, see `queue_message`).
+    pub(super) async fn until_published(&self, order: &OrderId, seq: Seq) {
+        let deadline = tokio::time::Instant::now() + PUBLISH_WAIT;
+        loop {
+            let changed = self.directory.published_changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            if self.directory.published.get(order).is_some_and(|last| *last >= seq) {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                tracing::debug!(%order, seq, "acknowledging a message not yet published");
+                return;
+            }
+        }
+    }
+
     /// The orders a user takes part in that are not over (their status is not one of
     /// the closed statuses): the rooms that hear of the user's presence. From memory,
     /// or loaded once.
@@ -136,5 +193,57 @@ impl ChatService {
             self.directory.remember(order);
         }
         Ok(order)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn order(id: &str) -> Order {
+        Order {
+            id: OrderId::parse(id).unwrap(),
+            number: None,
+            status: None,
+            participants: Vec::new(),
+            last_seq: 3,
+            created_at: String::new(),
+            updated_at: String::new(),
+        }
+    }
+
+    #[test]
+    fn another_nodes_change_drops_the_order_and_every_order_list() {
+        let directory = Directory::default();
+        let (a, b) = (order("a"), order("b"));
+        directory.remember(&a);
+        directory.remember(&b);
+        let ana = UserId::parse("ana").unwrap();
+        directory.users.insert(ana.clone(), Arc::from(vec![a.id.clone()]));
+        let epoch = directory.epoch.load(Ordering::Acquire);
+
+        directory.forget(&a.id);
+        assert!(directory.cached(&a.id).is_none());
+        assert_eq!(directory.cached(&b.id).map(|o| o.last_seq), Some(3));
+        assert!(
+            directory.users.get(&ana).is_none(),
+            "a list loaded before the change survived it"
+        );
+        assert!(
+            directory.epoch.load(Ordering::Acquire) > epoch,
+            "a load racing the change could be kept"
+        );
+
+        directory.forget_all();
+        assert!(directory.cached(&b.id).is_none());
+    }
+
+    #[test]
+    fn the_published_watermark_only_moves_forward() {
+        let directory = Directory::default();
+        let id = OrderId::parse("a").unwrap();
+        directory.published(&id, 5);
+        directory.published(&id, 4);
+        assert_eq!(directory.published.get(&id).map(|s| *s), Some(5));
     }
 }

@@ -62,4 +62,19 @@ pub trait Broadcaster: Send + Sync + 'static {
     /// Whether the user has at least one live connection (so per-user pushes are worth
     /// computing).
     fn is_online(&self, user: &UserId) -> bool;
+
+    /// Whether the user may have a live connection anywhere (so per-user pushes are
+    /// worth computing): on a single node, `is_online`.
+    fn may_be_connected(&self, user: &UserId) -> bool {
+        self.is_online(user)
+    }
+}
+
+/// The other nodes of a cluster, which keep their own caches of orders (see
+/// `cluster.rs`). A single node has none.
+#[async_trait]
+pub trait Peers: Send + Sync + 'static {
+    /// The order's participants (or status) changed here, after the commit: others must
+    /// drop their cached copy and take connections that lost access out of its room.
+    async fn order_changed(&self, order: &OrderId);
 }

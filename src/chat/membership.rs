@@ -61,7 +61,18 @@ impl ChatService {
         enter: impl FnOnce(&Order),
     ) -> Result<Order> {
         let _no_membership_change = self.membership.joining(order_id).await;
-        let order = match self.load_order_locked(order_id).await? {
+        let order = if self.peers.is_some() {
+            // Messages stored by other nodes do not pass this node's commit feed, so the
+            // cached `last_seq` may be behind: a join reads the order afresh.
+            let order = self.store.order(order_id).await?;
+            if let Some(order) = &order {
+                self.directory.remember(order);
+            }
+            order
+        } else {
+            self.load_order_locked(order_id).await?
+        };
+        let order = match order {
             Some(order) if access::may_view(identity, &order) => order,
             _ => return Err(Error::OrderNotFound),
         };
@@ -78,5 +89,33 @@ impl ChatService {
             .participants_changed(before.iter().chain(&order.participants).map(|p| &p.user_id));
         self.directory.remember(order);
         self.broadcaster.publish(Event::MembershipChanged(order.clone())).await;
+        if let Some(peers) = &self.peers {
+            peers.order_changed(&order.id).await;
+        }
+    }
+
+    /// Another node changed the order: drop what this node cached about it, reload it
+    /// from the shared database and take this node's connections that lost access out
+    /// of its room, under the same lock as a local change (so a concurrent join here
+    /// either sees the new list or is swept). Which users' order lists changed is not
+    /// known here, so every list is dropped; they reload on next use.
+    pub async fn order_changed_elsewhere(&self, order_id: &OrderId) {
+        let _exclusive = self.membership.changing(order_id).await;
+        self.directory.forget(order_id);
+        match self.store.order(order_id).await {
+            Ok(Some(order)) => {
+                self.directory.remember(&order);
+                self.broadcaster.publish(Event::MembershipChanged(order)).await;
+            }
+            Ok(None) => {}
+            Err(err) => {
+                tracing::warn!(error = %err, order = %order_id, "could not reload an order changed on another node");
+            }
+        }
+    }
+
+    /// Drops every cached order and order list (after missing other nodes' changes).
+    pub fn forget_cached_orders(&self) {
+        self.directory.forget_all();
     }
 }

@@ -18,7 +18,7 @@ mod send;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-pub use events::{Broadcaster, Event, Notification};
+pub use events::{Broadcaster, Event, Notification, Peers};
 pub use history::HistoryQuery;
 pub use orders::{OrderUpdate, PutOrder};
 pub use read::ParticipantStatus;
@@ -38,6 +38,8 @@ use crate::store::Store;
 pub struct ChatService {
     store: Arc<dyn Store>,
     broadcaster: Arc<dyn Broadcaster>,
+    /// Other nodes to tell about membership changes; `None` on a single node.
+    peers: Option<Arc<dyn Peers>>,
     rate_limits: Arc<RateLimits>,
     membership: Arc<membership::MembershipLocks>,
     directory: Arc<directory::Directory>,
@@ -61,6 +63,7 @@ impl ChatService {
         Self {
             store,
             broadcaster,
+            peers: None,
             rate_limits: Arc::new(RateLimits::new(limits)),
             membership: Arc::default(),
             directory: Arc::default(),
@@ -69,6 +72,12 @@ impl ChatService {
             shutdown,
             closed_statuses: Arc::new(closed_statuses.iter().map(|s| s.trim().to_lowercase()).collect()),
         }
+    }
+
+    /// Tells `peers` about every membership change from now on (several nodes).
+    pub fn with_peers(mut self, peers: Arc<dyn Peers>) -> Self {
+        self.peers = Some(peers);
+        self
     }
 
     /// Flushes and closes the store; the last step of shutdown.

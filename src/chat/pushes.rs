@@ -105,7 +105,9 @@ impl ChatService {
             None => title,
         };
         for participant in &order.participants {
-            if message.author() == Some(&participant.user_id) || !self.broadcaster.is_online(&participant.user_id) {
+            if message.author() == Some(&participant.user_id)
+                || !self.broadcaster.may_be_connected(&participant.user_id)
+            {
                 continue;
             }
             let notification = Notification {

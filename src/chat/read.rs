@@ -94,7 +94,7 @@ impl ChatService {
             }
         };
         for (user_id, unread_count) in counts {
-            if Some(&user_id) == except || !self.broadcaster.is_online(&user_id) {
+            if Some(&user_id) == except || !self.broadcaster.may_be_connected(&user_id) {
                 continue;
             }
             self.broadcaster

@@ -104,7 +104,22 @@ impl ChatService {
             reply_to: input.reply_to,
             client_id,
         };
-        Ok(self.store.insert_message(new))
+        let committing = self.store.insert_message(new);
+        if self.peers.is_none() {
+            return Ok(committing);
+        }
+        // Several nodes: acknowledge only once `new-message` is on its way to the other
+        // nodes too. Otherwise a client could send its next message through another node
+        // and that node's own `new-message` could overtake this one's (seq order).
+        let chat = self.clone();
+        Ok(Box::pin(async move {
+            let inserted = committing.await?;
+            if !inserted.duplicate {
+                chat.until_published(&inserted.message.order_id, inserted.message.seq)
+                    .await;
+            }
+            Ok(inserted)
+        }))
     }
 
     /// Stores a system message (order status change …) in an order's chat.
@@ -132,6 +147,9 @@ impl ChatService {
                 metrics::counter!("orderchat_messages_stored_total").increment(1);
                 chat.directory.advance(&message.order_id, message.seq);
                 chat.broadcaster.publish(Event::NewMessage(message.clone())).await;
+                if chat.peers.is_some() {
+                    chat.directory.published(&message.order_id, message.seq);
+                }
                 chat.pushes.committed(message);
             }
         })

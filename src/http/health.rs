@@ -22,21 +22,40 @@ async fn healthz() -> impl IntoResponse {
     axum::Json(json!({ "status": "ok" }))
 }
 
-/// `GET /readyz` — the database answers.
+/// `GET /readyz` — the database answers (503 if not) and, with several nodes, whether
+/// Redis does. Redis being down does not make a node unready: it keeps serving its own
+/// connections, and a load balancer must not take every node out at once; the body
+/// says `"redis": "error"` and `"status": "degraded"` instead.
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    match state.chat.ping().await {
-        Ok(()) => (
-            StatusCode::OK,
-            axum::Json(json!({ "status": "ready", "database": "ok" })),
-        ),
+    let database = state.chat.ping().await;
+    let redis = match &state.cluster {
+        None => None,
+        Some(cluster) => Some(match cluster.ping().await {
+            Ok(()) if !cluster.health().is_degraded() => "ok",
+            Ok(()) => "error",
+            Err(err) => {
+                tracing::warn!(error = %err, "readiness: Redis does not answer");
+                "error"
+            }
+        }),
+    };
+    let (code, mut body) = match database {
+        Ok(()) => (StatusCode::OK, json!({ "status": "ready", "database": "ok" })),
         Err(err) => {
             tracing::warn!(error = ?err, "readiness check failed");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                axum::Json(json!({ "status": "unavailable", "database": "error" })),
+                json!({ "status": "unavailable", "database": "error" }),
             )
         }
+    };
+    if let Some(redis) = redis {
+        body["redis"] = json!(redis);
+        if redis != "ok" && code == StatusCode::OK {
+            body["status"] = json!("degraded");
+        }
     }
+    (code, axum::Json(body))
 }
 
 /// `GET /metrics` — Prometheus text format.

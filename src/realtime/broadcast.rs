@@ -3,78 +3,134 @@
 //! an order's chat; `user:<id>` holds every connection of a user.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use serde::Serialize;
 use serde_json::json;
 use socketioxide::adapter::Adapter;
+use socketioxide::extract::SocketRef;
 use socketioxide::operators::BroadcastOperators;
-use socketioxide::{SendError, SocketError, SocketIo};
+use socketioxide::socket::DisconnectReason;
+use socketioxide::{BroadcastError, SocketError, SocketIo};
 
 use super::namespace;
 use super::presence::Presence;
 use crate::access;
 use crate::chat::{Broadcaster, Event};
+use crate::cluster::AdapterHealth;
 use crate::domain::{Identity, Message, Order, OrderId, UserId, now_timestamp};
 
 pub struct SocketBroadcaster<A: Adapter> {
     io: SocketIo<A>,
     presence: Arc<Presence>,
+    health: Arc<AdapterHealth>,
+    /// Several nodes: a user not connected here may be connected to another node.
+    clustered: bool,
 }
 
 impl<A: Adapter> SocketBroadcaster<A> {
-    pub fn new(io: SocketIo<A>, presence: Arc<Presence>) -> Self {
-        Self { io, presence }
+    pub fn new(io: SocketIo<A>, presence: Arc<Presence>, health: Arc<AdapterHealth>, clustered: bool) -> Self {
+        Self {
+            io,
+            presence,
+            health,
+            clustered,
+        }
     }
 }
 
-/// Delivers an event to every connection `target` selects, one connection at a time,
-/// so that a connection whose send buffer is full — a client that stopped reading — is
-/// found and counted. The transport closes such a connection itself (our engineioxide
-/// patch: socketioxide's `disconnect()` cannot, it needs room in the buffer for its
-/// disconnect packet); the client reconnects and catches up with `sinceSeq` instead of
-/// silently missing messages while it looks connected. Deliveries and failures are
-/// counted.
+/// Delivers an event to every connection `target` selects, through the adapter: the
+/// payload is encoded once, and each connection gets a reference to the same frame.
+/// With the Redis adapter the frame is also published once for the other nodes, which
+/// deliver it to their own connections.
 ///
-/// The payload is serialised to JSON once; each connection then only copies those
-/// bytes into its frame.
-///
-/// With a remote adapter (several nodes) this covers this node's connections; remote
-/// ones must go through the adapter's broadcast.
-/// Marks a connection found with a full send buffer (counted once).
-#[derive(Clone)]
-struct DroppedSlow;
-
-pub async fn emit_to<A: Adapter>(target: BroadcastOperators<A>, event: &'static str, payload: &impl Serialize) {
-    let payload = match serde_json::value::to_raw_value(payload) {
-        Ok(encoded) => encoded,
-        Err(err) => {
-            metrics::counter!("orderchat_errors_total", "code" => "emit_failed", "transport" => "socket").increment(1);
-            tracing::error!(event, error = %err, "could not encode an event");
-            return;
-        }
-    };
-    let mut delivered = 0u64;
-    for socket in target.sockets() {
-        match socket.emit(event, &*payload) {
-            Ok(()) => delivered += 1,
-            Err(SendError::Socket(SocketError::Closed)) => {}
-            Err(SendError::Socket(SocketError::InternalChannelFull)) => {
-                // Until its disconnect is handled, later events find it full again.
-                if socket.extensions.get::<DroppedSlow>().is_none() {
-                    socket.extensions.insert(DroppedSlow);
-                    metrics::counter!("orderchat_slow_consumers_dropped_total").increment(1);
-                    tracing::warn!(sid = %socket.id, event, "send buffer full: the connection is closed");
+/// Per node:
+/// - **Slow readers.** A connection whose send buffer is full (a client that stopped
+///   reading) is closed by the engine of the node holding it (our engineioxide patch:
+///   socketioxide's `disconnect()` cannot, it needs room in the buffer for its
+///   disconnect packet); the client reconnects and catches up with `sinceSeq` instead of
+///   silently missing messages. The adapter reports a full buffer without saying whose,
+///   so this node's recipients of such a broadcast are marked, and the one whose
+///   transport closes right after is counted once when it disconnects
+///   (`orderchat_slow_consumers_dropped_total`, see `connection.rs`).
+/// - **Metrics.** `orderchat_deliveries_total` counts deliveries to this node's
+///   connections of the broadcasts this node emits. Other nodes deliver a remote
+///   broadcast inside their adapter, which reports nothing, so those are not counted
+///   (nor are slow readers found by them).
+/// - **Redis down.** The adapter publishes before it delivers locally and gives up on
+///   both when the publish fails; the event is then delivered to this node's
+///   connections only, `health` logs the change once, and later broadcasts skip Redis
+///   until its probe (`cluster.rs`) finds it back.
+pub async fn emit_to<A: Adapter>(
+    health: &AdapterHealth,
+    target: BroadcastOperators<A>,
+    event: &'static str,
+    payload: &impl Serialize,
+) {
+    // The adapter reports failures, not successes: this node's recipients are counted.
+    let recipients = target.clone().sockets();
+    // Redis is down: this node's connections only, until the probe sees it back.
+    let target = if health.is_degraded() { target.local() } else { target };
+    let failed = match target.clone().emit(event, payload).await {
+        Ok(()) => 0,
+        Err(BroadcastError::Socket(errors)) => refused(event, &errors, &recipients),
+        Err(BroadcastError::Adapter(err)) => {
+            health.failed(event, &err);
+            match target.local().emit(event, payload).await {
+                Ok(()) => 0,
+                Err(BroadcastError::Socket(errors)) => refused(event, &errors, &recipients),
+                Err(err) => {
+                    emit_failed(event, &err);
+                    recipients.len()
                 }
             }
-            Err(err) => {
-                metrics::counter!("orderchat_errors_total", "code" => "emit_failed", "transport" => "socket")
-                    .increment(1);
-                tracing::warn!(event, error = %err, "emit failed");
-            }
+        }
+        Err(err @ BroadcastError::Serialize(_)) => {
+            emit_failed(event, &err);
+            recipients.len()
+        }
+    };
+    let delivered = recipients.len().saturating_sub(failed) as u64;
+    metrics::counter!("orderchat_deliveries_total", "event" => event).increment(delivered);
+}
+
+/// Marks a connection that was among the recipients of a broadcast that found a full
+/// send buffer, with when; see [`dropped_as_slow`].
+#[derive(Clone, Copy)]
+struct FullBufferSeen(Instant);
+
+/// How soon after a full buffer was seen a transport close counts as the engine
+/// dropping that slow reader (it closes the session at once; the disconnect handler
+/// runs a few tasks later).
+const SLOW_DROP_WINDOW: Duration = Duration::from_secs(2);
+
+/// The deliveries a broadcast could not make on this node (returns how many). A full
+/// buffer marks this node's recipients: one of them is being dropped.
+fn refused<A: Adapter>(event: &'static str, errors: &[SocketError], recipients: &[SocketRef<A>]) -> usize {
+    if errors.iter().any(|e| matches!(e, SocketError::InternalChannelFull)) {
+        tracing::debug!(event, "send buffer full: the engine closes that connection");
+        let seen = FullBufferSeen(Instant::now());
+        for socket in recipients {
+            socket.extensions.insert(seen);
         }
     }
-    metrics::counter!("orderchat_deliveries_total", "event" => event).increment(delivered);
+    errors.len()
+}
+
+/// Whether a connection that just closed was dropped for a full send buffer: its
+/// transport failed (the engine closes such a session with a transport error) soon
+/// after a broadcast to it found a full buffer.
+pub fn dropped_as_slow<A: Adapter>(s: &SocketRef<A>, reason: DisconnectReason) -> bool {
+    reason == DisconnectReason::TransportError
+        && s.extensions
+            .get::<FullBufferSeen>()
+            .is_some_and(|FullBufferSeen(at)| at.elapsed() < SLOW_DROP_WINDOW)
+}
+
+fn emit_failed(event: &'static str, err: &BroadcastError) {
+    metrics::counter!("orderchat_errors_total", "code" => "emit_failed", "transport" => "socket").increment(1);
+    tracing::error!(event, error = %err, "could not emit an event");
 }
 
 /// `{ orderId, message, timestamp }` of `new-message`, `message-updated` and
@@ -98,10 +154,15 @@ fn message_payload(message: &Message) -> MessageEvent<'_> {
 
 /// Takes out of the order's room every connection that may no longer see the order,
 /// and tells those who stay which users left.
-async fn revoke_lost_access<A: Adapter>(io: BroadcastOperators<A>, order: &Order) {
+///
+/// Each node does this for its own connections (it alone knows their identities):
+/// the node that made the change when it commits, the others when they hear of it
+/// from Redis (`cluster.rs`). `user-left-order` goes to the room on every node, so a
+/// user who had joined from connections on two nodes is announced by both.
+async fn revoke_lost_access<A: Adapter>(health: &AdapterHealth, io: BroadcastOperators<A>, order: &Order) {
     let room = order.id.room();
     let mut removed: Vec<UserId> = Vec::new();
-    for socket in io.clone().within(room.clone()).sockets() {
+    for socket in io.clone().within(room.clone()).local().sockets() {
         let Some(identity) = socket.extensions.get::<Identity>() else {
             continue;
         };
@@ -116,7 +177,7 @@ async fn revoke_lost_access<A: Adapter>(io: BroadcastOperators<A>, order: &Order
     }
     for user_id in removed {
         let payload = json!({ "userId": user_id, "orderId": order.id, "timestamp": now_timestamp() });
-        emit_to(io.clone().to(room.clone()), "user-left-order", &payload).await;
+        emit_to(health, io.clone().to(room.clone()), "user-left-order", &payload).await;
     }
 }
 
@@ -125,9 +186,11 @@ impl<A: Adapter> Broadcaster for SocketBroadcaster<A> {
     async fn publish(&self, event: Event) {
         // Gone once the server closed its sockets at shutdown: nobody is left to tell.
         let Some(io) = namespace(&self.io) else { return };
+        let health = &*self.health;
         match event {
             Event::NewMessage(message) => {
                 emit_to(
+                    health,
                     io.to(message.order_id.room()),
                     "new-message",
                     &message_payload(&message),
@@ -136,6 +199,7 @@ impl<A: Adapter> Broadcaster for SocketBroadcaster<A> {
             }
             Event::MessageUpdated(message) => {
                 emit_to(
+                    health,
                     io.to(message.order_id.room()),
                     "message-updated",
                     &message_payload(&message),
@@ -144,6 +208,7 @@ impl<A: Adapter> Broadcaster for SocketBroadcaster<A> {
             }
             Event::MessageDeleted(message) => {
                 emit_to(
+                    health,
                     io.to(message.order_id.room()),
                     "message-deleted",
                     &message_payload(&message),
@@ -152,9 +217,9 @@ impl<A: Adapter> Broadcaster for SocketBroadcaster<A> {
             }
             Event::OrderUpdated { order_id, update } => {
                 let payload = json!({ "orderId": order_id, "update": update, "timestamp": now_timestamp() });
-                emit_to(io.to(order_id.room()), "order-updated", &payload).await
+                emit_to(health, io.to(order_id.room()), "order-updated", &payload).await
             }
-            Event::MembershipChanged(order) => revoke_lost_access(io, &order).await,
+            Event::MembershipChanged(order) => revoke_lost_access(health, io, &order).await,
             Event::MessageRead {
                 order_id,
                 user_id,
@@ -171,7 +236,7 @@ impl<A: Adapter> Broadcaster for SocketBroadcaster<A> {
                     Some(socket) => socket.to(order_id.room()),
                     None => io.to(order_id.room()),
                 };
-                emit_to(target, "message-read", &payload).await
+                emit_to(health, target, "message-read", &payload).await
             }
             Event::UnreadCount {
                 user_id,
@@ -179,17 +244,23 @@ impl<A: Adapter> Broadcaster for SocketBroadcaster<A> {
                 unread_count,
             } => {
                 let payload = json!({ "orderId": order_id, "unreadCount": unread_count });
-                emit_to(io.to(user_id.room()), "unread-count", &payload).await
+                emit_to(health, io.to(user_id.room()), "unread-count", &payload).await
             }
             Event::Notification { user_id, notification } => {
                 // Every device of the user, except those already looking at the chat.
                 let target = io.to(user_id.room()).except(notification.order_id.room());
-                emit_to(target, "notification", &notification).await
+                emit_to(health, target, "notification", &notification).await
             }
         }
     }
 
     fn is_online(&self, user: &UserId) -> bool {
         self.presence.is_online(user)
+    }
+
+    fn may_be_connected(&self, user: &UserId) -> bool {
+        // Presence is per node for now: with several nodes, anyone may be connected to
+        // another one, so per-user pushes are computed for every participant.
+        self.clustered || self.presence.is_online(user)
     }
 }

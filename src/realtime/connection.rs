@@ -11,10 +11,12 @@ use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{SocketRef, TryData};
 use socketioxide::handler::ConnectHandler;
+use socketioxide::socket::DisconnectReason;
+use socketioxide_core::adapter::DefinedAdapter;
 
-use super::broadcast::emit_to;
+use super::broadcast::{dropped_as_slow, emit_to};
+use super::handlers;
 use super::presence::Refusal;
-use super::{handlers, namespace};
 use crate::auth;
 use crate::domain::{Identity, now_timestamp};
 use crate::state::AppState;
@@ -29,18 +31,18 @@ impl fmt::Display for ConnectRefused {
     }
 }
 
-/// Registers the default namespace on `io`. This is the one place that names the
-/// adapter: with a remote adapter (Redis), namespace setup is async and this line
-/// changes; everything it calls is generic.
-pub fn attach(io: &SocketIo, app: AppState) {
+/// Registers the default namespace on `io`. With a remote adapter (Redis) the
+/// namespace subscribes to its channels: the returned future says when it has (or
+/// why it could not); with the local adapter it is `()`.
+pub fn attach<A: Adapter + DefinedAdapter>(io: &SocketIo<A>, app: AppState) -> A::InitRes {
     // One shared copy: every connection's handlers hold a pointer to it, not a clone.
     let app = Arc::new(app);
     let for_middleware = app.clone();
-    let middleware = move |s: SocketRef, TryData(auth): TryData<Value>| {
+    let middleware = move |s: SocketRef<A>, TryData(auth): TryData<Value>| {
         let app = for_middleware.clone();
         async move { authenticate(&app, &s, auth.ok()) }
     };
-    let on_connect = move |s: SocketRef| {
+    let on_connect = move |s: SocketRef<A>| {
         // This body runs synchronously when the connection is accepted (the event
         // handlers are already registered, by the middleware); socketioxide spawns only
         // the returned future.
@@ -49,12 +51,12 @@ pub fn attach(io: &SocketIo, app: AppState) {
         let in_flight = app.shutdown.in_flight();
         async move {
             if let Some(identity) = came_online {
-                announce_presence(&app, &identity, true).await;
+                announce_presence(&app, &s, &identity, true).await;
             }
             drop(in_flight);
         }
     };
-    io.ns("/", on_connect.with(middleware));
+    io.ns("/", on_connect.with(middleware))
 }
 
 /// The token from the handshake `auth.token`, else the handshake's `Authorization`
@@ -130,15 +132,19 @@ fn opened<A: Adapter>(app: &Arc<AppState>, s: &SocketRef<A>) -> Option<Identity>
     app.realtime.sessions.watch(s.id, identity.valid_until);
     let came_online = app.realtime.presence.connect(&identity.user_id);
     let on_close = app.clone();
-    s.on_disconnect(move |s: SocketRef<A>| {
+    s.on_disconnect(move |s: SocketRef<A>, reason: DisconnectReason| {
         let app = on_close.clone();
-        async move { disconnected(app, s).await }
+        async move { disconnected(app, s, reason).await }
     });
     came_online.then_some(identity)
 }
 
-async fn disconnected<A: Adapter>(app: Arc<AppState>, s: SocketRef<A>) {
+async fn disconnected<A: Adapter>(app: Arc<AppState>, s: SocketRef<A>, reason: DisconnectReason) {
     let _in_flight = app.shutdown.in_flight();
+    if dropped_as_slow(&s, reason) {
+        metrics::counter!("orderchat_slow_consumers_dropped_total").increment(1);
+        tracing::warn!(sid = %s.id, "send buffer full: the connection was closed");
+    }
     // The identity as it is now: `refresh-token` may have replaced the one of connect.
     let Some(identity) = s.extensions.get::<Identity>() else {
         return;
@@ -153,17 +159,16 @@ async fn disconnected<A: Adapter>(app: Arc<AppState>, s: SocketRef<A>) {
     }
     for order_id in was_typing_in {
         let payload = json!({ "userId": identity.user_id, "orderId": order_id, "isTyping": false });
-        if let Some(namespace) = namespace(&app.realtime.io) {
-            emit_to(namespace.to(order_id.room()), "user-typing", &payload).await;
-        }
+        emit_to(&app.realtime.health, s.to(order_id.room()), "user-typing", &payload).await;
     }
     if went_offline {
-        announce_presence(&app, &identity, false).await;
+        announce_presence(&app, &s, &identity, false).await;
     }
 }
 
-/// Tells the rooms of the user's orders that they came online or went offline.
-async fn announce_presence(app: &AppState, identity: &Identity, online: bool) {
+/// Tells the rooms of the user's orders that they came online or went offline (on
+/// every node; `s` is not in those rooms, having just connected or disconnected).
+async fn announce_presence<A: Adapter>(app: &AppState, s: &SocketRef<A>, identity: &Identity, online: bool) {
     let orders = match app.chat.active_orders_of(&identity.user_id).await {
         Ok(orders) => orders,
         Err(err) => {
@@ -176,7 +181,5 @@ async fn announce_presence(app: &AppState, identity: &Identity, online: bool) {
     }
     let rooms: Vec<String> = orders.iter().map(|o| o.room()).collect();
     let payload = json!({ "userId": identity.user_id, "online": online, "timestamp": now_timestamp() });
-    if let Some(namespace) = namespace(&app.realtime.io) {
-        emit_to(namespace.to(rooms), "presence", &payload).await;
-    }
+    emit_to(&app.realtime.health, s.to(rooms), "presence", &payload).await;
 }

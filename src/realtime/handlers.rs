@@ -105,7 +105,13 @@ async fn join_order_room<A: Adapter>(
         .await?;
     if joined {
         let payload = json!({ "userId": identity.user_id, "orderId": order_id, "timestamp": now_timestamp() });
-        emit_to(s.to(order_id.room()), "user-joined-order", &payload).await;
+        emit_to(
+            &app.realtime.health,
+            s.to(order_id.room()),
+            "user-joined-order",
+            &payload,
+        )
+        .await;
         tracing::info!(user = %identity.user_id, order = %order_id, "joined order room");
     }
     let (messages, has_more) = match since {
@@ -146,11 +152,11 @@ async fn leave_order_room<A: Adapter>(
     app.chat.visible_order(&identity, &order_id).await?;
     if in_room(&s, &order_id) {
         if app.realtime.typing.stop(&s.id.to_string(), &order_id) {
-            relay_typing(&s, &identity, &order_id, false).await;
+            relay_typing(&app, &s, &identity, &order_id, false).await;
         }
         s.leave(order_id.room());
         let payload = json!({ "userId": identity.user_id, "orderId": order_id, "timestamp": now_timestamp() });
-        emit_to(s.to(order_id.room()), "user-left-order", &payload).await;
+        emit_to(&app.realtime.health, s.to(order_id.room()), "user-left-order", &payload).await;
     }
     Ok(json!({ "orderId": order_id }))
 }
@@ -174,9 +180,15 @@ async fn typing_order<A: Adapter>(
 }
 
 /// `user-typing` to everyone else in the room.
-async fn relay_typing<A: Adapter>(s: &SocketRef<A>, identity: &Identity, order_id: &OrderId, is_typing: bool) {
+async fn relay_typing<A: Adapter>(
+    app: &AppState,
+    s: &SocketRef<A>,
+    identity: &Identity,
+    order_id: &OrderId,
+    is_typing: bool,
+) {
     let payload = json!({ "userId": identity.user_id, "orderId": order_id, "isTyping": is_typing });
-    emit_to(s.to(order_id.room()), "user-typing", &payload).await;
+    emit_to(&app.realtime.health, s.to(order_id.room()), "user-typing", &payload).await;
 }
 
 async fn typing_start<A: Adapter>(
@@ -188,13 +200,13 @@ async fn typing_start<A: Adapter>(
     let order_id = typing_order(&app, &s, &identity, data).await?;
     let sid = s.id.to_string();
     let generation = app.realtime.typing.start(&sid, &order_id);
-    relay_typing(&s, &identity, &order_id, true).await;
+    relay_typing(&app, &s, &identity, &order_id, true).await;
 
     let timeout = app.config.limits.typing_timeout();
     tokio::spawn(async move {
         tokio::time::sleep(timeout).await;
         if app.realtime.typing.expire(&sid, &order_id, generation) && s.connected() {
-            relay_typing(&s, &identity, &order_id, false).await;
+            relay_typing(&app, &s, &identity, &order_id, false).await;
         }
     });
     Ok(json!({}))
@@ -208,7 +220,7 @@ async fn typing_stop<A: Adapter>(
 ) -> Result<Value> {
     let order_id = typing_order(&app, &s, &identity, data).await?;
     if app.realtime.typing.stop(&s.id.to_string(), &order_id) {
-        relay_typing(&s, &identity, &order_id, false).await;
+        relay_typing(&app, &s, &identity, &order_id, false).await;
     }
     Ok(json!({}))
 }

@@ -16,17 +16,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use socketioxide::SocketIo;
-use socketioxide::adapter::Adapter;
+use socketioxide::adapter::{Adapter, LocalAdapter};
 use socketioxide::operators::BroadcastOperators;
 use tokio::task::JoinHandle;
 
-pub use broadcast::SocketBroadcaster;
+pub use broadcast::{SocketBroadcaster, emit_to};
 pub use connection::attach;
 pub use handshake::own_handshake_parts;
 pub use presence::Presence;
 pub use session::Sessions;
 pub use typing::Typing;
 
+use crate::cluster::{AdapterHealth, ClusterAdapter};
 use crate::state::AppState;
 
 /// The Socket.IO payload readers, public only so the property tests and the fuzz
@@ -37,20 +38,44 @@ pub mod payload {
 }
 
 /// The realtime side of the app: the Socket.IO handle and the per-node state.
-pub struct Realtime<A: Adapter = socketioxide::adapter::LocalAdapter> {
-    pub io: SocketIo<A>,
+#[derive(Clone)]
+pub struct Realtime {
+    pub io: SocketLayer,
     pub presence: Arc<Presence>,
     pub typing: Arc<Typing>,
     pub sessions: Arc<Sessions>,
+    /// Whether broadcasts currently reach the other nodes (always fine on one node).
+    pub health: Arc<AdapterHealth>,
 }
 
-impl<A: Adapter> Clone for Realtime<A> {
-    fn clone(&self) -> Self {
-        Self {
-            io: self.io.clone(),
-            presence: self.presence.clone(),
-            typing: self.typing.clone(),
-            sessions: self.sessions.clone(),
+/// The Socket.IO handle, with the adapter chosen at start: the local one, or Redis when
+/// `ORDERCHAT_REDIS_URL` is set.
+///
+/// Why an enum here and generics elsewhere: the handlers, the connection lifecycle and
+/// the `SocketBroadcaster` are generic over `A: Adapter` (socketioxide's advice) and are
+/// instantiated once per adapter in `app.rs`; only the few node-wide operations that
+/// need the handle itself (shutdown, token expiry, room gauges) go through this enum.
+/// Making `AppState` generic instead would thread a type parameter through every HTTP
+/// handler for three calls; a trait object cannot hold `SocketIo<A>`'s async methods.
+#[derive(Clone)]
+pub enum SocketLayer {
+    Local(SocketIo<LocalAdapter>),
+    Redis(SocketIo<ClusterAdapter>),
+}
+
+impl SocketLayer {
+    /// Closes every connection of this node (shutdown).
+    pub async fn close(&self) {
+        match self {
+            Self::Local(io) => io.close().await,
+            Self::Redis(io) => io.close().await,
+        }
+    }
+
+    fn end_expired(&self, sessions: &Sessions) {
+        match self {
+            Self::Local(io) => session::end_expired(io, sessions),
+            Self::Redis(io) => session::end_expired(io, sessions),
         }
     }
 }
@@ -71,7 +96,7 @@ pub fn spawn_housekeeping(app: AppState) -> JoinHandle<()> {
         loop {
             every_second.tick().await;
             ticks += 1;
-            session::end_expired(&app.realtime.io, &app.realtime.sessions);
+            app.realtime.io.end_expired(&app.realtime.sessions);
             if ticks.is_multiple_of(60) {
                 app.chat.rate_limits().sweep();
             }
@@ -79,29 +104,40 @@ pub fn spawn_housekeeping(app: AppState) -> JoinHandle<()> {
     })
 }
 
-impl<A: Adapter> Realtime<A> {
-    /// Sets the connection and room gauges (called when `/metrics` is scraped, so
-    /// counting rooms costs nothing between scrapes).
+impl Realtime {
+    /// Sets the connection and room gauges of this node (called when `/metrics` is
+    /// scraped, so counting rooms costs nothing between scrapes).
     pub async fn record_room_gauges(&self) {
         metrics::gauge!("orderchat_connections").set(self.presence.total() as f64);
-        let Some(namespace) = namespace(&self.io) else { return };
-        let rooms = match namespace.clone().rooms().await {
-            Ok(rooms) => rooms,
-            Err(err) => {
-                tracing::warn!(error = %err, "could not list rooms for metrics");
-                return;
-            }
-        };
-        let order_rooms: Vec<String> = rooms
-            .into_iter()
-            .filter(|r| r.starts_with("order:"))
-            .map(|r| r.into_owned())
-            .collect();
-        let members: usize = order_rooms
-            .iter()
-            .map(|room| namespace.clone().within(room.clone()).sockets().len())
-            .sum();
-        metrics::gauge!("orderchat_rooms").set(order_rooms.len() as f64);
-        metrics::gauge!("orderchat_room_members").set(members as f64);
+        match &self.io {
+            SocketLayer::Local(io) => record_rooms(io).await,
+            SocketLayer::Redis(io) => record_rooms(io).await,
+        }
     }
+}
+
+/// `orderchat_rooms` and `orderchat_room_members`: this node's order rooms (`local()`:
+/// asking every node would wait on the slowest, and each node reports its own).
+async fn record_rooms<A: Adapter>(io: &SocketIo<A>) {
+    let Some(namespace) = namespace(io).map(BroadcastOperators::local) else {
+        return;
+    };
+    let rooms = match namespace.clone().rooms().await {
+        Ok(rooms) => rooms,
+        Err(err) => {
+            tracing::warn!(error = %err, "could not list rooms for metrics");
+            return;
+        }
+    };
+    let order_rooms: Vec<String> = rooms
+        .into_iter()
+        .filter(|r| r.starts_with("order:"))
+        .map(|r| r.into_owned())
+        .collect();
+    let members: usize = order_rooms
+        .iter()
+        .map(|room| namespace.clone().within(room.clone()).sockets().len())
+        .sum();
+    metrics::gauge!("orderchat_rooms").set(order_rooms.len() as f64);
+    metrics::gauge!("orderchat_room_members").set(members as f64);
 }

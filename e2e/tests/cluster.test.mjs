@@ -1,0 +1,282 @@
+// Two nodes acting as one (issue 7, Redis adapter): two `orderchat serve` processes on
+// one Redis (ORDERCHAT_REDIS_URL) and one shared database: a PostgreSQL database when
+// the suite runs on PostgreSQL (E2E_POSTGRES_URL, see helpers.mjs), else one SQLite file
+// (SQLite's file locking makes two local writers safe). Clients
+// on node A and node B in one order hear each other's messages (in seq order), typing,
+// read receipts, presence, unread counts and notifications; a participant removed on
+// node A loses the room on node B at once; /readyz reports Redis. Refusals: a Redis
+// that does not answer or a URL that is not RESP3 stops the server from starting.
+// With Redis down, a node keeps serving its own clients and says so; when Redis comes
+// back, delivery between the nodes resumes by itself.
+//
+// Redis: scripts/test starts one and passes its URL as ORDERCHAT_TEST_REDIS_URL; run
+// alone, this file starts its own with scripts/redis. Skipped (with the reason) only if
+// redis-server cannot be started.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { spawnServer, token, id, emitAck, waitFor, received, settle, eventually, postgresDatabaseFor } from '../helpers.mjs';
+
+const REDIS_SCRIPT = resolve(dirname(fileURLToPath(import.meta.url)), '../../scripts/redis');
+const NO_LIMITS = { ORDERCHAT_MESSAGE_RATE_PER_MINUTE: '100000', ORDERCHAT_MESSAGE_BURST: '100000' };
+
+/** A private Redis in `dir` (scripts/redis); returns its URL, or throws. */
+function startRedis(dir) {
+  return execFileSync(REDIS_SCRIPT, ['start', dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+}
+const stopRedis = (dir) => execFileSync(REDIS_SCRIPT, ['stop', dir], { stdio: 'ignore' });
+
+/** One database for the nodes of a test: PostgreSQL when the suite runs on it. */
+function sharedDatabase(dir, file) {
+  mkdirSync(dir, { recursive: true });
+  return postgresDatabaseFor(dir) ?? `sqlite://${join(dir, file)}`;
+}
+
+let redisUrl = process.env.ORDERCHAT_TEST_REDIS_URL;
+let ownRedis = null; // the directory of a Redis this file started
+let skip = false;
+let tmp;
+let a; // node A
+let b; // node B
+
+before(async () => {
+  tmp = mkdtempSync(join(tmpdir(), 'orderchat-cluster-'));
+  if (!redisUrl) {
+    try {
+      ownRedis = join(tmp, 'redis');
+      redisUrl = startRedis(ownRedis);
+    } catch (err) {
+      skip = `redis-server could not be started: ${err.stderr || err.message}`;
+      return;
+    }
+  }
+  const shared = {
+    ...NO_LIMITS,
+    ORDERCHAT_REDIS_URL: redisUrl,
+    ORDERCHAT_DATABASE_URL: sharedDatabase(join(tmp, 'shared'), 'shared.db'),
+    ORDERCHAT_TYPING_TIMEOUT_SECS: '30',
+  };
+  // One after the other: the first creates the database and runs the migrations.
+  a = await spawnServer(shared);
+  b = await spawnServer(shared);
+});
+
+after(async () => {
+  await a?.stop();
+  await b?.stop();
+  if (ownRedis) stopRedis(ownRedis);
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+/** `test`, skipped with the reason when there is no Redis. */
+const clusterTest = (name, fn) => test(name, async (t) => {
+  if (skip) { t.skip(skip); return; }
+  await fn(t);
+});
+
+async function joined(srv, tok, orderId) {
+  const socket = await srv.connect(tok);
+  const ack = await emitAck(socket, 'join-order-room', orderId);
+  assert.equal(ack.ok, true, JSON.stringify(ack));
+  return socket;
+}
+
+clusterTest('both nodes report Redis in /readyz', async () => {
+  for (const node of [a, b]) {
+    const res = await node.http('GET', '/readyz');
+    assert.equal(res.status, 200, res.text);
+    assert.deepEqual(res.body, { status: 'ready', database: 'ok', redis: 'ok' });
+  }
+});
+
+clusterTest('clients on two nodes exchange messages, each receiving every new-message in seq order', async () => {
+  const orderId = id('order');
+  const [ana, dan] = [id('ana'), id('dan')];
+  await a.order(orderId, { [ana]: 'customer', [dan]: 'driver' });
+  const onA = await joined(a, token(ana), orderId);
+  const onB = await joined(b, token(dan, 'driver'), orderId);
+
+  const count = 30;
+  for (let i = 1; i <= count; i += 1) {
+    const [from, label] = i % 2 ? [onA, 'A'] : [onB, 'B'];
+    const ack = await emitAck(from, 'send-message', { orderId, message: `m${i} via ${label}` });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    assert.equal(ack.message.seq, i);
+  }
+  for (const socket of [onA, onB]) {
+    await eventually(() => received(socket, 'new-message', (e) => e.orderId === orderId).length >= count,
+      `${socket.label} received all ${count} messages`);
+    const seqs = received(socket, 'new-message', (e) => e.orderId === orderId).map((e) => e.message.seq);
+    assert.deepEqual(seqs, Array.from({ length: count }, (_, i) => i + 1), `${socket.label}: not every message once, in seq order`);
+  }
+  // An HTTP send on node B reaches the client on node A too.
+  const viaHttp = await b.send(token(dan, 'driver'), orderId, 'over HTTP on B');
+  const heard = await waitFor(onA, 'new-message', (e) => e.message.id === viaHttp.id);
+  assert.equal(heard.message.seq, count + 1);
+});
+
+clusterTest('typing, read receipts and presence cross nodes', async () => {
+  const orderId = id('order');
+  const [ana, dan] = [id('ana'), id('dan')];
+  await b.order(orderId, { [ana]: 'customer', [dan]: 'driver' });
+  const onA = await joined(a, token(ana), orderId);
+
+  // dan comes online on node B: ana, in the room on node A, hears it.
+  const onB = await joined(b, token(dan, 'driver'), orderId);
+  await waitFor(onA, 'presence', (e) => e.userId === dan && e.online === true);
+
+  assert.equal((await emitAck(onB, 'typing-start', orderId)).ok, true);
+  await waitFor(onA, 'user-typing', (e) => e.userId === dan && e.orderId === orderId && e.isTyping === true);
+  assert.equal((await emitAck(onA, 'typing-start', orderId)).ok, true);
+  await waitFor(onB, 'user-typing', (e) => e.userId === ana && e.isTyping === true);
+  assert.equal((await emitAck(onB, 'typing-stop', orderId)).ok, true);
+  await waitFor(onA, 'user-typing', (e) => e.userId === dan && e.isTyping === false);
+
+  const sent = await emitAck(onA, 'send-message', { orderId, message: 'read me' });
+  assert.equal(sent.ok, true, JSON.stringify(sent));
+  await waitFor(onB, 'new-message', (e) => e.message.id === sent.message.id);
+  const read = await emitAck(onB, 'mark-read', { orderId, seq: sent.message.seq });
+  assert.equal(read.ok, true, JSON.stringify(read));
+  const receipt = await waitFor(onA, 'message-read', (e) => e.userId === dan && e.orderId === orderId);
+  assert.equal(receipt.seq, sent.message.seq);
+
+  onB.close();
+  await waitFor(onA, 'presence', (e) => e.userId === dan && e.online === false);
+});
+
+clusterTest('a user-room push (unread-count, notification) reaches a connection on the other node', async () => {
+  const orderId = id('order');
+  const [ana, dan] = [id('ana'), id('dan')];
+  await a.order(orderId, { [ana]: 'customer', [dan]: 'driver' });
+  const phone = await a.connect(token(ana)); // connected on node A, not looking at the chat
+  const driver = await joined(b, token(dan, 'driver'), orderId);
+  const sent = await emitAck(driver, 'send-message', { orderId, message: 'on my way' });
+  assert.equal(sent.ok, true, JSON.stringify(sent));
+  const note = await waitFor(phone, 'notification', (e) => e.orderId === orderId);
+  assert.equal(note.seq, sent.message.seq);
+  const unread = await waitFor(phone, 'unread-count', (e) => e.orderId === orderId);
+  assert.equal(unread.unreadCount, 1);
+});
+
+clusterTest('a participant removed by PUT on node A loses the room on node B at once', async () => {
+  const orderId = id('order');
+  const [ana, dan] = [id('ana'), id('dan')];
+  await a.order(orderId, { [ana]: 'customer', [dan]: 'driver' });
+  const dt = token(dan, 'driver');
+  const onA = await joined(a, token(ana), orderId);
+  const onB = await joined(b, dt, orderId);
+  // Node B has the order (with dan in it) cached now.
+  assert.equal((await emitAck(onB, 'send-message', { orderId, message: 'before' })).ok, true);
+
+  const res = await a.http('PUT', `/api/orders/${orderId}`, token('platform', 'service'),
+    { participants: [{ userId: ana, role: 'customer', name: 'Ana' }] });
+  assert.equal(res.status, 200, res.text);
+  await waitFor(onA, 'user-left-order', (e) => e.userId === dan && e.orderId === orderId);
+
+  // Barrier: ana's own message comes back to her; dan, on node B, gets nothing.
+  const after = await emitAck(onA, 'send-message', { orderId, message: 'after the change' });
+  assert.equal(after.ok, true, JSON.stringify(after));
+  await waitFor(onA, 'new-message', (e) => e.message.id === after.message.id);
+  await settle();
+  assert.deepEqual(received(onB, 'new-message', (e) => e.message.message === 'after the change'), [],
+    'the removed participant on node B still received new messages');
+  // And node B treats him as an outsider: its cached copy of the order was replaced.
+  for (const [event, payload] of [['send-message', { orderId, message: 'still here?' }], ['join-order-room', orderId]]) {
+    const ack = await emitAck(onB, event, payload);
+    assert.equal(ack.ok, false, `${event} was accepted on node B: ${JSON.stringify(ack)}`);
+    assert.equal(ack.code, 'order_not_found');
+  }
+  assert.equal((await b.http('GET', `/api/chat/orders/${orderId}/messages`, dt)).status, 404);
+});
+
+clusterTest('the server refuses to start when Redis does not answer or the URL is not RESP3', async () => {
+  const port = Number(new URL(redisUrl).port);
+  for (const [url, why] of [
+    [`redis://127.0.0.1:${port === 1 ? 2 : 1}`, /Redis.*does not answer/],
+    [`${redisUrl}?protocol=resp2`, /protocol=resp3/],
+    ['http://127.0.0.1:6379', /must start with redis:\/\//],
+  ]) {
+    await assert.rejects(spawnServer({ ORDERCHAT_REDIS_URL: url }), (err) => {
+      assert.match(err.message, /exited early/, err.message);
+      assert.match(err.message, why, err.message);
+      return true;
+    });
+  }
+});
+
+clusterTest('with Redis down a node keeps serving its own clients, says so in the logs and in /readyz', async () => {
+  // A Redis of its own, so the other tests keep theirs.
+  const dir = join(tmp, 'redis-down');
+  const url = startRedis(dir);
+  const node = await spawnServer({ ...NO_LIMITS, ORDERCHAT_REDIS_URL: url });
+  try {
+    const orderId = id('order');
+    const [ana, dan] = [id('ana'), id('dan')];
+    await node.order(orderId, { [ana]: 'customer', [dan]: 'driver' });
+    const one = await joined(node, token(ana), orderId);
+    const two = await joined(node, token(dan, 'driver'), orderId);
+    stopRedis(dir);
+
+    const sent = await emitAck(one, 'send-message', { orderId, message: 'Redis is gone' });
+    assert.equal(sent.ok, true, JSON.stringify(sent));
+    await waitFor(two, 'new-message', (e) => e.message.id === sent.message.id);
+    assert.equal((await emitAck(two, 'typing-start', orderId)).ok, true);
+    await waitFor(one, 'user-typing', (e) => e.userId === dan && e.isTyping === true);
+    await eventually(() => /Redis unreachable/.test(node.logs()), 'the log says Redis is unreachable');
+
+    const ready = await node.http('GET', '/readyz');
+    assert.equal(ready.status, 200, ready.text);
+    assert.deepEqual(ready.body, { status: 'degraded', database: 'ok', redis: 'error' });
+  } finally {
+    await node.stop();
+    stopRedis(dir);
+  }
+});
+
+clusterTest('Redis stopped and started again: delivery between the nodes resumes by itself', async () => {
+  // A Redis (and two nodes) of their own, so the other tests keep theirs.
+  const dir = join(tmp, 'redis-restart');
+  const url = startRedis(dir);
+  const env = { ...NO_LIMITS, ORDERCHAT_REDIS_URL: url, ORDERCHAT_DATABASE_URL: sharedDatabase(join(tmp, 'restart'), 'restart.db') };
+  const c = await spawnServer(env);
+  const d = await spawnServer(env);
+  try {
+    const orderId = id('order');
+    const [ana, dan] = [id('ana'), id('dan')];
+    await c.order(orderId, { [ana]: 'customer', [dan]: 'driver' });
+    const onC = await joined(c, token(ana), orderId);
+    const onD = await joined(d, token(dan, 'driver'), orderId);
+
+    stopRedis(dir);
+    await eventually(async () => (await c.http('GET', '/readyz')).body.redis === 'error', 'node C reports Redis down');
+    assert.equal(startRedis(dir), url, 'Redis came back on another port');
+
+    // What was sent while Redis was down stayed on its node; once both nodes are back on
+    // Redis, every new message crosses again, both ways.
+    for (const [from, to, srv] of [[onC, onD, c], [onD, onC, d]]) {
+      let n = 0;
+      await eventually(async () => {
+        n += 1;
+        const ack = await emitAck(from, 'send-message', { orderId, message: `${from.label} try ${n}` });
+        assert.equal(ack.ok, true, JSON.stringify(ack));
+        try {
+          await waitFor(to, 'new-message', (e) => e.message.id === ack.message.id, 1000);
+          return true;
+        } catch {
+          return false;
+        }
+      }, `messages from ${from.label} reach the other node again`, 20_000);
+      await eventually(async () => (await srv.http('GET', '/readyz')).body.redis === 'ok', 'readyz says Redis is ok again');
+    }
+    assert.match(c.logs(), /Redis reachable again/);
+  } finally {
+    await c.stop();
+    await d.stop();
+    stopRedis(dir);
+  }
+});

@@ -12,11 +12,14 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnServer, token, id, history, sleep, eventually } from '../helpers.mjs';
 import { newLedger, startLoad, roleOf } from '../load.mjs';
+import { Manager } from 'socket.io-client';
 
 const ROUNDS = Number(process.env.SHUTDOWN_ROUNDS || 3);
 const EXIT_BOUND_MS = 10_000;
@@ -107,3 +110,33 @@ test(`${ROUNDS} SIGTERMs under load on both transports`, { timeout: 60_000 + ROU
 });
 
 const describe = (s) => `${s.clientId} over ${s.transport}: ${s.outcome}${s.detail ? ` (${s.detail})` : ''}`;
+
+test('a Socket.IO connect that arrives while the server drains is refused cleanly, and the server still exits 0', async () => {
+  const srv = await spawnServer({ ORDERCHAT_SHUTDOWN_GRACE_SECS: '5' });
+  // An Engine.IO connection opened before the SIGTERM; its namespace connect comes after.
+  const manager = new Manager(srv.url, { transports: ['websocket'], reconnection: false, autoConnect: false });
+  await new Promise((res, rej) => manager.open((err) => (err ? rej(err) : res())));
+
+  // Hold the drain open: an HTTP request whose body never ends is in flight.
+  const { hostname, port } = new URL(srv.url);
+  const slow = connect(Number(port), hostname);
+  await once(slow, 'connect');
+  slow.write(`POST /api/chat/messages HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer ${token('slow-sender')}\r\n`
+    + 'Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"orderId":');
+  await sleep(200);
+
+  const stopped = srv.stop({ closeSockets: false });
+  await eventually(() => srv.logs().includes('shutting down'), 'the server logged that it is shutting down');
+  const socket = manager.socket('/', { auth: { token: token('late-comer') } });
+  const refusal = await new Promise((res) => {
+    socket.once('connect', () => res('connected'));
+    socket.once('connect_error', (err) => res(err.message));
+    socket.connect();
+  });
+  assert.match(refusal, /shutting down/i, `the late connect got: ${refusal}`);
+  socket.close();
+  slow.destroy();
+  manager.engine?.close();
+  const { code } = await stopped;
+  assert.equal(code, 0);
+});

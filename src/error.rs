@@ -105,8 +105,46 @@ pub fn retry_after_secs(wait: Duration) -> u64 {
     wait.as_secs_f64().ceil().max(1.0) as u64
 }
 
+/// A database that cannot be reached is `unavailable` (503, retry later), not an
+/// internal error: the pool's 5 s acquire timeout makes requests fail fast while it is
+/// down, and they succeed again by themselves once it is back.
 impl From<sqlx::Error> for Error {
     fn from(err: sqlx::Error) -> Self {
+        if database_unreachable(&err) {
+            tracing::warn!(error = %err, "database unreachable");
+            return Error::Unavailable("the database is unavailable: retry shortly");
+        }
         Error::Internal(err.into())
+    }
+}
+
+/// The connection is gone or going: I/O and protocol failures, no pooled connection in
+/// time, and PostgreSQL's own goodbyes (class 08 connection exceptions; 57P01–57P03:
+/// administrator or crash shutdown, not accepting connections yet).
+pub fn database_unreachable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut => true,
+        _ => err
+            .as_database_error()
+            .and_then(|db| db.code())
+            .is_some_and(|code| code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreachable_database_is_unavailable_and_other_failures_internal() {
+        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
+        for err in [sqlx::Error::PoolTimedOut, sqlx::Error::Io(refused)] {
+            let mapped = Error::from(err);
+            assert_eq!(mapped.code(), "unavailable", "{mapped:?}");
+        }
+        for err in [sqlx::Error::RowNotFound, sqlx::Error::PoolClosed] {
+            let mapped = Error::from(err);
+            assert_eq!(mapped.code(), "internal_error", "{mapped:?}");
+        }
     }
 }

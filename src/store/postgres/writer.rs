@@ -236,17 +236,9 @@ async fn commit(
     }
 }
 
-/// The connection is gone or going: I/O and protocol failures, and the server's own
-/// goodbyes (class 08 connection exceptions; 57P01–57P03: administrator or crash
-/// shutdown, not accepting connections yet).
+/// The connection is gone or going (see `database_unreachable`).
 pub(super) fn connection_lost(err: &sqlx::Error) -> bool {
-    match err {
-        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut => true,
-        _ => err
-            .as_database_error()
-            .and_then(|db| db.code())
-            .is_some_and(|code| code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03")),
-    }
+    crate::error::database_unreachable(err)
 }
 
 /// Unique violation, serialization failure or deadlock: the batch can simply run again.

@@ -20,7 +20,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { spawnServer, token, id, emitAck, waitFor, received, settle, eventually, postgresDatabaseFor } from '../helpers.mjs';
+import { spawnServer, token, id, emitAck, waitFor, received, settle, eventually, history, postgresDatabaseFor } from '../helpers.mjs';
 
 const REDIS_SCRIPT = resolve(dirname(fileURLToPath(import.meta.url)), '../../scripts/redis');
 const NO_LIMITS = { ORDERCHAT_MESSAGE_RATE_PER_MINUTE: '100000', ORDERCHAT_MESSAGE_BURST: '100000' };
@@ -278,5 +278,86 @@ clusterTest('Redis stopped and started again: delivery between the nodes resumes
     await c.stop();
     await d.stop();
     stopRedis(dir);
+  }
+});
+
+clusterTest('a node killed with SIGKILL mid-traffic: its clients move to the other node, catch up with sinceSeq, and every acknowledged message is stored exactly once', async () => {
+  const env = { ...NO_LIMITS, ORDERCHAT_REDIS_URL: redisUrl, ORDERCHAT_DATABASE_URL: sharedDatabase(join(tmp, 'kill'), 'kill.db') };
+  const doomed = await spawnServer(env);
+  const survivor = await spawnServer(env);
+  try {
+    const orderId = id('order');
+    const [reader, writer, other] = [id('reader'), id('writer'), id('other')];
+    await survivor.order(orderId, { [reader]: 'customer', [writer]: 'driver', [other]: 'driver' });
+    const tokens = { [reader]: token(reader), [writer]: token(writer, 'driver'), [other]: token(other, 'driver') };
+
+    // The reader and one writer on the node that will die, another writer on the survivor.
+    let readerSocket = await joined(doomed, tokens[reader], orderId);
+    const seen = new Set(); // seqs the reader got, live or in a catch-up
+    const track = (socket) => socket.on('new-message', (e) => { if (e.orderId === orderId) seen.add(e.message.seq); });
+    track(readerSocket);
+
+    const acked = new Map(); // clientId → seq
+    let unacked = null; // the send the kill cut off, resent later with its clientId
+    let n = 0;
+    const sendLoop = async (socket, label, shouldStop) => {
+      while (!shouldStop()) {
+        n += 1;
+        const body = { orderId, message: `${label} ${n}`, clientId: `${label}-${n}` };
+        const ack = await emitAck(socket, 'send-message', body, 5_000).catch(() => null);
+        if (!ack?.ok) { unacked = body; return; }
+        acked.set(body.clientId, ack.message.seq);
+      }
+    };
+    let stopOther = false;
+    const doomedWriter = await doomed.connect(tokens[writer]);
+    const otherWriter = await survivor.connect(tokens[other]);
+    const doomedLoop = sendLoop(doomedWriter, 'doomed', () => false);
+    const otherLoop = sendLoop(otherWriter, 'other', () => stopOther);
+
+    await eventually(() => acked.size >= 40, '40 messages acknowledged before the kill', 30_000);
+    await doomed.kill();
+    await doomedLoop; // ends at the first send the dead node cannot answer
+
+    // Both move to the survivor: the writer resends what was cut off, same clientId; the
+    // reader re-joins with the last seq it saw, and keeps asking while hasMore.
+    const movedWriter = await survivor.connect(tokens[writer]);
+    if (unacked) {
+      const ack = await emitAck(movedWriter, 'send-message', unacked);
+      assert.equal(ack.ok, true, JSON.stringify(ack));
+      acked.set(unacked.clientId, ack.message.seq);
+    }
+    readerSocket = await survivor.connect(tokens[reader]);
+    track(readerSocket);
+    for (let more = true; more;) {
+      const since = Math.max(0, ...seen);
+      const ack = await emitAck(readerSocket, 'join-order-room', { orderId, sinceSeq: since });
+      assert.equal(ack.ok, true, JSON.stringify(ack));
+      for (const m of ack.messages) seen.add(m.seq);
+      more = ack.hasMore;
+    }
+    await sendLoop(movedWriter, 'moved', () => acked.size >= 120);
+    stopOther = true;
+    await otherLoop;
+
+    // Stored: every acknowledged clientId exactly once, at the seq its ack gave; seqs 1..N.
+    const stored = await history(survivor, tokens[reader], orderId);
+    const seqs = stored.map((m) => m.seq);
+    assert.deepEqual(seqs, Array.from({ length: seqs.length }, (_, i) => i + 1), 'seqs are not 1..N');
+    const byClientId = new Map();
+    for (const m of stored) byClientId.set(m.clientId, (byClientId.get(m.clientId) ?? 0) + 1);
+    for (const [clientId, seq] of acked) {
+      assert.equal(byClientId.get(clientId), 1, `acknowledged ${clientId} stored ${byClientId.get(clientId) ?? 0} times`);
+      assert.equal(stored.find((m) => m.clientId === clientId).seq, seq, `${clientId} moved from its acknowledged seq`);
+    }
+    // The reader missed nothing: live before the kill, catch-up, live after.
+    const last = seqs.length;
+    await eventually(() => seen.size === last, `the moved reader has all ${last} messages (has ${seen.size})`, 15_000);
+    readerSocket.close();
+    movedWriter.close();
+    otherWriter.close();
+  } finally {
+    await doomed.kill();
+    await survivor.stop();
   }
 });

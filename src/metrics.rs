@@ -9,7 +9,8 @@
 //! `orderchat_write_batch_size`, `orderchat_rate_limited_total{kind}`,
 //! `orderchat_http_timeouts_total{kind=headers|body}`,
 //! `orderchat_sessions_expired_total`, `orderchat_slow_consumers_dropped_total`;
-//! with Redis (`cluster.rs`): `orderchat_cluster_errors_total{kind}` and
+//! with Redis (`cluster.rs`): `orderchat_cluster_redis_up` (1 or 0, from the probe every
+//! second), `orderchat_cluster_errors_total{kind}` and
 //! `orderchat_cluster_order_changes_total{direction}`. Every figure is this node's.
 
 use std::sync::OnceLock;

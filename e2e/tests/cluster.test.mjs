@@ -86,11 +86,13 @@ async function joined(srv, tok, orderId) {
   return socket;
 }
 
-clusterTest('both nodes report Redis in /readyz', async () => {
+clusterTest('both nodes report Redis in /readyz and /metrics', async () => {
   for (const node of [a, b]) {
     const res = await node.http('GET', '/readyz');
     assert.equal(res.status, 200, res.text);
     assert.deepEqual(res.body, { status: 'ready', database: 'ok', redis: 'ok' });
+    await eventually(async () => /^orderchat_cluster_redis_up 1$/m.test((await node.http('GET', '/metrics')).text),
+      '/metrics says orderchat_cluster_redis_up 1');
   }
 });
 
@@ -232,6 +234,8 @@ clusterTest('with Redis down a node keeps serving its own clients, says so in th
     const ready = await node.http('GET', '/readyz');
     assert.equal(ready.status, 200, ready.text);
     assert.deepEqual(ready.body, { status: 'degraded', database: 'ok', redis: 'error' });
+    await eventually(async () => /^orderchat_cluster_redis_up 0$/m.test((await node.http('GET', '/metrics')).text),
+      '/metrics says orderchat_cluster_redis_up 0');
   } finally {
     await node.stop();
     stopRedis(dir);

@@ -153,10 +153,17 @@ impl Cluster {
             let mut every_second = tokio::time::interval(Duration::from_secs(1));
             loop {
                 every_second.tick().await;
-                match cluster.driver.ping().await {
-                    Ok(()) => cluster.health.recovered(),
-                    Err(err) => cluster.health.failed("(probe)", &err),
-                }
+                let up = match cluster.driver.ping().await {
+                    Ok(()) => {
+                        cluster.health.recovered();
+                        1.0
+                    }
+                    Err(err) => {
+                        cluster.health.failed("(probe)", &err);
+                        0.0
+                    }
+                };
+                metrics::gauge!("orderchat_cluster_redis_up").set(up);
             }
         })
     }

@@ -78,7 +78,8 @@ export async function spawnServer(env = {}, opts = {}) {
       NO_COLOR: '1',
       ORDERCHAT_BIND: '127.0.0.1:0',
       ORDERCHAT_DATA_DIR: dataDir,
-      ORDERCHAT_DATABASE_URL: postgresDatabaseFor(dataDir),
+      // A test that names its own database (a cluster's shared one) gets no other.
+      ORDERCHAT_DATABASE_URL: 'ORDERCHAT_DATABASE_URL' in env ? undefined : postgresDatabaseFor(dataDir),
       ORDERCHAT_JWT_SECRET: SECRET,
       ...env, // a variable set to undefined is left out
     }),
@@ -238,7 +239,10 @@ export async function spawnServer(env = {}, opts = {}) {
           }
           await closed;
           for (const s of sockets) s.close();
-          if (removeDataDir) rmSync(dataDir, { recursive: true, force: true });
+          if (removeDataDir) {
+            dropPostgresDatabaseOf(dataDir);
+            rmSync(dataDir, { recursive: true, force: true });
+          }
           assertNoPanic([spawned]);
           return result;
         })();
@@ -310,6 +314,18 @@ export function postgresDatabaseFor(dataDir) {
   const url = new URL(server);
   url.pathname = `/${name}`;
   return url.toString();
+}
+
+/**
+ * Drops the PostgreSQL database `postgresDatabaseFor` made for `dataDir`, if any: a
+ * PostgreSQL pass of the suite makes one per server (~8 MB each), and they add up.
+ */
+export function dropPostgresDatabaseOf(dataDir) {
+  const server = process.env.E2E_POSTGRES_URL;
+  const marker = join(dataDir, 'postgres-database');
+  if (!server || !existsSync(marker)) return;
+  const name = readFileSync(marker, 'utf8').trim();
+  execFileSync('psql', [server, '--quiet', '--no-psqlrc', '-c', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`], { stdio: 'pipe' });
 }
 
 const definedOnly = (env) => Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined));

@@ -20,7 +20,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { spawnServer, token, id, emitAck, waitFor, received, settle, eventually, history, postgresDatabaseFor } from '../helpers.mjs';
+import { spawnServer, token, id, emitAck, waitFor, received, settle, eventually, history, postgresDatabaseFor, dropPostgresDatabaseOf } from '../helpers.mjs';
 
 const REDIS_SCRIPT = resolve(dirname(fileURLToPath(import.meta.url)), '../../scripts/redis');
 const NO_LIMITS = { ORDERCHAT_MESSAGE_RATE_PER_MINUTE: '100000', ORDERCHAT_MESSAGE_BURST: '100000' };
@@ -70,7 +70,10 @@ after(async () => {
   await a?.stop();
   await b?.stop();
   if (ownRedis) stopRedis(ownRedis);
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
+  if (tmp) {
+    for (const shared of ['shared', 'restart', 'kill']) dropPostgresDatabaseOf(join(tmp, shared));
+    rmSync(tmp, { recursive: true, force: true });
+  }
 });
 
 /** `test`, skipped with the reason when there is no Redis. */

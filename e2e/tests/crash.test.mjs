@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnServer, token, id, history, sleep, eventually } from '../helpers.mjs';
+import { spawnServer, token, id, history, sleep, eventually, dropPostgresDatabaseOf } from '../helpers.mjs';
 import { newLedger, startLoad, httpSend, socketSend, roleOf } from '../load.mjs';
 
 const ROUNDS = Number(process.env.CRASH_ROUNDS || 3);
@@ -53,6 +53,7 @@ test(`${ROUNDS} rounds of kill -9 under load on both transports lose no acknowle
     }
   } finally {
     await srv.stop({ removeDataDir: false });
+    dropPostgresDatabaseOf(dataDir);
     rmSync(dataDir, { recursive: true, force: true });
   }
 });

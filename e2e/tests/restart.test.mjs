@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnServer, token, id, emitAck, history, disconnected } from '../helpers.mjs';
+import { spawnServer, token, id, emitAck, history, disconnected, dropPostgresDatabaseOf } from '../helpers.mjs';
 
 test('SIGTERM with connected clients closes them and exits 0; a restart keeps orders, messages and read pointers', { timeout: 120_000 }, async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'orderchat-e2e-restart-'));
@@ -80,6 +80,7 @@ test('SIGTERM with connected clients closes them and exits 0; a restart keeps or
       assert.equal(exit2.code, 0);
     }
   } finally {
+    dropPostgresDatabaseOf(dataDir);
     rmSync(dataDir, { recursive: true, force: true });
   }
 });

@@ -17,7 +17,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnServer, token, id, history, sleep, eventually } from '../helpers.mjs';
+import { spawnServer, token, id, history, sleep, eventually, dropPostgresDatabaseOf } from '../helpers.mjs';
 import { newLedger, startLoad, roleOf } from '../load.mjs';
 import { Manager } from 'socket.io-client';
 
@@ -105,6 +105,7 @@ test(`${ROUNDS} SIGTERMs under load on both transports`, { timeout: 60_000 + ROU
     });
   } finally {
     if (last) await last.stop({ removeDataDir: false });
+    dropPostgresDatabaseOf(dataDir);
     rmSync(dataDir, { recursive: true, force: true });
   }
 });

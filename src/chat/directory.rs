@@ -56,9 +56,16 @@ pub(super) struct Directory {
     /// Bumped by every membership change, so a load that raced with one is not kept.
     epoch: AtomicU64,
     /// Several nodes only: the last `seq` per order whose `new-message` this node has
-    /// handed to the adapter, and a wake-up for those waiting on it (`until_published`).
-    published: DashMap<OrderId, Seq>,
-    published_changed: Notify,
+    /// handed to the adapter, with a wake-up for the acks waiting on it
+    /// (`until_published`). Per order, so that a publish wakes only that order's
+    /// waiters (one `Notify` for all made every publish wake every waiting ack).
+    published: DashMap<OrderId, Arc<Published>>,
+}
+
+#[derive(Default)]
+struct Published {
+    seq: AtomicI64,
+    changed: Notify,
 }
 
 impl Directory {
@@ -110,11 +117,16 @@ impl Directory {
             // Waiters of dropped orders give up at their deadline; nothing else is lost.
             self.published.clear();
         }
-        self.published
-            .entry(id.clone())
-            .and_modify(|last| *last = (*last).max(seq))
-            .or_insert(seq);
-        self.published_changed.notify_waiters();
+        let entry = self.published_of(id);
+        entry.seq.fetch_max(seq, Ordering::AcqRel);
+        entry.changed.notify_waiters();
+    }
+
+    fn published_of(&self, id: &OrderId) -> Arc<Published> {
+        if let Some(entry) = self.published.get(id) {
+            return entry.clone();
+        }
+        self.published.entry(id.clone()).or_default().clone()
     }
 
     /// A message with `seq` was committed in `id`.
@@ -130,11 +142,12 @@ impl ChatService {
     /// for `seq` of `order` (several nodes only, see `queue_message`).
     pub(super) async fn until_published(&self, order: &OrderId, seq: Seq) {
         let deadline = tokio::time::Instant::now() + PUBLISH_WAIT;
+        let published = self.directory.published_of(order);
         loop {
-            let changed = self.directory.published_changed.notified();
+            let changed = published.changed.notified();
             tokio::pin!(changed);
             changed.as_mut().enable();
-            if self.directory.published.get(order).is_some_and(|last| *last >= seq) {
+            if published.seq.load(Ordering::Acquire) >= seq {
                 return;
             }
             if tokio::time::timeout_at(deadline, changed).await.is_err() {
@@ -244,6 +257,6 @@ mod tests {
         let id = OrderId::parse("a").unwrap();
         directory.published(&id, 5);
         directory.published(&id, 4);
-        assert_eq!(directory.published.get(&id).map(|s| *s), Some(5));
+        assert_eq!(directory.published_of(&id).seq.load(Ordering::Acquire), 5);
     }
 }

@@ -9,6 +9,7 @@
 //! (`tests/store/`, every test on both).
 
 mod postgres;
+mod queue;
 mod rows;
 mod sqlite;
 

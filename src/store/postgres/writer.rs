@@ -25,43 +25,30 @@
 //! messages go to the commit feed in that same order.
 
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-use futures::FutureExt;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{Connection, Postgres, Transaction};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use crate::domain::{Message, NewMessage, timestamp};
 use crate::error::{Error, Result};
+use crate::store::queue::{self, MAX_BATCH, Queue, Reply};
 use crate::store::rows::{MessageRow, message_columns};
 use crate::store::{CommitFeed, Committing, Inserted};
-
-const MAX_BATCH: usize = 256;
 
 /// How often a batch is tried when it lost a race the order locks should have
 /// prevented (a unique key fired, a deadlock or serialization failure).
 const ATTEMPTS: usize = 3;
 
-enum Job {
-    Insert {
-        message: NewMessage,
-        reply: oneshot::Sender<Result<Inserted>>,
-    },
-    /// Reports the `synchronous_commit` setting the writer's connection commits with.
-    SynchronousCommit(oneshot::Sender<Result<String>>),
-}
+/// What the writer can be asked besides storing messages: the `synchronous_commit`
+/// setting its connection commits with.
+type SynchronousCommit = oneshot::Sender<Result<String>>;
 
 /// Handle to the writer task; cheap to clone. The task ends when every handle is
 /// dropped and the queue is empty.
 #[derive(Clone)]
 pub(super) struct Writer {
-    jobs: mpsc::UnboundedSender<Job>,
-    queued: Arc<AtomicUsize>,
-    /// Messages queued and not yet committed; past this, new ones are refused
-    /// (`unavailable`) instead of piling up in memory.
-    queue_depth: usize,
+    jobs: queue::Jobs<SynchronousCommit>,
 }
 
 impl Writer {
@@ -75,88 +62,42 @@ impl Writer {
         // Acks wait for the commit to be flushed, whatever the server's default says.
         let options = options.options([("synchronous_commit", "on")]);
         let connection = PgConnection::connect_with(&options).await?;
-        let (jobs, queue) = mpsc::unbounded_channel();
-        let queued = Arc::new(AtomicUsize::new(0));
-        tokio::spawn(run(options, Some(connection), queue, queued.clone(), feed));
-        Ok(Self {
-            jobs,
-            queued,
-            queue_depth: queue_depth.max(1),
-        })
+        let (jobs, queue) = queue::channel(queue_depth);
+        tokio::spawn(run(options, Some(connection), queue, feed));
+        Ok(Self { jobs })
     }
 
     /// Queues the message before returning (see `Store::insert_message`).
     pub fn insert(&self, message: NewMessage) -> Committing {
-        if self.queued.fetch_add(1, Ordering::AcqRel) >= self.queue_depth {
-            self.queued.fetch_sub(1, Ordering::AcqRel);
-            metrics::counter!("orderchat_errors_total", "code" => "write_queue_full", "transport" => "store")
-                .increment(1);
-            return futures::future::ready(Err(Error::Unavailable(
-                "the server is busy: too many messages waiting to be stored",
-            )))
-            .boxed();
-        }
-        let (reply, answer) = oneshot::channel();
-        if self.jobs.send(Job::Insert { message, reply }).is_err() {
-            self.queued.fetch_sub(1, Ordering::AcqRel);
-            return futures::future::ready(Err(stopped())).boxed();
-        }
-        async move { answer.await.map_err(|_| stopped())? }.boxed()
+        self.jobs.insert(message)
     }
 
     /// `synchronous_commit` as the writer's own connection reports it: `on` means every
     /// ack waited for the commit to be flushed to disk.
     pub async fn synchronous_commit(&self) -> Result<String> {
-        let (reply, answer) = oneshot::channel();
-        self.jobs.send(Job::SynchronousCommit(reply)).map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
+        self.jobs.ask(|reply| reply).await
     }
-}
-
-fn stopped() -> Error {
-    Error::internal(anyhow::anyhow!("message writer stopped"))
 }
 
 async fn run(
     options: PgConnectOptions,
     mut connection: Option<PgConnection>,
-    mut queue: mpsc::UnboundedReceiver<Job>,
-    queued: Arc<AtomicUsize>,
+    mut queue: Queue<SynchronousCommit>,
     feed: Option<CommitFeed>,
 ) {
-    let mut batch: Vec<(NewMessage, oneshot::Sender<Result<Inserted>>)> = Vec::with_capacity(MAX_BATCH);
+    let mut batch: Vec<(NewMessage, Reply)> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = queue.recv().await {
-        let mut next = Some(first);
-        while let Some(job) = next.take() {
-            match job {
-                Job::Insert { message, reply } => batch.push((message, reply)),
-                Job::SynchronousCommit(reply) => {
-                    let setting = synchronous_commit(&options, &mut connection).await;
-                    let _ = reply.send(setting.map_err(Error::from));
-                }
-            }
-            if batch.len() < MAX_BATCH {
-                next = queue.try_recv().ok();
-            }
+        for reply in queue.fill(first, &mut batch) {
+            let setting = synchronous_commit(&options, &mut connection).await;
+            let _ = reply.send(setting.map_err(Error::from));
         }
         if batch.is_empty() {
             continue;
         }
-        queued.fetch_sub(batch.len(), Ordering::AcqRel);
-        metrics::histogram!("orderchat_write_batch_size").record(batch.len() as f64);
         let messages: Vec<&NewMessage> = batch.iter().map(|(message, _)| message).collect();
         match commit(&options, &mut connection, &messages).await {
             Ok(results) => {
-                let mut committed = Vec::new();
-                for ((_, reply), result) in batch.drain(..).zip(results) {
-                    if let (Some(_), Ok(inserted)) = (&feed, &result)
-                        && !inserted.duplicate
-                    {
-                        committed.push(inserted.message.clone());
-                    }
-                    // The sender may have gone (client disconnected); the message is stored.
-                    let _ = reply.send(result);
-                }
+                let committed = queue::answer(&mut batch, results, feed.is_some());
                 if let Some(feed) = &feed {
                     for message in committed {
                         if feed.send(message).await.is_err() {

@@ -19,89 +19,50 @@
 //! future), so the order of calls is the order of commits; after each commit the new
 //! messages go to the commit feed in that same order.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use futures::FutureExt;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use crate::domain::{Message, NewMessage, timestamp};
 use crate::error::{Error, Result};
+use crate::store::queue::{self, MAX_BATCH, Queue, Reply};
 use crate::store::rows::{MessageRow, message_columns};
 use crate::store::{CommitFeed, Committing, Inserted};
-
-const MAX_BATCH: usize = 256;
 
 /// WAL pages (4 KiB each) between two checkpoints (see `open`).
 const CHECKPOINT_PAGES: i64 = 10_000;
 
-enum Job {
-    Insert {
-        message: NewMessage,
-        reply: oneshot::Sender<Result<Inserted>>,
-    },
-    /// Reports the journal mode and `synchronous` level the writer runs with.
-    Durability(oneshot::Sender<Result<(String, i64)>>),
-}
+/// What the writer can be asked besides storing messages: the journal mode and
+/// `synchronous` level it runs with.
+type Durability = oneshot::Sender<Result<(String, i64)>>;
 
 /// Handle to the writer thread; cheap to clone. The thread ends when every handle is
 /// dropped and the queue is empty.
 #[derive(Clone)]
 pub(super) struct Writer {
-    jobs: mpsc::UnboundedSender<Job>,
-    queued: Arc<AtomicUsize>,
-    /// Messages queued and not yet committed; past this, new ones are refused
-    /// (`unavailable`) instead of piling up in memory.
-    queue_depth: usize,
+    jobs: queue::Jobs<Durability>,
 }
 
 impl Writer {
     /// Opens the writer's own connection to `path` and starts its thread.
     pub fn start(path: &str, feed: Option<CommitFeed>, queue_depth: usize) -> anyhow::Result<Self> {
         let connection = open(path)?;
-        let (jobs, queue) = mpsc::unbounded_channel();
-        let queued = Arc::new(AtomicUsize::new(0));
-        let counter = queued.clone();
+        let (jobs, queue) = queue::channel(queue_depth);
         std::thread::Builder::new()
             .name("orderchat-writer".into())
-            .spawn(move || run(connection, queue, counter, feed))?;
-        Ok(Self {
-            jobs,
-            queued,
-            queue_depth: queue_depth.max(1),
-        })
+            .spawn(move || run(connection, queue, feed))?;
+        Ok(Self { jobs })
     }
 
     /// Queues the message before returning (see `Store::insert_message`).
     pub fn insert(&self, message: NewMessage) -> Committing {
-        if self.queued.fetch_add(1, Ordering::AcqRel) >= self.queue_depth {
-            self.queued.fetch_sub(1, Ordering::AcqRel);
-            metrics::counter!("orderchat_errors_total", "code" => "write_queue_full", "transport" => "store")
-                .increment(1);
-            return futures::future::ready(Err(Error::Unavailable(
-                "the server is busy: too many messages waiting to be stored",
-            )))
-            .boxed();
-        }
-        let (reply, answer) = oneshot::channel();
-        if self.jobs.send(Job::Insert { message, reply }).is_err() {
-            self.queued.fetch_sub(1, Ordering::AcqRel);
-            return futures::future::ready(Err(stopped())).boxed();
-        }
-        async move { answer.await.map_err(|_| stopped())? }.boxed()
+        self.jobs.insert(message)
     }
 
     pub async fn durability(&self) -> Result<(String, i64)> {
-        let (reply, answer) = oneshot::channel();
-        self.jobs.send(Job::Durability(reply)).map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
+        self.jobs.ask(|reply| reply).await
     }
-}
-
-fn stopped() -> Error {
-    Error::internal(anyhow::anyhow!("message writer stopped"))
 }
 
 /// The writer's connection: WAL with `synchronous=FULL` (an acknowledged message
@@ -130,44 +91,19 @@ fn open(path: &str) -> rusqlite::Result<Connection> {
     Ok(connection)
 }
 
-fn run(
-    mut connection: Connection,
-    mut queue: mpsc::UnboundedReceiver<Job>,
-    queued: Arc<AtomicUsize>,
-    feed: Option<CommitFeed>,
-) {
-    let mut batch: Vec<(NewMessage, oneshot::Sender<Result<Inserted>>)> = Vec::with_capacity(MAX_BATCH);
+fn run(mut connection: Connection, mut queue: Queue<Durability>, feed: Option<CommitFeed>) {
+    let mut batch: Vec<(NewMessage, Reply)> = Vec::with_capacity(MAX_BATCH);
     // Blocks this thread (never a runtime worker) until there is work.
     while let Some(first) = queue.blocking_recv() {
-        let mut next = Some(first);
-        while let Some(job) = next.take() {
-            match job {
-                Job::Insert { message, reply } => batch.push((message, reply)),
-                Job::Durability(reply) => {
-                    let _ = reply.send(durability(&connection).map_err(Error::internal));
-                }
-            }
-            if batch.len() < MAX_BATCH {
-                next = queue.try_recv().ok();
-            }
+        for reply in queue.fill(first, &mut batch) {
+            let _ = reply.send(durability(&connection).map_err(Error::internal));
         }
         if batch.is_empty() {
             continue;
         }
-        queued.fetch_sub(batch.len(), Ordering::AcqRel);
-        metrics::histogram!("orderchat_write_batch_size").record(batch.len() as f64);
         match write_batch(&mut connection, batch.iter().map(|(message, _)| message)) {
             Ok(results) => {
-                let mut committed = Vec::new();
-                for ((_, reply), result) in batch.drain(..).zip(results) {
-                    if let (Some(_), Ok(inserted)) = (&feed, &result)
-                        && !inserted.duplicate
-                    {
-                        committed.push(inserted.message.clone());
-                    }
-                    // The sender may have gone (client disconnected); the message is stored.
-                    let _ = reply.send(result);
-                }
+                let committed = queue::answer(&mut batch, results, feed.is_some());
                 if let Some(feed) = &feed {
                     for message in committed {
                         if feed.blocking_send(message).is_err() {

@@ -169,6 +169,7 @@ impl Application {
         // Our patch of engineioxide (vendor/README.md): socketioxide's builder has no
         // setting for it, and takes the engine's defaults when it is created.
         engineioxide::config::set_default_max_buffer_bytes(limits.socket_buffer_bytes);
+        engineioxide::config::on_overflow(realtime::dropped_slow_reader);
         let builder = SocketIo::builder()
             .max_payload(limits.max_socket_payload as u64)
             .ws_max_message_size(limits.max_socket_payload)

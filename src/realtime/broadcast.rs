@@ -3,15 +3,12 @@
 //! an order's chat; `user:<id>` holds every connection of a user.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use serde::Serialize;
 use serde_json::json;
 use socketioxide::adapter::Adapter;
-use socketioxide::extract::SocketRef;
 use socketioxide::operators::BroadcastOperators;
-use socketioxide::socket::DisconnectReason;
 use socketioxide::{BroadcastError, SocketError, SocketIo};
 
 use super::namespace;
@@ -50,14 +47,12 @@ impl<A: Adapter> SocketBroadcaster<A> {
 ///   reading) is closed by the engine of the node holding it (our engineioxide patch:
 ///   socketioxide's `disconnect()` cannot, it needs room in the buffer for its
 ///   disconnect packet); the client reconnects and catches up with `sinceSeq` instead of
-///   silently missing messages. The adapter reports a full buffer without saying whose,
-///   so this node's recipients of such a broadcast are marked, and the one whose
-///   transport closes right after is counted once when it disconnects
-///   (`orderchat_slow_consumers_dropped_total`, see `connection.rs`).
+///   silently missing messages. The engine reports each such close once
+///   (`dropped_slow_reader`: `orderchat_slow_consumers_dropped_total`), whichever
+///   node's broadcast found the buffer full.
 /// - **Metrics.** `orderchat_deliveries_total` counts deliveries to this node's
 ///   connections of the broadcasts this node emits. Other nodes deliver a remote
-///   broadcast inside their adapter, which reports nothing, so those are not counted
-///   (nor are slow readers found by them).
+///   broadcast inside their adapter, which reports nothing, so those are not counted.
 /// - **Redis down.** The adapter publishes before it delivers locally and gives up on
 ///   both when the publish fails; the event is then delivered to this node's
 ///   connections only, `health` logs the change once, and later broadcasts skip Redis
@@ -74,12 +69,12 @@ pub async fn emit_to<A: Adapter>(
     let target = if health.is_degraded() { target.local() } else { target };
     let failed = match target.clone().emit(event, payload).await {
         Ok(()) => 0,
-        Err(BroadcastError::Socket(errors)) => refused(event, &errors, &recipients),
+        Err(BroadcastError::Socket(errors)) => refused(&errors),
         Err(BroadcastError::Adapter(err)) => {
             health.failed(event, &err);
             match target.local().emit(event, payload).await {
                 Ok(()) => 0,
-                Err(BroadcastError::Socket(errors)) => refused(event, &errors, &recipients),
+                Err(BroadcastError::Socket(errors)) => refused(&errors),
                 Err(err) => {
                     emit_failed(event, &err);
                     recipients.len()
@@ -95,37 +90,18 @@ pub async fn emit_to<A: Adapter>(
     metrics::counter!("orderchat_deliveries_total", "event" => event).increment(delivered);
 }
 
-/// Marks a connection that was among the recipients of a broadcast that found a full
-/// send buffer, with when; see [`dropped_as_slow`].
-#[derive(Clone, Copy)]
-struct FullBufferSeen(Instant);
-
-/// How soon after a full buffer was seen a transport close counts as the engine
-/// dropping that slow reader (it closes the session at once; the disconnect handler
-/// runs a few tasks later).
-const SLOW_DROP_WINDOW: Duration = Duration::from_secs(2);
-
 /// The deliveries a broadcast could not make on this node (returns how many). A full
-/// buffer marks this node's recipients: one of them is being dropped.
-fn refused<A: Adapter>(event: &'static str, errors: &[SocketError], recipients: &[SocketRef<A>]) -> usize {
-    if errors.iter().any(|e| matches!(e, SocketError::InternalChannelFull)) {
-        tracing::debug!(event, "send buffer full: the engine closes that connection");
-        let seen = FullBufferSeen(Instant::now());
-        for socket in recipients {
-            socket.extensions.insert(seen);
-        }
-    }
+/// send buffer is not ours to handle: the engine closes that connection and reports it
+/// (`dropped_slow_reader`).
+fn refused(errors: &[SocketError]) -> usize {
     errors.len()
 }
 
-/// Whether a connection that just closed was dropped for a full send buffer: its
-/// transport failed (the engine closes such a session with a transport error) soon
-/// after a broadcast to it found a full buffer.
-pub fn dropped_as_slow<A: Adapter>(s: &SocketRef<A>, reason: DisconnectReason) -> bool {
-    reason == DisconnectReason::TransportError
-        && s.extensions
-            .get::<FullBufferSeen>()
-            .is_some_and(|FullBufferSeen(at)| at.elapsed() < SLOW_DROP_WINDOW)
+/// Called by the engine (our engineioxide patch) once for each connection it closed
+/// because its send buffer was full: a client that stopped reading.
+pub fn dropped_slow_reader(sid: &engineioxide::socket::Sid) {
+    metrics::counter!("orderchat_slow_consumers_dropped_total").increment(1);
+    tracing::warn!(%sid, "send buffer full: the connection was closed");
 }
 
 fn emit_failed(event: &'static str, err: &BroadcastError) {

@@ -11,10 +11,9 @@ use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{SocketRef, TryData};
 use socketioxide::handler::ConnectHandler;
-use socketioxide::socket::DisconnectReason;
 use socketioxide_core::adapter::DefinedAdapter;
 
-use super::broadcast::{dropped_as_slow, emit_to};
+use super::broadcast::emit_to;
 use super::handlers;
 use super::presence::Refusal;
 use crate::auth;
@@ -132,19 +131,15 @@ fn opened<A: Adapter>(app: &Arc<AppState>, s: &SocketRef<A>) -> Option<Identity>
     app.realtime.sessions.watch(s.id, identity.valid_until);
     let came_online = app.realtime.presence.connect(&identity.user_id);
     let on_close = app.clone();
-    s.on_disconnect(move |s: SocketRef<A>, reason: DisconnectReason| {
+    s.on_disconnect(move |s: SocketRef<A>| {
         let app = on_close.clone();
-        async move { disconnected(app, s, reason).await }
+        async move { disconnected(app, s).await }
     });
     came_online.then_some(identity)
 }
 
-async fn disconnected<A: Adapter>(app: Arc<AppState>, s: SocketRef<A>, reason: DisconnectReason) {
+async fn disconnected<A: Adapter>(app: Arc<AppState>, s: SocketRef<A>) {
     let _in_flight = app.shutdown.in_flight();
-    if dropped_as_slow(&s, reason) {
-        metrics::counter!("orderchat_slow_consumers_dropped_total").increment(1);
-        tracing::warn!(sid = %s.id, "send buffer full: the connection was closed");
-    }
     // The identity as it is now: `refresh-token` may have replaced the one of connect.
     let Some(identity) = s.extensions.get::<Identity>() else {
         return;

@@ -20,7 +20,7 @@ use socketioxide::adapter::{Adapter, LocalAdapter};
 use socketioxide::operators::BroadcastOperators;
 use tokio::task::JoinHandle;
 
-pub use broadcast::{SocketBroadcaster, emit_to};
+pub use broadcast::{SocketBroadcaster, dropped_slow_reader, emit_to};
 pub use connection::attach;
 pub use handshake::own_handshake_parts;
 pub use presence::Presence;

@@ -128,6 +128,21 @@ pub fn set_default_max_buffer_bytes(bytes: usize) {
     DEFAULT_MAX_BUFFER_BYTES.store(bytes, Ordering::Relaxed);
 }
 
+static ON_OVERFLOW: std::sync::OnceLock<fn(&crate::socket::Sid)> = std::sync::OnceLock::new();
+
+/// orderchat patch: `hook` is called once for every session closed because its send
+/// buffer was full (a client that stopped reading), with its id — for counting and
+/// logging them. Set once per process; later calls are ignored.
+pub fn on_overflow(hook: fn(&crate::socket::Sid)) {
+    let _ = ON_OVERFLOW.set(hook);
+}
+
+pub(crate) fn overflowed(sid: &crate::socket::Sid) {
+    if let Some(hook) = ON_OVERFLOW.get() {
+        hook(sid);
+    }
+}
+
 impl EngineIoConfig {
     /// Create a new builder with a default config
     pub fn builder() -> EngineIoConfigBuilder {

@@ -241,6 +241,8 @@ where
     queued_bytes: AtomicUsize,
     /// [`EngineIoConfig::max_buffer_bytes`]
     max_buffer_bytes: usize,
+    /// orderchat patch: set once the send buffer overflowed (the session is closing).
+    overflowed: AtomicBool,
 
     /// Channel to send volatile [PacketBuf]s that bypass the internal buffer.
     /// Uses a [`watch`](tokio::sync::watch) channel so only the latest volatile
@@ -295,6 +297,7 @@ where
             internal_tx,
             queued_bytes: AtomicUsize::new(0),
             max_buffer_bytes: config.max_buffer_bytes,
+            overflowed: AtomicBool::new(false),
 
             volatile_tx,
 
@@ -504,11 +507,16 @@ where
         })
     }
 
-    /// orderchat patch: closes the session of a client whose send buffer is full.
-    /// Idempotent: the engine forgets the session on the first call.
+    /// orderchat patch: closes the session of a client whose send buffer is full, and
+    /// reports it once (`config::on_overflow`); later emits that find the buffer full
+    /// before the close completes change nothing.
     fn overflowed(&self) {
+        if self.overflowed.swap(true, Ordering::AcqRel) {
+            return;
+        }
         #[cfg(feature = "tracing")]
         tracing::debug!(sid = %self.id, queued_bytes = self.queued_bytes(), "send buffer full, closing the session");
+        crate::config::overflowed(&self.id);
         (self.close_fn)(self.id, DisconnectReason::TransportError);
     }
 
@@ -699,6 +707,7 @@ where
             internal_tx,
             queued_bytes: AtomicUsize::new(0),
             max_buffer_bytes: usize::MAX,
+            overflowed: AtomicBool::new(false),
 
             volatile_tx,
 

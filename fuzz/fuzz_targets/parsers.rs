@@ -61,7 +61,7 @@ fn numbers(data: &[u8]) -> [Option<i64>; 4] {
 fn search(text: &str, [page, limit, ..]: [Option<i64>; 4]) {
     match SearchQuery::parse(Some(text), page, limit) {
         Ok(query) => {
-            let fts = query.fts();
+            let fts = orderchat::store::fts5_expression(query.terms());
             assert!(fts.starts_with('"') && fts.ends_with("\"*"), "{fts:?}");
             assert!((1..=1_000_000).contains(&query.page()) && (1..=200).contains(&query.limit()));
         }

@@ -82,13 +82,13 @@ fuzz_target!(|data: &[u8]| {
     let shared = &*SHARED;
     let member = Scope::ParticipantOf(UserId::parse("ana").expect("user id"));
     let result = shared.runtime.block_on(async {
-        shared.store.search(&Scope::All, None, query.fts(), 1, 20).await?;
+        shared.store.search(&Scope::All, None, query.terms(), 1, 20).await?;
         shared
             .store
-            .search(&member, Some(&shared.order), query.fts(), 1, 20)
+            .search(&member, Some(&shared.order), query.terms(), 1, 20)
             .await
     });
     if let Err(err) = result {
-        panic!("FTS5 refused {:?} from {text:?}: {err:?}", query.fts());
+        panic!("the store refused {:?} from {text:?}: {err:?}", query.terms());
     }
 });

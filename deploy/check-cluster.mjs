@@ -5,14 +5,17 @@
 // Connects two Socket.IO clients through the load balancer (LB_URL), both joining the
 // order's room; the receiver waits for the `new-message` the sender sends. With the
 // nodes' own URLs after the order id, it reads each node's `orderchat_connections`
-// gauge and reconnects the receiver until the two clients sit on different nodes, so
-// the message has to cross Redis. TRANSPORT=polling makes both clients use HTTP
+// gauge to see which node took each client, and reconnects the receiver until the two
+// sit on different nodes, so the message has to cross Redis. TRANSPORT=polling makes both clients use HTTP
 // long-polling only (needs the sticky variant of the balancer); the default is
-// WebSocket only. Needs socket.io-client 4 (npm install socket.io-client@4).
+// WebSocket only. RECEIVER_URL connects the receiver there instead of through the
+// balancer (a sticky balancer sends every client of one address to one node, so this
+// is how one machine puts the two clients on different nodes).
+// Needs socket.io-client 4 (npm install socket.io-client@4).
 import { io } from 'socket.io-client';
 
 const [lb, orderId, ...nodes] = process.argv.slice(2);
-const { SENDER_TOKEN, RECEIVER_TOKEN, TRANSPORT = 'websocket' } = process.env;
+const { SENDER_TOKEN, RECEIVER_TOKEN, TRANSPORT = 'websocket', RECEIVER_URL = lb } = process.env;
 if (!lb || !orderId || !SENDER_TOKEN || !RECEIVER_TOKEN) {
   console.error('usage: SENDER_TOKEN=… RECEIVER_TOKEN=… node check-cluster.mjs LB_URL ORDER_ID [NODE_URL…]');
   process.exit(2);
@@ -20,8 +23,8 @@ if (!lb || !orderId || !SENDER_TOKEN || !RECEIVER_TOKEN) {
 const fail = (why) => { console.error(`FAILED: ${why}`); process.exit(1); };
 setTimeout(() => fail('no answer within 20 s'), 20_000).unref();
 
-const connect = (token) => new Promise((resolve, reject) => {
-  const socket = io(lb, { auth: { token }, transports: [TRANSPORT], reconnection: false, forceNew: true });
+const connect = (token, url = lb) => new Promise((resolve, reject) => {
+  const socket = io(url, { auth: { token }, transports: [TRANSPORT], reconnection: false, forceNew: true });
   socket.once('connect', () => resolve(socket));
   socket.once('connect_error', (err) => reject(new Error(`connect_error: ${err.message}`)));
 });
@@ -39,19 +42,28 @@ async function connectionsPerNode() {
   return counts;
 }
 
-const sender = await connect(SENDER_TOKEN);
+/** Connects, and with node URLs, says which node took the connection (the one whose
+ *  count went up; run it on a quiet cluster). */
+async function connectOnNode(token, url) {
+  const before = nodes.length ? await connectionsPerNode() : [];
+  const socket = await connect(token, url);
+  if (!nodes.length) return { socket, node: null };
+  const after = await connectionsPerNode();
+  const index = after.findIndex((n, i) => n > before[i]);
+  return { socket, node: index < 0 ? null : nodes[index] };
+}
+
+const { socket: sender, node: senderNode } = await connectOnNode(SENDER_TOKEN, lb);
 await join(sender);
-let receiver = await connect(RECEIVER_TOKEN);
+let { socket: receiver, node: receiverNode } = await connectOnNode(RECEIVER_TOKEN, RECEIVER_URL);
 if (nodes.length > 1) {
   // Round robin alternates, but other requests share the rotation: try a few times.
-  for (let attempt = 0; ; attempt++) {
-    const counts = await connectionsPerNode();
-    console.log(`connections per node (${nodes.join(', ')}): ${counts.join(', ')}`);
-    if (counts.filter((n) => n > 0).length >= 2) break;
-    if (attempt === 5) fail('both clients keep landing on one node (sticky balancer? then run it once per client IP)');
+  for (let attempt = 1; !(senderNode && receiverNode && senderNode !== receiverNode); attempt++) {
+    if (attempt === 6) fail(`the clients did not land on two different nodes (sender: ${senderNode}, receiver: ${receiverNode}); a sticky balancer? see RECEIVER_URL`);
     receiver.disconnect();
-    receiver = await connect(RECEIVER_TOKEN);
+    ({ socket: receiver, node: receiverNode } = await connectOnNode(RECEIVER_TOKEN, RECEIVER_URL));
   }
+  console.log(`sender on ${senderNode}, receiver on ${receiverNode}`);
 }
 const joined = await join(receiver);
 console.log(`receiver joined ${orderId} at seq ${joined.lastSeq} over ${receiver.io.engine.transport.name}`);

@@ -112,7 +112,7 @@ impl From<sqlx::Error> for Error {
     fn from(err: sqlx::Error) -> Self {
         if database_unreachable(&err) {
             tracing::warn!(error = %err, "database unreachable");
-            return Error::Unavailable("the database is unavailable: retry shortly");
+            return Error::Unavailable("the database is unavailable");
         }
         Error::Internal(err.into())
     }

@@ -36,7 +36,7 @@ struct Wiring {
     origins: Origins,
     store: Arc<dyn Store>,
     metrics: Metrics,
-    committed: tokio::sync::mpsc::Receiver<crate::domain::Message>,
+    committed: tokio::sync::mpsc::Receiver<crate::store::Committed>,
     cluster: Option<Arc<Cluster>>,
     health: Arc<AdapterHealth>,
 }

@@ -8,10 +8,10 @@ use tokio::task::JoinHandle;
 
 use super::{ChatService, Event};
 use crate::domain::{
-    ClientId, Identity, Message, MessageText, MessageType, MessageUser, NewMessage, Order, OrderId, Role, SenderType,
+    ClientId, Identity, MessageText, MessageType, MessageUser, NewMessage, Order, OrderId, Role, SenderType,
 };
 use crate::error::{Error, Result};
-use crate::store::{Committing, Inserted};
+use crate::store::{Committed, Committing, Inserted, Reply};
 
 /// The body of `POST /api/chat/messages` and of the `send-message` event, as sent.
 /// Unknown fields (the old clients send `senderType`) are ignored: the server decides
@@ -59,6 +59,38 @@ impl ChatService {
     /// Messages are stored in the order they are queued, so a caller that queues one
     /// message only after the previous one was queued keeps its sending order.
     pub async fn queue_message(&self, identity: &Identity, input: SendMessage) -> Result<Committing> {
+        let new = self.prepare_message(identity, input).await?;
+        let committing = self.store.insert_message(new);
+        if self.peers.is_none() {
+            return Ok(committing);
+        }
+        // Several nodes: acknowledge only once `new-message` is on its way to the other
+        // nodes too. Otherwise a client could send its next message through another node
+        // and that node's own `new-message` could overtake this one's (seq order).
+        let chat = self.clone();
+        Ok(Box::pin(async move {
+            let inserted = committing.await?;
+            if !inserted.duplicate {
+                chat.until_published(&inserted.message.order_id, inserted.message.seq)
+                    .await;
+            }
+            Ok(inserted)
+        }))
+    }
+
+    /// Queues a message checked by `prepare_message`, in call order (like
+    /// `queue_message`); `reply` gets the outcome. A newly stored message is answered by
+    /// the publisher right after it emitted the message's `new-message` (so on one
+    /// Socket.IO connection the ack follows its own `new-message` in the same write, and
+    /// with several nodes the message is already on its way to them); a duplicate or a
+    /// refusal is answered at once, possibly on the store's writer thread.
+    pub fn queue_prepared(&self, message: NewMessage, reply: Reply) {
+        self.store.queue_message(message, reply)
+    }
+
+    /// Checks a message from `identity` (fields, rate, access, reply target) and builds
+    /// what the store writes.
+    pub async fn prepare_message(&self, identity: &Identity, input: SendMessage) -> Result<NewMessage> {
         let order_id = OrderId::parse(&input.order_id.as_text())?;
         let text = MessageText::parse(&input.message, self.max_message_length)?;
         let client_id = input.client_id.map(|c| ClientId::parse(&c.as_text())).transpose()?;
@@ -95,7 +127,7 @@ impl ChatService {
             };
             (Some(author), SenderType::of(identity))
         };
-        let new = NewMessage {
+        Ok(NewMessage {
             order_id,
             author,
             text,
@@ -103,23 +135,7 @@ impl ChatService {
             sender_type,
             reply_to: input.reply_to,
             client_id,
-        };
-        let committing = self.store.insert_message(new);
-        if self.peers.is_none() {
-            return Ok(committing);
-        }
-        // Several nodes: acknowledge only once `new-message` is on its way to the other
-        // nodes too. Otherwise a client could send its next message through another node
-        // and that node's own `new-message` could overtake this one's (seq order).
-        let chat = self.clone();
-        Ok(Box::pin(async move {
-            let inserted = committing.await?;
-            if !inserted.duplicate {
-                chat.until_published(&inserted.message.order_id, inserted.message.seq)
-                    .await;
-            }
-            Ok(inserted)
-        }))
+        })
     }
 
     /// Stores a system message (order status change …) in an order's chat.
@@ -137,19 +153,23 @@ impl ChatService {
     }
 
     /// Publishes every committed message, in commit order (so each order's messages go
-    /// out in `seq` order), and hands it to the coalesced pushes (unread counts,
-    /// notifications). Runs until the store closes its commit feed.
-    pub fn spawn_publisher(&self, mut committed: mpsc::Receiver<Message>) -> JoinHandle<()> {
+    /// out in `seq` order), answers its sender, and hands it to the coalesced pushes
+    /// (unread counts, notifications). Runs until the store closes its commit feed.
+    pub fn spawn_publisher(&self, mut committed: mpsc::Receiver<Committed>) -> JoinHandle<()> {
         tokio::spawn(self.clone().run_pushes());
         let chat = self.clone();
         tokio::spawn(async move {
-            while let Some(message) = committed.recv().await {
+            while let Some(committed) = committed.recv().await {
+                let message = committed.message.clone();
                 metrics::counter!("orderchat_messages_stored_total").increment(1);
                 chat.directory.advance(&message.order_id, message.seq);
                 chat.broadcaster.publish(Event::NewMessage(message.clone())).await;
                 if chat.peers.is_some() {
                     chat.directory.published(&message.order_id, message.seq);
                 }
+                // Right after the emit, before any other task runs: a Socket.IO ack
+                // joins the sender's `new-message` in its connection's next write.
+                committed.answer();
                 chat.pushes.committed(message);
             }
         })

@@ -1,12 +1,14 @@
 //! Acknowledgements and payload parsing shared by every event handler: the one mapping
 //! of `Error` to an error ack (`{ ok: false, error, code }`, the same codes as HTTP).
 
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::AckSender;
 
-use crate::domain::OrderId;
+use crate::domain::{Message, OrderId};
 use crate::error::{Error, Result, retry_after_secs};
+use crate::store::Inserted;
 
 /// Answers the client's ack callback, if it gave one.
 pub fn send_ack<A: Adapter>(ack: AckSender<A>, event: &'static str, result: Result<Value>) {
@@ -20,6 +22,28 @@ pub fn send_ack<A: Adapter>(ack: AckSender<A>, event: &'static str, result: Resu
     };
     if let Err(err) = ack.send(&body) {
         tracing::debug!(event, error = %err, "ack not delivered");
+    }
+}
+
+/// The ack of a stored `send-message`: `{ message, duplicate, ok: true }`, serialised
+/// straight from the message (it is sent by the publisher, once per message).
+pub fn send_stored_ack<A: Adapter>(ack: AckSender<A>, result: Result<Inserted>) {
+    #[derive(Serialize)]
+    struct Stored<'a> {
+        message: &'a Message,
+        duplicate: bool,
+        ok: bool,
+    }
+    let sent = match result {
+        Ok(inserted) => ack.send(&Stored {
+            message: &inserted.message,
+            duplicate: inserted.duplicate,
+            ok: true,
+        }),
+        Err(err) => ack.send(&error_body("send-message", &err)),
+    };
+    if let Err(err) = sent {
+        tracing::debug!(event = "send-message", error = %err, "ack not delivered");
     }
 }
 

@@ -12,7 +12,7 @@ use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, SocketRef, TryData};
 use tokio::sync::oneshot;
 
-use super::ack::{optional_seq, order_ref, send_ack};
+use super::ack::{optional_seq, order_ref, send_ack, send_stored_ack};
 use super::broadcast::emit_to;
 use super::session;
 use crate::auth;
@@ -253,24 +253,29 @@ fn on_send_message<A: Adapter>(s: &SocketRef<A>, app: &Arc<AppState>) {
                 .replace(next_may_go);
             let app = app.clone();
             async move {
-                let _in_flight = app.shutdown.in_flight();
+                let in_flight = app.shutdown.in_flight();
                 if let Some(previous) = previous {
                     // Resolves (with an error, as nothing is sent) once it is dropped.
                     let _ = previous.await;
                 }
-                let committing = async {
+                let prepared = async {
                     let identity = caller(&app, &s, "send-message")?;
                     let input: SendMessage = input::from_json_object(data.unwrap_or(Value::Null))?;
-                    app.chat.queue_message(&identity, input).await
+                    app.chat.prepare_message(&identity, input).await
                 }
                 .await;
+                match prepared {
+                    Ok(message) => app.chat.queue_prepared(
+                        message,
+                        Box::new(move |result| {
+                            // Shutdown waits for the ack, not just for the handler.
+                            let _in_flight = in_flight;
+                            send_stored_ack(ack, result);
+                        }),
+                    ),
+                    Err(err) => send_ack(ack, "send-message", Err(err)),
+                }
                 drop(queued);
-                let result = async {
-                    let inserted = committing?.await?;
-                    Ok(json!({ "message": inserted.message, "duplicate": inserted.duplicate }))
-                }
-                .await;
-                send_ack(ack, "send-message", result);
             }
         },
     );

@@ -35,9 +35,53 @@ pub struct Inserted {
 /// The commit of a queued message (see `Store::insert_message`).
 pub type Committing = futures::future::BoxFuture<'static, Result<Inserted>>;
 
+/// What is done with a queued message's outcome (see `Store::queue_message`). It may
+/// run on the writer's own thread, so it must be quick and must not block.
+pub type Reply = Box<dyn FnOnce(Result<Inserted>) + Send>;
+
 /// Where a backend reports every newly stored message, in commit order (per order: in
 /// `seq` order), so events can be published in that order whoever asked for the write.
-pub type CommitFeed = tokio::sync::mpsc::Sender<Message>;
+pub type CommitFeed = tokio::sync::mpsc::Sender<Committed>;
+
+/// A newly stored message on the commit feed, with its sender's reply still to make:
+/// the feed's reader answers once it has published the message, so an acknowledged
+/// message is already on its way to everyone (and, on a Socket.IO connection, the ack
+/// leaves in the same write as the sender's own `new-message`).
+pub struct Committed {
+    pub message: Message,
+    /// Taken by `answer`; a `Committed` dropped unanswered (its reader gone) still tells
+    /// the sender the truth: stored.
+    reply: Option<Reply>,
+}
+
+impl Committed {
+    pub(crate) fn new(message: Message, reply: Reply) -> Self {
+        Self {
+            message,
+            reply: Some(reply),
+        }
+    }
+
+    /// Tells the sender that the message is stored.
+    pub fn answer(mut self) {
+        self.reply_stored();
+    }
+
+    fn reply_stored(&mut self) {
+        if let Some(reply) = self.reply.take() {
+            reply(Ok(Inserted {
+                message: self.message.clone(),
+                duplicate: false,
+            }))
+        }
+    }
+}
+
+impl Drop for Committed {
+    fn drop(&mut self) {
+        self.reply_stored();
+    }
+}
 
 /// What `upsert_order` writes.
 #[derive(Debug, Clone)]
@@ -164,7 +208,22 @@ pub trait Store: Send + Sync + 'static {
     /// after another, are stored in the order they were sent. Dropping the future does
     /// not withdraw the message. Fails with `OrderNotFound` for an unknown order, and
     /// with `Unavailable` when the queue is full.
-    fn insert_message(&self, message: NewMessage) -> Committing;
+    fn insert_message(&self, message: NewMessage) -> Committing {
+        let (sender, answer) = tokio::sync::oneshot::channel();
+        self.queue_message(
+            message,
+            Box::new(move |result| {
+                let _ = sender.send(result);
+            }),
+        );
+        Box::pin(async move { answer.await.map_err(|_| queue::stopped())? })
+    }
+
+    /// `insert_message` with a callback instead of a future: `reply` gets the outcome
+    /// (a refusal at once, in this call). With a commit feed, a newly stored message is
+    /// answered by the feed's reader once it has published it (`Committed`); a
+    /// duplicate or a failure is answered by the writer.
+    fn queue_message(&self, message: NewMessage, reply: Reply);
 
     async fn message(&self, id: &str) -> Result<Option<Message>>;
 

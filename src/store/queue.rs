@@ -5,18 +5,14 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use futures::FutureExt;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Committing, Inserted};
-use crate::domain::{Message, NewMessage};
+use super::{Committed, Inserted, Reply};
+use crate::domain::NewMessage;
 use crate::error::{Error, Result};
 
 /// Most messages one batch (one transaction) takes.
 pub(super) const MAX_BATCH: usize = 256;
-
-/// Where a queued message's outcome goes.
-pub(super) type Reply = oneshot::Sender<Result<Inserted>>;
 
 /// What a writer receives: a message to store, or a backend's question `Q` about its
 /// own connection (answered between batches).
@@ -62,23 +58,23 @@ pub(super) fn channel<Q>(depth: usize) -> (Jobs<Q>, Queue<Q>) {
 }
 
 impl<Q> Jobs<Q> {
-    /// Queues the message before returning (see `Store::insert_message`).
-    pub fn insert(&self, message: NewMessage) -> Committing {
+    /// Queues the message before returning (see `Store::queue_message`); a refusal is
+    /// answered at once.
+    pub fn insert(&self, message: NewMessage, reply: Reply) {
         if self.queued.fetch_add(1, Ordering::AcqRel) >= self.depth {
             self.queued.fetch_sub(1, Ordering::AcqRel);
             metrics::counter!("orderchat_errors_total", "code" => "write_queue_full", "transport" => "store")
                 .increment(1);
-            return futures::future::ready(Err(Error::Unavailable(
+            return reply(Err(Error::Unavailable(
                 "the server is busy: too many messages waiting to be stored",
-            )))
-            .boxed();
+            )));
         }
-        let (reply, answer) = oneshot::channel();
-        if self.sender.send(Job::Insert { message, reply }).is_err() {
+        if let Err(mpsc::error::SendError(job)) = self.sender.send(Job::Insert { message, reply }) {
             self.queued.fetch_sub(1, Ordering::AcqRel);
-            return futures::future::ready(Err(stopped())).boxed();
+            if let Job::Insert { reply, .. } = job {
+                reply(Err(stopped()));
+            }
         }
-        async move { answer.await.map_err(|_| stopped())? }.boxed()
     }
 
     /// Asks the writer something about its connection.
@@ -122,18 +118,21 @@ impl<Q> Queue<Q> {
     }
 }
 
-/// Answers every sender of a committed batch (the sender may have gone: the message is
-/// stored all the same) and returns the newly stored messages, in commit order, for
-/// the commit feed (none when `feed` is false).
-pub(super) fn answer(batch: &mut Vec<(NewMessage, Reply)>, results: Vec<Result<Inserted>>, feed: bool) -> Vec<Message> {
+/// Answers the senders of a committed batch whose answer does not wait for the commit
+/// feed (the sender may have gone: the message is stored all the same), and returns the
+/// newly stored messages, in commit order, for the feed to publish and answer. Without
+/// a feed, every sender is answered here.
+pub(super) fn answer(
+    batch: &mut Vec<(NewMessage, Reply)>,
+    results: Vec<Result<Inserted>>,
+    feed: bool,
+) -> Vec<Committed> {
     let mut committed = Vec::new();
     for ((_, reply), result) in batch.drain(..).zip(results) {
-        if let (true, Ok(inserted)) = (feed, &result)
-            && !inserted.duplicate
-        {
-            committed.push(inserted.message.clone());
+        match result {
+            Ok(inserted) if feed && !inserted.duplicate => committed.push(Committed::new(inserted.message, reply)),
+            result => reply(result),
         }
-        let _ = reply.send(result);
     }
     committed
 }

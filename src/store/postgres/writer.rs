@@ -32,9 +32,9 @@ use tokio::sync::oneshot;
 
 use crate::domain::{Message, NewMessage, timestamp};
 use crate::error::{Error, Result};
-use crate::store::queue::{self, MAX_BATCH, Queue, Reply};
+use crate::store::queue::{self, MAX_BATCH, Queue};
 use crate::store::rows::{MessageRow, message_columns};
-use crate::store::{CommitFeed, Committing, Inserted};
+use crate::store::{CommitFeed, Inserted, Reply};
 
 /// How often a batch is tried when it lost a race the order locks should have
 /// prevented (a unique key fired, a deadlock or serialization failure).
@@ -68,8 +68,8 @@ impl Writer {
     }
 
     /// Queues the message before returning (see `Store::insert_message`).
-    pub fn insert(&self, message: NewMessage) -> Committing {
-        self.jobs.insert(message)
+    pub fn insert(&self, message: NewMessage, reply: Reply) {
+        self.jobs.insert(message, reply)
     }
 
     /// `synchronous_commit` as the writer's own connection reports it: `on` means every
@@ -101,6 +101,7 @@ async fn run(
                 if let Some(feed) = &feed {
                     for message in committed {
                         if feed.send(message).await.is_err() {
+                            // Dropping it answers its sender (stored).
                             tracing::debug!("commit feed closed: no events are published any more");
                         }
                     }
@@ -115,7 +116,7 @@ async fn run(
                     } else {
                         Error::internal(anyhow::anyhow!("batch commit failed: {err}"))
                     };
-                    let _ = reply.send(Err(answer));
+                    reply(Err(answer));
                 }
             }
         }

@@ -17,8 +17,8 @@ use super::rows::{
     ChatRow, MessageRow, OrderRow, ParticipantJson, ParticipantRow, message_columns, returning_message_columns,
 };
 use super::{
-    ChatSummary, CommitFeed, Committing, DEFAULT_WRITE_QUEUE, HistoryWindow, OrderChanges, OrderRecord, Page,
-    ReadPointer, Scope, SearchTerms, Store,
+    ChatSummary, CommitFeed, DEFAULT_WRITE_QUEUE, HistoryWindow, OrderChanges, OrderRecord, Page, ReadPointer, Reply,
+    Scope, SearchTerms, Store,
 };
 use crate::domain::{Message, MessageText, NewMessage, Order, OrderId, Participant, Seq, UserId, timestamp};
 use crate::error::{Error, Result};
@@ -254,8 +254,8 @@ impl Store for SqliteStore {
             .collect())
     }
 
-    fn insert_message(&self, message: NewMessage) -> Committing {
-        self.writer.insert(message)
+    fn queue_message(&self, message: NewMessage, reply: Reply) {
+        self.writer.insert(message, reply)
     }
 
     async fn message(&self, id: &str) -> Result<Option<Message>> {

@@ -26,9 +26,9 @@ use tokio::sync::oneshot;
 
 use crate::domain::{Message, NewMessage, timestamp};
 use crate::error::{Error, Result};
-use crate::store::queue::{self, MAX_BATCH, Queue, Reply};
+use crate::store::queue::{self, MAX_BATCH, Queue};
 use crate::store::rows::{MessageRow, message_columns};
-use crate::store::{CommitFeed, Committing, Inserted};
+use crate::store::{CommitFeed, Inserted, Reply};
 
 /// WAL pages (4 KiB each) between two checkpoints (see `open`).
 const CHECKPOINT_PAGES: i64 = 10_000;
@@ -56,8 +56,8 @@ impl Writer {
     }
 
     /// Queues the message before returning (see `Store::insert_message`).
-    pub fn insert(&self, message: NewMessage) -> Committing {
-        self.jobs.insert(message)
+    pub fn insert(&self, message: NewMessage, reply: Reply) {
+        self.jobs.insert(message, reply)
     }
 
     pub async fn durability(&self) -> Result<(String, i64)> {
@@ -107,6 +107,7 @@ fn run(mut connection: Connection, mut queue: Queue<Durability>, feed: Option<Co
                 if let Some(feed) = &feed {
                     for message in committed {
                         if feed.blocking_send(message).is_err() {
+                            // Dropping it answers its sender (stored).
                             tracing::debug!("commit feed closed: no events are published any more");
                         }
                     }
@@ -115,7 +116,7 @@ fn run(mut connection: Connection, mut queue: Queue<Durability>, feed: Option<Co
             Err(err) => {
                 tracing::error!(error = %err, size = batch.len(), "message batch failed to commit");
                 for (_, reply) in batch.drain(..) {
-                    let _ = reply.send(Err(Error::internal(anyhow::anyhow!("batch commit failed: {err}"))));
+                    reply(Err(Error::internal(anyhow::anyhow!("batch commit failed: {err}"))));
                 }
             }
         }

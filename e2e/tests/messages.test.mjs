@@ -70,6 +70,20 @@ test('send-message acks the stored message and the whole room, sender included, 
   customerSock.close();
 });
 
+test('the ack of send-message comes after the sender’s own new-message for it, for every message in flight', async () => {
+  const { orderId, ct } = await scene();
+  const s = await joined(ct, orderId);
+  // The ack is sent only once new-message is on its way to the room, and on the same
+  // connection it leaves first: when an ack resolves, its new-message has been seen.
+  const seenAtAck = await Promise.all(Array.from({ length: 100 }, async (_, i) => {
+    const ack = await emitAck(s, 'send-message', { orderId, message: `in flight ${i}` });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    return received(s, 'new-message', (e) => e.message.id === ack.message.id).length;
+  }));
+  assert.deepEqual(seenAtAck, Array(100).fill(1));
+  s.close();
+});
+
 test('seq increases by one per message and replyTo is kept', async () => {
   const { orderId, ct, dt } = await scene();
   const s = await joined(ct, orderId);

@@ -77,6 +77,7 @@ on_every_backend!(
     search::search_keeps_orders_whose_ids_share_tokens_apart,
     search::search_matches_every_word_and_the_last_as_a_prefix,
     search::search_takes_any_words_without_failing,
+    search::search_ignores_case_and_accents,
 );
 
 /// One fresh database for one test, of either backend. `node()` opens another store on

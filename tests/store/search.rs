@@ -102,6 +102,31 @@ pub(crate) async fn search_matches_every_word_and_the_last_as_a_prefix(db: &Test
     assert_eq!(paged.total, 3);
 }
 
+/// Case and accents do not matter, either way round, on both backends: a driver typing
+/// without accents finds "Café", and "cafe" is found by "CAFÉ".
+pub(crate) async fn search_ignores_case_and_accents(db: &TestDb) {
+    let store = db.node().await;
+    add_order(&*store, "a", &["u"]).await;
+    for text in ["meet me at the Café Münster", "the cafe on Ñandú street", "nothing here"] {
+        store.insert_message(text_from("u", "a", text, None)).await.unwrap();
+    }
+    let found = |terms: &'static [&'static str]| {
+        let store = store.clone();
+        async move {
+            let page = store.search(&Scope::All, None, &words(terms), 1, 10).await.unwrap();
+            let mut texts: Vec<String> = page.items.into_iter().map(|m| m.message).collect();
+            texts.sort();
+            texts
+        }
+    };
+    let both = ["meet me at the Café Münster", "the cafe on Ñandú street"];
+    assert_eq!(found(&["cafe"]).await, both);
+    assert_eq!(found(&["CAFÉ"]).await, both);
+    assert_eq!(found(&["munster"]).await, ["meet me at the Café Münster"]);
+    assert_eq!(found(&["nandu"]).await, ["the cafe on Ñandú street"]);
+    assert_eq!(found(&["ÑAN"]).await, ["the cafe on Ñandú street"], "a prefix folds too");
+}
+
 /// Words are text, whatever they hold: query-language operators, quotes, wildcards,
 /// any script. No search fails, and an operator word does not widen the search.
 pub(crate) async fn search_takes_any_words_without_failing(db: &TestDb) {

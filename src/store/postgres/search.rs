@@ -61,13 +61,14 @@ fn push_scope(query: &mut QueryBuilder<Postgres>, scope: &Scope, order: Option<&
 /// so `or`, `-` and the like are plain text, and that function never fails on any
 /// input. For the prefix word, the last lexeme of its query gets `:*` (`'gate'` becomes
 /// `'gate':*`): the text form of a tsquery quotes every lexeme, so the rewrite is always
-/// valid tsquery syntax. Config `simple`, as in the index (see the migration: no
-/// stemming, no stop words, mixed languages).
+/// valid tsquery syntax. Config `orderchat_words`, as in the index (see the
+/// migrations: `simple` — no stemming, no stop words, mixed languages — with accents
+/// folded by `unaccent`).
 fn search_head(whole: &str, prefix: &str, count: bool) -> QueryBuilder<Postgres> {
-    let mut query = QueryBuilder::<Postgres>::new("WITH q AS (SELECT websearch_to_tsquery('simple', ");
+    let mut query = QueryBuilder::<Postgres>::new("WITH q AS (SELECT websearch_to_tsquery('orderchat_words', ");
     query
         .push_bind(whole.to_owned())
-        .push(") && to_tsquery('simple', regexp_replace(websearch_to_tsquery('simple', ")
+        .push(") && to_tsquery('orderchat_words', regexp_replace(websearch_to_tsquery('orderchat_words', ")
         .push_bind(prefix.to_owned())
         .push(")::text, '''$', ''':*')) AS query) SELECT ");
     if count {

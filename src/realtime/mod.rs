@@ -104,6 +104,23 @@ pub fn spawn_housekeeping(app: AppState) -> JoinHandle<()> {
     })
 }
 
+/// Several nodes: starts cluster-wide presence (heartbeat, sweeps, the copy of the
+/// online set) and a task that announces the changes it finds: the users of a node that
+/// died, and those a resync after a Redis outage brought online or took offline.
+/// Nothing on a single node. Aborted at shutdown.
+pub fn spawn_cluster_presence(app: &AppState) -> Vec<JoinHandle<()>> {
+    let Some((mut tasks, mut announcements)) = app.realtime.presence.spawn_cluster() else {
+        return Vec::new();
+    };
+    let chat = app.chat.clone();
+    tasks.push(tokio::spawn(async move {
+        while let Some((user, online)) = announcements.recv().await {
+            chat.announce_presence(&user, online).await;
+        }
+    }));
+    tasks
+}
+
 impl Realtime {
     /// Sets the connection and room gauges of this node (called when `/metrics` is
     /// scraped, so counting rooms costs nothing between scrapes).

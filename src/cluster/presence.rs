@@ -339,7 +339,7 @@ impl ClusterPresence {
                                 }
                                 lost = false;
                                 while let Some(message) = changes.next().await {
-                                    self.apply(message.get_payload_bytes());
+                                    apply(&self.online, message.get_payload_bytes());
                                 }
                             }
                             Err(err) => tracing::debug!(error = %err, "loading the online set failed"),
@@ -379,20 +379,21 @@ impl ClusterPresence {
         }
         Ok(())
     }
+}
 
-    fn apply(&self, payload: &[u8]) {
-        let Ok(text) = std::str::from_utf8(payload) else { return };
-        let (online, user) = match text.split_at_checked(1) {
-            Some(("+", user)) => (true, user),
-            Some(("-", user)) => (false, user),
-            _ => return,
-        };
-        let Ok(user) = UserId::parse(user) else { return };
-        if online {
-            self.online.insert(user);
-        } else {
-            self.online.remove(&user);
-        }
+/// Applies one message of the presence channel (`+user` / `-user`) to the copy.
+fn apply(online: &DashSet<UserId>, payload: &[u8]) {
+    let Ok(text) = std::str::from_utf8(payload) else { return };
+    let (came, user) = match text.split_at_checked(1) {
+        Some(("+", user)) => (true, user),
+        Some(("-", user)) => (false, user),
+        _ => return,
+    };
+    let Ok(user) = UserId::parse(user) else { return };
+    if came {
+        online.insert(user);
+    } else {
+        online.remove(&user);
     }
 }
 
@@ -564,5 +565,113 @@ impl Worker {
                 let _ = self.announce.send((user, online));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::cluster::{AdapterHealth, Cluster};
+
+    #[test]
+    fn the_copy_of_the_online_set_follows_the_channel() {
+        let copy = DashSet::new();
+        let ana = UserId::parse("ana").unwrap();
+        apply(&copy, b"+ana");
+        assert!(copy.contains(&ana));
+        for ignored in [&b"garbage"[..], b"", b"+", b"\xff"] {
+            apply(&copy, ignored);
+        }
+        assert_eq!(copy.len(), 1);
+        apply(&copy, b"-ana");
+        assert!(!copy.contains(&ana));
+    }
+
+    /// A node on the Redis of `ORDERCHAT_TEST_REDIS_URL` (set by `scripts/test`).
+    async fn node(
+        url: &str,
+    ) -> (
+        Arc<ClusterPresence>,
+        mpsc::UnboundedReceiver<Announcement>,
+        Vec<JoinHandle<()>>,
+    ) {
+        let cluster = Cluster::connect(url, Arc::new(AdapterHealth::default())).await.unwrap();
+        let presence = Arc::new(
+            cluster
+                .presence(Duration::from_millis(100), Duration::from_millis(400))
+                .await
+                .unwrap(),
+        );
+        let (announce, announcements) = mpsc::unbounded_channel();
+        let tasks = presence.spawn(Box::new(Vec::new), announce);
+        (presence, announcements, tasks)
+    }
+
+    #[tokio::test]
+    async fn nodes_agree_on_presence_and_limits_and_sweep_a_dead_node() {
+        let Ok(url) = std::env::var("ORDERCHAT_TEST_REDIS_URL") else {
+            eprintln!("skipped: ORDERCHAT_TEST_REDIS_URL is not set (scripts/test sets it)");
+            return;
+        };
+        let (one, mut heard_by_one, _one_tasks) = node(&url).await;
+        let (two, mut heard_by_two, _two_tasks) = node(&url).await;
+        let unique = uuid::Uuid::now_v7().simple().to_string();
+        let ana = UserId::parse(&format!("ana-{unique}")).unwrap();
+
+        // First connection anywhere: online; a second node adds no change.
+        assert_eq!(
+            one.set(&ana, 1, Some(2)).await,
+            Ok(Outcome::Written(Change::CameOnline))
+        );
+        assert_eq!(two.set(&ana, 1, Some(2)).await, Ok(Outcome::Written(Change::None)));
+        // The limit counts every live node: 1 on node one + 2 here > 2.
+        assert_eq!(two.set(&ana, 2, Some(2)).await, Ok(Outcome::OverLimit));
+        // Both copies of the online set hear of her.
+        for node in [&one, &two] {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+            while !node.is_online(&ana) {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "the online set never reached a node"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        // One node lets go: still online; the last one: offline.
+        assert_eq!(one.set(&ana, 0, None).await, Ok(Outcome::Written(Change::None)));
+        assert_eq!(two.set(&ana, 0, None).await, Ok(Outcome::Written(Change::WentOffline)));
+
+        // A node that dies (its tasks stop: no goodbye, no heartbeat) is swept by another,
+        // which is told to announce its users offline; a user also on a live node is not.
+        let (doomed, _, doomed_tasks) = node(&url).await;
+        let bo = UserId::parse(&format!("bo-{unique}")).unwrap();
+        assert_eq!(
+            doomed.set(&ana, 1, None).await,
+            Ok(Outcome::Written(Change::CameOnline))
+        );
+        assert_eq!(doomed.set(&bo, 1, None).await, Ok(Outcome::Written(Change::CameOnline)));
+        assert_eq!(two.set(&bo, 1, None).await, Ok(Outcome::Written(Change::None)));
+        for task in doomed_tasks {
+            task.abort();
+        }
+        // Whichever live node sweeps first announces (other tests' dead nodes may be
+        // swept too: only our users matter).
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let heard = tokio::select! {
+                heard = heard_by_one.recv() => heard,
+                heard = heard_by_two.recv() => heard,
+                _ = tokio::time::sleep_until(deadline) => panic!("nobody announced the dead node's user offline"),
+            };
+            let Some((user, online)) = heard else { continue };
+            assert_ne!(user, bo, "bo went offline although node two holds her");
+            if user == ana {
+                assert!(!online);
+                break;
+            }
+        }
+        assert_eq!(two.set(&bo, 0, None).await, Ok(Outcome::Written(Change::WentOffline)));
     }
 }

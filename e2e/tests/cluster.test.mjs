@@ -74,7 +74,7 @@ after(async () => {
   await b?.stop();
   if (ownRedis) stopRedis(ownRedis);
   if (tmp) {
-    for (const shared of ['shared', 'restart', 'kill', 'presence-kill', 'limit']) dropPostgresDatabaseOf(join(tmp, shared));
+    for (const shared of ['shared', 'restart', 'kill', 'presence-kill', 'presence-stop', 'limit']) dropPostgresDatabaseOf(join(tmp, shared));
     rmSync(tmp, { recursive: true, force: true });
   }
 });
@@ -297,6 +297,30 @@ clusterTest('a node killed with SIGKILL: its users go offline for watchers on th
   } finally {
     await doomed.kill();
     await survivor.stop();
+  }
+});
+
+clusterTest('a node stopped with SIGTERM: its users go offline for watchers on the other node', async () => {
+  const env = { ...NO_LIMITS, ...FAST_PRESENCE, ORDERCHAT_REDIS_URL: redisUrl, ORDERCHAT_DATABASE_URL: sharedDatabase(join(tmp, 'presence-stop'), 'presence-stop.db') };
+  const leaving = await spawnServer(env);
+  const staying = await spawnServer(env);
+  try {
+    const orderId = id('order');
+    const [watcherId, dan] = [id('watcher'), id('dan')];
+    await staying.order(orderId, { [watcherId]: 'customer', [dan]: 'driver' });
+    const watcher = await joined(staying, token(watcherId), orderId);
+    await leaving.connect(token(dan, 'driver'));
+    await waitFor(watcher, 'presence', (e) => e.userId === dan && e.online === true);
+
+    // The server closes dan's connection itself while it shuts down.
+    assert.equal((await leaving.stop({ closeSockets: false })).code, 0);
+    await waitFor(watcher, 'presence', (e) => e.userId === dan && e.online === false);
+    await settle();
+    assert.equal(received(watcher, 'presence', (e) => e.userId === dan && !e.online).length, 1, 'dan went offline more than once');
+    watcher.close();
+  } finally {
+    await leaving.stop();
+    await staying.stop();
   }
 });
 

@@ -18,6 +18,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
 
 use dashmap::DashMap;
 use dashmap::mapref::entry::Entry;
@@ -69,7 +70,7 @@ impl Presence {
         };
         let came_online = match cluster {
             None => count == 1,
-            Some(outcome) => match outcome.await.unwrap_or(Outcome::Unavailable) {
+            Some(outcome) => match verdict(outcome).await {
                 Outcome::Written(change) => change == Change::CameOnline,
                 Outcome::OverLimit => {
                     self.leave(user, Announce::No);
@@ -162,6 +163,18 @@ impl Presence {
     }
 }
 
+/// Redis' answer to a write, or `Unavailable` if the worker is gone (shutdown) or does
+/// not answer in time (it gives up on Redis after a second itself; this bounds the wait
+/// behind a queue of other writes).
+async fn verdict(outcome: oneshot::Receiver<Outcome>) -> Outcome {
+    match tokio::time::timeout(VERDICT_WAIT, outcome).await {
+        Ok(Ok(outcome)) => outcome,
+        Ok(Err(_)) | Err(_) => Outcome::Unavailable,
+    }
+}
+
+const VERDICT_WAIT: Duration = Duration::from_secs(3);
+
 #[derive(Clone, Copy)]
 enum Announce {
     /// The caller announces a change: wait for Redis' verdict.
@@ -205,7 +218,7 @@ impl Seat {
         let announce = if quietly { Announce::NotEvenRedis } else { Announce::Yes };
         match self.0.presence.leave(&self.0.user, announce) {
             Left::Decided(offline) => offline,
-            Left::Asked(outcome, local) => match outcome.await.unwrap_or(Outcome::Unavailable) {
+            Left::Asked(outcome, local) => match verdict(outcome).await {
                 Outcome::Written(change) => change == Change::WentOffline,
                 Outcome::OverLimit | Outcome::Unavailable => local,
             },

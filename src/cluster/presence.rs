@@ -72,101 +72,15 @@ const ONLINE_KEY: &str = "orderchat:presence:online";
 /// Writes one node's count for one user (0 removes it), after checking the limit
 /// against the live nodes' counts when a limit is given. Returns `{admitted, change}`,
 /// change 1 = came online, -1 = went offline, 0 = neither.
-const SET_SCRIPT: &str = r"
-local count = tonumber(ARGV[3])
-local limit = tonumber(ARGV[4])
-local before = redis.call('HLEN', KEYS[1])
-if limit > 0 then
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  local others = 0
-  local fields = redis.call('HGETALL', KEYS[1])
-  for i = 1, #fields, 2 do
-    if fields[i] ~= ARGV[1] then
-      local expiry = redis.call('ZSCORE', KEYS[4], fields[i])
-      if expiry and tonumber(expiry) >= now then others = others + tonumber(fields[i + 1]) end
-    end
-  end
-  if others + count > limit then return {0, 0} end
-end
-if count > 0 then
-  redis.call('HSET', KEYS[1], ARGV[1], count)
-  redis.call('SADD', KEYS[2], ARGV[2])
-else
-  redis.call('HDEL', KEYS[1], ARGV[1])
-  redis.call('SREM', KEYS[2], ARGV[2])
-end
-local after = redis.call('HLEN', KEYS[1])
-if before == 0 and after > 0 then
-  redis.call('SADD', KEYS[3], ARGV[2])
-  redis.call('PUBLISH', ARGV[5], '+' .. ARGV[2])
-  return {1, 1}
-elseif before > 0 and after == 0 then
-  redis.call('SREM', KEYS[3], ARGV[2])
-  redis.call('PUBLISH', ARGV[5], '-' .. ARGV[2])
-  return {1, -1}
-end
-return {1, 0}
-";
+const SET_SCRIPT: &str = include_str!("lua/presence_set.lua");
 
 /// Refreshes this node's heartbeat and sweeps nodes whose heartbeat expired. Returns
 /// `{was this node known, [users who went offline]}`.
-const HEARTBEAT_SCRIPT: &str = r"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local known = redis.call('ZSCORE', KEYS[1], ARGV[1])
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
-local offline = {}
-local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. now, 'LIMIT', 0, 8)
-for _, node in ipairs(dead) do
-  local members = ARGV[4] .. 'node:' .. node
-  for _, user in ipairs(redis.call('SMEMBERS', members)) do
-    local hash = ARGV[4] .. 'user:' .. user
-    redis.call('HDEL', hash, node)
-    if redis.call('HLEN', hash) == 0 then
-      redis.call('SREM', KEYS[2], user)
-      redis.call('PUBLISH', ARGV[3], '-' .. user)
-      table.insert(offline, user)
-    end
-  end
-  redis.call('DEL', members)
-  redis.call('ZREM', KEYS[1], node)
-end
-if known then return {1, offline} end
-return {0, offline}
-";
+const HEARTBEAT_SCRIPT: &str = include_str!("lua/presence_heartbeat.lua");
 
 /// Makes Redis hold exactly this node's counts (ARGV[4..]: user, count pairs). Returns
 /// `{[users who came online], [users who went offline]}`.
-const RESYNC_SCRIPT: &str = r"
-local keep = {}
-for i = 4, #ARGV, 2 do keep[ARGV[i]] = true end
-local online, offline = {}, {}
-for _, user in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  if not keep[user] then
-    local hash = ARGV[3] .. 'user:' .. user
-    redis.call('HDEL', hash, ARGV[1])
-    redis.call('SREM', KEYS[1], user)
-    if redis.call('HLEN', hash) == 0 then
-      redis.call('SREM', KEYS[2], user)
-      redis.call('PUBLISH', ARGV[2], '-' .. user)
-      table.insert(offline, user)
-    end
-  end
-end
-for i = 4, #ARGV, 2 do
-  local hash = ARGV[3] .. 'user:' .. ARGV[i]
-  local before = redis.call('HLEN', hash)
-  redis.call('HSET', hash, ARGV[1], ARGV[i + 1])
-  redis.call('SADD', KEYS[1], ARGV[i])
-  if before == 0 then
-    redis.call('SADD', KEYS[2], ARGV[i])
-    redis.call('PUBLISH', ARGV[2], '+' .. ARGV[i])
-    table.insert(online, ARGV[i])
-  end
-end
-return {online, offline}
-";
+const RESYNC_SCRIPT: &str = include_str!("lua/presence_resync.lua");
 
 /// What a write of a user's count did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,7 +1,8 @@
-//! The life of a connection: the connect middleware verifies the token and the
-//! connection limits (a refusal reaches the client as `connect_error`) and registers
-//! the event handlers; the connect handler joins the user's own room, counts presence
-//! and watches the token's expiry; the disconnect handler undoes all of it.
+//! The life of a connection: the connect middleware verifies the token and takes the
+//! connection's seat in the presence count, within the connection limits (a refusal
+//! reaches the client as `connect_error`), and registers the event handlers; the
+//! connect handler joins the user's own room, announces a user who came online and
+//! watches the token's expiry; the disconnect handler undoes all of it.
 
 use std::fmt;
 use std::sync::Arc;
@@ -165,7 +166,8 @@ async fn disconnected<A: Adapter>(app: Arc<AppState>, s: SocketRef<A>) {
         None => false,
     };
     if draining {
-        // Every connection is closing: there is no one left to tell.
+        // Every connection here is closing: there is no one left to tell on this node.
+        // Other nodes hear of this node's users from its goodbye (`Presence::goodbye`).
         return;
     }
     for order_id in was_typing_in {

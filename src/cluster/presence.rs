@@ -45,6 +45,12 @@
 //! resync runs when the heartbeat finds this node missing (Redis lost its data, or the
 //! node was swept as dead after a long pause).
 //!
+//! **Known limit.** Each change is decided once, but announced by the node that saw it,
+//! after it looked up the user's orders: when a user's last connection closes on one
+//! node and a new one opens on another within a few milliseconds, the two events may
+//! reach watchers in either order. The participants list and the join ack's `online`
+//! show the state that won.
+//!
 //! The scripts touch keys they compute (a dead node's users), so this needs one Redis
 //! server (or a primary with replicas), not a Redis Cluster.
 

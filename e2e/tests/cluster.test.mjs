@@ -263,6 +263,40 @@ clusterTest('presence is cluster-wide: one online at the first connection on any
   onB.close();
 });
 
+clusterTest('a user hopping between nodes: every watcher sees online and offline alternate, ending in the true state', async () => {
+  const orderId = id('order');
+  const [ana, bo, dan] = [id('ana'), id('bo'), id('dan')];
+  await a.order(orderId, { [ana]: 'customer', [bo]: 'dispatcher', [dan]: 'driver' });
+  const [at, dt] = [token(ana), token(dan, 'driver')];
+  const watchers = [await joined(a, at, orderId), await joined(b, token(bo, 'dispatcher'), orderId)];
+
+  // Close on one node and open on the other at once, eight times: the disconnect and
+  // the connect race to Redis.
+  let socket = await a.connect(dt);
+  for (let i = 0; i < 8; i += 1) {
+    socket.close();
+    socket = await (i % 2 ? a : b).connect(dt);
+  }
+  await eventually(() => onlineOn(a, at, orderId, dan), 'node A lists dan online');
+  await settle();
+  for (const watcher of watchers) {
+    const seen = received(watcher, 'presence', (e) => e.userId === dan).map((e) => e.online);
+    assert.ok(seen.length >= 1 && seen[0] === true, `${watcher.label}: ${JSON.stringify(seen)}`);
+    for (let i = 1; i < seen.length; i += 1) {
+      assert.notEqual(seen[i], seen[i - 1], `${watcher.label} saw the same state twice in a row: ${JSON.stringify(seen)}`);
+    }
+    assert.equal(seen.at(-1), true, `${watcher.label} ends with dan offline: ${JSON.stringify(seen)}`);
+  }
+  for (const node of [a, b]) assert.equal(await onlineOn(node, at, orderId, dan), true);
+
+  socket.close();
+  for (const watcher of watchers) {
+    await eventually(() => received(watcher, 'presence', (e) => e.userId === dan).at(-1)?.online === false,
+      `${watcher.label} hears dan go offline at the end`);
+  }
+  for (const watcher of watchers) watcher.close();
+});
+
 clusterTest('a node killed with SIGKILL: its users go offline for watchers on the other node within the heartbeat expiry', async () => {
   const env = { ...NO_LIMITS, ...FAST_PRESENCE, ORDERCHAT_REDIS_URL: redisUrl, ORDERCHAT_DATABASE_URL: sharedDatabase(join(tmp, 'presence-kill'), 'presence-kill.db') };
   const doomed = await spawnServer(env);

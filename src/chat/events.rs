@@ -38,11 +38,13 @@ pub enum Event {
         notification: Notification,
     },
     /// The user came online (first connection on any node) or went offline (last one
-    /// closed); `orders` are the rooms to tell.
+    /// closed); `orders` are the rooms to tell, on every node or (`here_only`) on this
+    /// node only.
     Presence {
         user_id: UserId,
         orders: Arc<[OrderId]>,
         online: bool,
+        here_only: bool,
     },
 }
 

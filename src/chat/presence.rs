@@ -8,8 +8,19 @@ use super::events::Event;
 use crate::domain::UserId;
 
 impl ChatService {
-    /// Tells the rooms of `user`'s active orders that they came online or went offline.
+    /// Tells the rooms of `user`'s active orders, on every node, that they came online
+    /// or went offline.
     pub async fn announce_presence(&self, user: &UserId, online: bool) {
+        self.tell_presence(user, online, false).await
+    }
+
+    /// Like `announce_presence`, to this node's connections only: with several nodes,
+    /// each node announces every change it hears of from Redis to its own connections.
+    pub async fn announce_presence_here(&self, user: &UserId, online: bool) {
+        self.tell_presence(user, online, true).await
+    }
+
+    async fn tell_presence(&self, user: &UserId, online: bool, here_only: bool) {
         let orders = match self.active_orders_of(user).await {
             Ok(orders) => orders,
             Err(err) => {
@@ -25,6 +36,7 @@ impl ChatService {
                 user_id: user.clone(),
                 orders,
                 online,
+                here_only,
             })
             .await;
     }

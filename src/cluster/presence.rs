@@ -14,12 +14,20 @@
 //!
 //! **One event per real change.** A node writes a user's count whenever its local count
 //! changes (connect, disconnect), always the absolute value, through one Lua script that
-//! says whether the hash went from empty to non-empty (came online) or back (went
-//! offline). Redis runs scripts one at a time, so exactly one node sees each change and
-//! only that node announces the `presence` event; a second device on another node, or
-//! one of two devices leaving, changes a count and nothing else. The same script checks
-//! the per-user connection limit against the counts of the nodes that are alive, before
-//! it writes: two nodes admitting at once cannot both pass the last seat.
+//! decides whether the hash went from empty to non-empty (came online) or back (went
+//! offline) and, if so, updates the online set and publishes `+user` / `-user`. Redis
+//! runs scripts one at a time, so each change is decided and published exactly once; a
+//! second device on another node, or one of two devices leaving, changes a count and
+//! nothing else. The same script checks the per-user connection limit against the
+//! counts of the nodes that are alive, before it writes: two nodes admitting at once
+//! cannot both pass the last seat.
+//!
+//! **Who announces.** Every node hears the presence channel and announces each change
+//! to its own connections (`presence` to the user's order rooms, this node only). Pub/sub
+//! delivers the channel in one order to every node, so every watcher gets one event per
+//! change, in the order Redis decided them, even when a user's last connection closes
+//! on one node and a new one opens on another within a millisecond. (If one node
+//! announced for all, two nodes' announcements could cross on the way.)
 //!
 //! **Ordering.** One task per node (the worker) sends every write in the order the local
 //! counts changed (they are queued under the local count's lock), so Redis always ends
@@ -27,9 +35,9 @@
 //!
 //! **A node that dies** stops its heartbeat (every `heartbeat`, expiry `expiry`). At its
 //! own heartbeat each node sweeps the nodes whose expiry has passed, in the same script:
-//! it removes their fields, and the users whose hash becomes empty went offline; that
-//! sweeping node announces them. A node that stops cleanly expires its own heartbeat
-//! (`goodbye`), so the others announce its users at their next sweep.
+//! it removes their fields, and the users whose hash becomes empty went offline (published
+//! like any other change). A node that stops cleanly expires its own heartbeat
+//! (`goodbye`), so its users are swept at the others' next heartbeat.
 //!
 //! **Who is online, on the hot path.** `is_online` is a lookup in this node's copy of
 //! the online set, filled from Redis when the presence channel is (re)subscribed and kept
@@ -38,18 +46,14 @@
 //!
 //! **Redis down.** A write that fails marks the node out of sync: later writes are not
 //! tried (connects and disconnects do not wait on a dead Redis), limits and presence
-//! events fall back to this node's own counts, and the copy of the online set is not
-//! trusted (`is_synced`). The next heartbeat that reaches Redis rewrites all of this
-//! node's counts and removes what it no longer holds; users that this changes are
-//! announced then (so an outage may repeat an `online` event, never lose one). The same
-//! resync runs when the heartbeat finds this node missing (Redis lost its data, or the
-//! node was swept as dead after a long pause).
-//!
-//! **Known limit.** Each change is decided once, but announced by the node that saw it,
-//! after it looked up the user's orders: when a user's last connection closes on one
-//! node and a new one opens on another within a few milliseconds, the two events may
-//! reach watchers in either order. The participants list and the join ack's `online`
-//! show the state that won.
+//! events fall back to this node's own counts (the node announces its own users'
+//! changes itself, to its own connections, as every broadcast then goes), and the copy
+//! of the online set is not trusted (`is_synced`). The next heartbeat that reaches Redis
+//! rewrites all of this node's counts and removes what it no longer holds (published
+//! like any change). The listener, subscribed again, reloads the online set and
+//! announces how it differs from its copy, so an outage may repeat an event, never lose
+//! one. The same resync runs when the heartbeat finds this node missing (Redis lost its
+//! data, or the node was swept as dead after a long pause).
 //!
 //! The scripts touch keys they compute (a dead node's users), so this needs one Redis
 //! server (or a primary with replicas), not a Redis Cluster.
@@ -116,8 +120,8 @@ impl Change {
     }
 }
 
-/// A cluster-wide presence change that this node must announce (found by a sweep of a
-/// dead node or by a resync; connects and disconnects announce their own).
+/// A change of the online set (user, online now), for this node to announce to its own
+/// connections.
 pub type Announcement = (UserId, bool);
 
 /// This node's counts per user, read when Redis must be told all of them again.
@@ -219,30 +223,30 @@ impl ClusterPresence {
     }
 
     /// Starts the worker (writes, heartbeat, sweeps, resyncs) and the listener that keeps
-    /// the copy of the online set. Changes this node must announce go to `announce`.
-    pub fn spawn(
-        self: &Arc<Self>,
-        snapshot: Snapshot,
-        announce: mpsc::UnboundedSender<Announcement>,
-    ) -> Vec<JoinHandle<()>> {
-        let mut tasks = vec![tokio::spawn(self.clone().listen())];
+    /// the copy of the online set. Every change of the online set comes out of the
+    /// returned receiver, in the order Redis made them, for this node to announce to its
+    /// own connections.
+    pub fn spawn(self: &Arc<Self>, snapshot: Snapshot) -> (Vec<JoinHandle<()>>, mpsc::UnboundedReceiver<Announcement>) {
+        let (announce, announcements) = mpsc::unbounded_channel();
+        let mut tasks = vec![tokio::spawn(self.clone().listen(announce))];
         let queue = self.queue.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(queue) = queue {
             let worker = Worker {
                 presence: self.clone(),
                 conn: self.conn.clone(),
                 snapshot,
-                announce,
                 out_of_sync: false,
             };
             tasks.push(tokio::spawn(worker.run(queue)));
         }
-        tasks
+        (tasks, announcements)
     }
 
     /// Subscribes to the presence channel, loads the online set, then applies its
-    /// changes; on a lost subscription, starts over (the copy is untrusted meanwhile).
-    async fn listen(self: Arc<Self>) {
+    /// changes, handing each to `announce`; on a lost subscription, starts over (the
+    /// copy is untrusted meanwhile) and, once loaded again, announces what changed while
+    /// it was away.
+    async fn listen(self: Arc<Self>, announce: mpsc::UnboundedSender<Announcement>) {
         let mut lost = false;
         loop {
             match self.client.get_async_pubsub().await {
@@ -252,14 +256,20 @@ impl ClusterPresence {
                         // Subscribed first, loaded second: a change between the two is
                         // both in the set and queued, and applying it again is harmless.
                         match self.load_online().await {
-                            Ok(()) => {
+                            Ok(changed) => {
                                 self.synced.store(true, Ordering::Release);
                                 if lost {
-                                    tracing::info!("cluster presence followed again");
+                                    // At the first load there is no connection to tell.
+                                    tracing::info!(changed = changed.len(), "cluster presence followed again");
+                                    for change in changed {
+                                        let _ = announce.send(change);
+                                    }
                                 }
                                 lost = false;
                                 while let Some(message) = changes.next().await {
-                                    apply(&self.online, message.get_payload_bytes());
+                                    if let Some(change) = apply(&self.online, message.get_payload_bytes()) {
+                                        let _ = announce.send(change);
+                                    }
                                 }
                             }
                             Err(err) => tracing::debug!(error = %err, "loading the online set failed"),
@@ -279,7 +289,8 @@ impl ClusterPresence {
         }
     }
 
-    async fn load_online(&self) -> redis::RedisResult<()> {
+    /// Replaces the copy with Redis' online set; returns the differences.
+    async fn load_online(&self) -> redis::RedisResult<Vec<Announcement>> {
         let mut conn = self.conn.clone();
         let command = redis::cmd("SMEMBERS").arg(ONLINE_KEY).to_owned();
         let members = command.query_async::<Vec<String>>(&mut conn);
@@ -291,30 +302,41 @@ impl ClusterPresence {
                 )));
             }
         };
-        self.online.clear();
+        let members: std::collections::HashSet<UserId> =
+            members.iter().filter_map(|user| UserId::parse(user).ok()).collect();
+        let mut changed: Vec<Announcement> = Vec::new();
+        self.online.retain(|user| {
+            let stays = members.contains(user);
+            if !stays {
+                changed.push((user.clone(), false));
+            }
+            stays
+        });
         for user in members {
-            if let Ok(user) = UserId::parse(&user) {
-                self.online.insert(user);
+            if self.online.insert(user.clone()) {
+                changed.push((user, true));
             }
         }
-        Ok(())
+        Ok(changed)
     }
 }
 
-/// Applies one message of the presence channel (`+user` / `-user`) to the copy.
-fn apply(online: &DashSet<UserId>, payload: &[u8]) {
-    let Ok(text) = std::str::from_utf8(payload) else { return };
+/// Applies one message of the presence channel (`+user` / `-user`) to the copy; returns
+/// the change if it was one for the copy (a message the load already saw is not).
+fn apply(online: &DashSet<UserId>, payload: &[u8]) -> Option<Announcement> {
+    let text = std::str::from_utf8(payload).ok()?;
     let (came, user) = match text.split_at_checked(1) {
         Some(("+", user)) => (true, user),
         Some(("-", user)) => (false, user),
-        _ => return,
+        _ => return None,
     };
-    let Ok(user) = UserId::parse(user) else { return };
-    if came {
-        online.insert(user);
+    let user = UserId::parse(user).ok()?;
+    let changed = if came {
+        online.insert(user.clone())
     } else {
-        online.remove(&user);
-    }
+        online.remove(&user).is_some()
+    };
+    changed.then_some((user, came))
 }
 
 /// The one task that talks to Redis for this node's presence, so its writes keep the
@@ -323,7 +345,6 @@ struct Worker {
     presence: Arc<ClusterPresence>,
     conn: ConnectionManager,
     snapshot: Snapshot,
-    announce: mpsc::UnboundedSender<Announcement>,
     /// A write may be missing in Redis: stop trying until a heartbeat resyncs.
     out_of_sync: bool,
 }
@@ -411,12 +432,12 @@ impl Worker {
             }
         };
         if !offline.is_empty() {
+            // Every node announces them to its connections, from the presence channel.
             tracing::info!(
                 users = offline.len(),
                 "a node stopped answering: its users went offline"
             );
         }
-        self.tell(&offline, false);
         if known == 0 || self.out_of_sync {
             self.resync().await;
         }
@@ -443,8 +464,13 @@ impl Worker {
                     tracing::info!("cluster presence in sync again: this node's connections are counted in Redis");
                 }
                 self.out_of_sync = false;
-                self.tell(&online, true);
-                self.tell(&offline, false);
+                if !online.is_empty() || !offline.is_empty() {
+                    tracing::info!(
+                        online = online.len(),
+                        offline = offline.len(),
+                        "this node's connections written back to Redis"
+                    );
+                }
             }
             Err(err) => self.lost(&err),
         }
@@ -478,14 +504,6 @@ impl Worker {
         }
         self.out_of_sync = true;
     }
-
-    fn tell(&self, users: &[String], online: bool) {
-        for user in users {
-            if let Ok(user) = UserId::parse(user) {
-                let _ = self.announce.send((user, online));
-            }
-        }
-    }
 }
 
 #[cfg(test)]
@@ -499,13 +517,16 @@ mod tests {
     fn the_copy_of_the_online_set_follows_the_channel() {
         let copy = DashSet::new();
         let ana = UserId::parse("ana").unwrap();
-        apply(&copy, b"+ana");
+        assert_eq!(apply(&copy, b"+ana"), Some((ana.clone(), true)));
         assert!(copy.contains(&ana));
+        // Already known (the load saw it): no second announcement.
+        assert_eq!(apply(&copy, b"+ana"), None);
         for ignored in [&b"garbage"[..], b"", b"+", b"\xff"] {
-            apply(&copy, ignored);
+            assert_eq!(apply(&copy, ignored), None);
         }
         assert_eq!(copy.len(), 1);
-        apply(&copy, b"-ana");
+        assert_eq!(apply(&copy, b"-ana"), Some((ana.clone(), false)));
+        assert_eq!(apply(&copy, b"-ana"), None);
         assert!(!copy.contains(&ana));
     }
 
@@ -524,9 +545,30 @@ mod tests {
                 .await
                 .unwrap(),
         );
-        let (announce, announcements) = mpsc::unbounded_channel();
-        let tasks = presence.spawn(Box::new(Vec::new), announce);
+        let (tasks, announcements) = presence.spawn(Box::new(Vec::new));
+        // Changes before the first load are in the copy, not announced.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while !presence.is_synced() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the listener never loaded the online set"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         (presence, announcements, tasks)
+    }
+
+    /// The next change `heard` announces about one of `ours` (other tests' users and dead
+    /// nodes may share this Redis), within 5 s.
+    async fn next_about(heard: &mut mpsc::UnboundedReceiver<Announcement>, ours: &[&UserId]) -> Announcement {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            match tokio::time::timeout_at(deadline, heard.recv()).await {
+                Ok(Some(change)) if ours.contains(&&change.0) => return change,
+                Ok(Some(_)) => continue,
+                Ok(None) | Err(_) => panic!("no announcement about {ours:?} within 5 s"),
+            }
+        }
     }
 
     #[tokio::test]
@@ -539,6 +581,8 @@ mod tests {
         let (two, mut heard_by_two, _two_tasks) = node(&url).await;
         let unique = uuid::Uuid::now_v7().simple().to_string();
         let ana = UserId::parse(&format!("ana-{unique}")).unwrap();
+        let bo = UserId::parse(&format!("bo-{unique}")).unwrap();
+        let ours = [&ana, &bo];
 
         // First connection anywhere: online; a second node adds no change.
         assert_eq!(
@@ -548,50 +592,40 @@ mod tests {
         assert_eq!(two.set(&ana, 1, Some(2)).await, Ok(Outcome::Written(Change::None)));
         // The limit counts every live node: 1 on node one + 2 here > 2.
         assert_eq!(two.set(&ana, 2, Some(2)).await, Ok(Outcome::OverLimit));
-        // Both copies of the online set hear of her.
-        for node in [&one, &two] {
-            let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-            while !node.is_online(&ana) {
-                assert!(
-                    tokio::time::Instant::now() < deadline,
-                    "the online set never reached a node"
-                );
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        }
         // One node lets go: still online; the last one: offline.
         assert_eq!(one.set(&ana, 0, None).await, Ok(Outcome::Written(Change::None)));
         assert_eq!(two.set(&ana, 0, None).await, Ok(Outcome::Written(Change::WentOffline)));
+        // Every node hears each change once, in order.
+        for heard in [&mut heard_by_one, &mut heard_by_two] {
+            assert_eq!(next_about(heard, &ours).await, (ana.clone(), true));
+            assert_eq!(next_about(heard, &ours).await, (ana.clone(), false));
+        }
+        assert!(!one.is_online(&ana) && !two.is_online(&ana));
 
-        // A node that dies (its tasks stop: no goodbye, no heartbeat) is swept by another,
-        // which is told to announce its users offline; a user also on a live node is not.
+        // A node that dies (its tasks stop: no goodbye, no heartbeat) is swept by another;
+        // every node hears that its user went offline, but not a user also on a live node.
         let (doomed, _, doomed_tasks) = node(&url).await;
-        let bo = UserId::parse(&format!("bo-{unique}")).unwrap();
         assert_eq!(
             doomed.set(&ana, 1, None).await,
             Ok(Outcome::Written(Change::CameOnline))
         );
         assert_eq!(doomed.set(&bo, 1, None).await, Ok(Outcome::Written(Change::CameOnline)));
         assert_eq!(two.set(&bo, 1, None).await, Ok(Outcome::Written(Change::None)));
+        for heard in [&mut heard_by_one, &mut heard_by_two] {
+            assert_eq!(next_about(heard, &ours).await, (ana.clone(), true));
+            assert_eq!(next_about(heard, &ours).await, (bo.clone(), true));
+        }
+        assert!(one.is_online(&bo) && two.is_online(&ana));
         for task in doomed_tasks {
             task.abort();
         }
-        // Whichever live node sweeps first announces (other tests' dead nodes may be
-        // swept too: only our users matter).
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        loop {
-            let heard = tokio::select! {
-                heard = heard_by_one.recv() => heard,
-                heard = heard_by_two.recv() => heard,
-                _ = tokio::time::sleep_until(deadline) => panic!("nobody announced the dead node's user offline"),
-            };
-            let Some((user, online)) = heard else { continue };
-            assert_ne!(user, bo, "bo went offline although node two holds her");
-            if user == ana {
-                assert!(!online);
-                break;
-            }
+        for heard in [&mut heard_by_one, &mut heard_by_two] {
+            assert_eq!(next_about(heard, &ours).await, (ana.clone(), false));
         }
+        assert!(one.is_online(&bo), "bo went offline although node two holds her");
         assert_eq!(two.set(&bo, 0, None).await, Ok(Outcome::Written(Change::WentOffline)));
+        for heard in [&mut heard_by_one, &mut heard_by_two] {
+            assert_eq!(next_about(heard, &ours).await, (bo.clone(), false));
+        }
     }
 }

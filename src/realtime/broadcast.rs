@@ -224,10 +224,12 @@ impl<A: Adapter> Broadcaster for SocketBroadcaster<A> {
                 user_id,
                 orders,
                 online,
+                here_only,
             } => {
                 let rooms: Vec<String> = orders.iter().map(OrderId::room).collect();
                 let payload = json!({ "userId": user_id, "online": online, "timestamp": now_timestamp() });
-                emit_to(health, io.to(rooms), "presence", &payload).await
+                let target = if here_only { io.to(rooms).local() } else { io.to(rooms) };
+                emit_to(health, target, "presence", &payload).await
             }
         }
     }

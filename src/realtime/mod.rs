@@ -105,9 +105,9 @@ pub fn spawn_housekeeping(app: AppState) -> JoinHandle<()> {
 }
 
 /// Several nodes: starts cluster-wide presence (heartbeat, sweeps, the copy of the
-/// online set) and a task that announces the changes it finds: the users of a node that
-/// died, and those a resync after a Redis outage brought online or took offline.
-/// Nothing on a single node. Aborted at shutdown.
+/// online set) and a task that announces every change Redis decided (a connect or
+/// disconnect on any node, a dead node's users) to this node's connections, one at a
+/// time, in Redis' order. Nothing on a single node. Aborted at shutdown.
 pub fn spawn_cluster_presence(app: &AppState) -> Vec<JoinHandle<()>> {
     let Some((mut tasks, mut announcements)) = app.realtime.presence.spawn_cluster() else {
         return Vec::new();
@@ -115,7 +115,7 @@ pub fn spawn_cluster_presence(app: &AppState) -> Vec<JoinHandle<()>> {
     let chat = app.chat.clone();
     tasks.push(tokio::spawn(async move {
         while let Some((user, online)) = announcements.recv().await {
-            chat.announce_presence(&user, online).await;
+            chat.announce_presence_here(&user, online).await;
         }
     }));
     tasks

@@ -4,12 +4,15 @@
 //! together count once); `presence` events fire only when that changes: the first
 //! connection anywhere, the last disconnection everywhere.
 //!
-//! One node: the local counts decide everything, as they always did. Several nodes:
-//! every change of a local count is also written to Redis, which decides whether it
-//! changed the user's cluster-wide presence and whether the per-user connection limit
-//! holds across nodes. Only connects and disconnects talk to Redis; `is_online` (HTTP
-//! participants, join acks, which per-user pushes to compute) is a memory lookup. With
-//! Redis unreachable, decisions fall back to this node's counts (see
+//! One node: the local counts decide everything, as they always did, and the connection
+//! that changed the state announces it. Several nodes: every change of a local count is
+//! also written to Redis, which decides whether the per-user connection limit holds
+//! across nodes and whether the user's cluster-wide presence changed; every node hears
+//! each change from Redis, in the same order, and announces it to its own connections
+//! (`spawn_cluster`), so the connection itself announces nothing. Only connects and
+//! disconnects talk to Redis; `is_online` (HTTP participants, join acks, which per-user
+//! pushes to compute) is a memory lookup. With Redis unreachable, decisions fall back
+//! to this node's counts and the connection announces as on one node (see
 //! `cluster::presence` for how it resyncs).
 //!
 //! A connection's place in the count is a [`Seat`], taken by the connect middleware
@@ -26,7 +29,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::cluster::ClusterPresence;
-use crate::cluster::presence::{Announcement, Change, Outcome};
+use crate::cluster::presence::{Announcement, Outcome};
 use crate::domain::UserId;
 
 #[derive(Default)]
@@ -71,7 +74,8 @@ impl Presence {
         let came_online = match cluster {
             None => count == 1,
             Some(outcome) => match verdict(outcome).await {
-                Outcome::Written(change) => change == Change::CameOnline,
+                // Every node announces it when it hears of it from Redis.
+                Outcome::Written(_) => false,
                 Outcome::OverLimit => {
                     self.leave(user, Announce::No);
                     return Err(Refusal::UserLimit);
@@ -144,14 +148,14 @@ impl Presence {
     }
 
     /// Several nodes: starts the Redis side (heartbeat, sweeps, the copy of the online
-    /// set). Presence changes it finds (a dead node's users, a resync after an outage)
-    /// come out of the returned receiver, for the caller to announce.
+    /// set). Every cluster-wide presence change (connects and disconnects on any node, a
+    /// dead node's users) comes out of the returned receiver, in the order Redis decided
+    /// them, for the caller to announce to this node's connections.
     pub fn spawn_cluster(self: &Arc<Self>) -> Option<(Vec<JoinHandle<()>>, mpsc::UnboundedReceiver<Announcement>)> {
         let cluster = self.cluster.as_ref()?;
-        let (announce, announcements) = mpsc::unbounded_channel();
         let weak = Arc::downgrade(self);
         let snapshot = Box::new(move || weak.upgrade().map(|p| p.snapshot()).unwrap_or_default());
-        Some((cluster.spawn(snapshot, announce), announcements))
+        Some(cluster.spawn(snapshot))
     }
 
     /// At shutdown, after every connection closed: lets the other nodes take this
@@ -204,13 +208,15 @@ struct SeatInner {
 }
 
 impl Seat {
-    /// Whether this connection brought its user online (announce it).
+    /// Whether this connection brought its user online and must announce it (one node,
+    /// or Redis unreachable; otherwise every node announces what Redis decided).
     pub fn came_online(&self) -> bool {
         self.0.came_online
     }
 
-    /// The connection closed: `true` if its user went offline everywhere (announce it).
-    /// While shutting down (`quietly`), only this node's count changes.
+    /// The connection closed: `true` if its user went offline and it must announce it
+    /// (as for `came_online`). While shutting down (`quietly`), only this node's count
+    /// changes.
     pub async fn give_back(&self, quietly: bool) -> bool {
         if self.0.given_back.swap(true, Ordering::AcqRel) {
             return false;
@@ -219,7 +225,7 @@ impl Seat {
         match self.0.presence.leave(&self.0.user, announce) {
             Left::Decided(offline) => offline,
             Left::Asked(outcome, local) => match verdict(outcome).await {
-                Outcome::Written(change) => change == Change::WentOffline,
+                Outcome::Written(_) => false,
                 Outcome::OverLimit | Outcome::Unavailable => local,
             },
         }

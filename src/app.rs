@@ -19,7 +19,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::Verifier;
 use crate::chat::ChatService;
-use crate::cluster::{AdapterHealth, Cluster, ClusterAdapter};
+use crate::cluster::{AdapterHealth, Cluster, ClusterAdapter, ClusterPresence};
 use crate::config::Config;
 use crate::http::HttpServer;
 use crate::metrics::Metrics;
@@ -38,6 +38,8 @@ struct Wiring {
     metrics: Metrics,
     committed: tokio::sync::mpsc::Receiver<crate::store::Committed>,
     cluster: Option<Arc<Cluster>>,
+    /// Several nodes: presence and connections per user in Redis.
+    cluster_presence: Option<Arc<ClusterPresence>>,
     health: Arc<AdapterHealth>,
 }
 
@@ -50,7 +52,7 @@ impl Wiring {
         socket_layer: SocketIoLayer<A>,
         layer: SocketLayer,
     ) -> (Router, AppState, A::InitRes) {
-        let presence = Arc::new(Presence::default());
+        let presence = Arc::new(Presence::new(self.cluster_presence));
         let realtime = Realtime {
             io: layer,
             presence: presence.clone(),
@@ -58,8 +60,7 @@ impl Wiring {
             sessions: Arc::new(Sessions::default()),
             health: self.health.clone(),
         };
-        let clustered = self.cluster.is_some();
-        let broadcaster = Arc::new(SocketBroadcaster::new(io.clone(), presence, self.health, clustered));
+        let broadcaster = Arc::new(SocketBroadcaster::new(io.clone(), presence, self.health));
         let shutdown = Shutdown::default();
         let limits = &self.config.limits;
         let mut chat = ChatService::new(
@@ -160,6 +161,13 @@ impl Application {
             Some(url) => Some(Arc::new(Cluster::connect(url, health.clone()).await?)),
             None => None,
         };
+        let cluster_presence = match &cluster {
+            Some(cluster) => {
+                let (heartbeat, expiry) = config.presence_timing();
+                Some(Arc::new(cluster.presence(heartbeat, expiry).await?))
+            }
+            None => None,
+        };
         // Deep enough that the writer never waits on the publisher under any real burst.
         let (feed, committed) = tokio::sync::mpsc::channel(16_384);
         let store = open_store_with_feed(&config, Some(feed)).await?;
@@ -195,6 +203,7 @@ impl Application {
             metrics,
             committed,
             cluster,
+            cluster_presence,
             health,
         };
         let (router, state) = match wiring.cluster.clone() {
@@ -246,10 +255,12 @@ impl Application {
         let server = HttpServer::start(self.listener, self.router, header_timeout);
         tracing::info!("orderchat listening on {addr}");
         let housekeeping = realtime::spawn_housekeeping(state.clone());
-        let cluster_tasks = state
+        let mut cluster_tasks: Vec<_> = state
             .cluster
             .as_ref()
-            .map(|cluster| [cluster.spawn_order_listener(state.chat.clone()), cluster.spawn_probe()]);
+            .map(|cluster| vec![cluster.spawn_order_listener(state.chat.clone()), cluster.spawn_probe()])
+            .unwrap_or_default();
+        cluster_tasks.extend(realtime::spawn_cluster_presence(&state));
 
         shutdown.await;
         let grace = Duration::from_secs(state.config.shutdown_grace_secs);
@@ -279,7 +290,9 @@ impl Application {
         }
         state.shutdown.wait_idle(Duration::from_secs(1)).await;
         housekeeping.abort();
-        for task in cluster_tasks.into_iter().flatten() {
+        // After the sockets closed (their seats were given back on this node only).
+        state.realtime.presence.goodbye().await;
+        for task in cluster_tasks {
             task.abort();
         }
         state.chat.close().await;

@@ -31,6 +31,17 @@ pub struct Config {
     #[arg(long, env = "ORDERCHAT_REDIS_URL")]
     pub redis_url: Option<String>,
 
+    /// Several nodes: milliseconds between a node's presence heartbeats in Redis (each
+    /// also sweeps the nodes that stopped answering).
+    #[arg(long, env = "ORDERCHAT_PRESENCE_HEARTBEAT_MS", default_value_t = 5_000)]
+    pub presence_heartbeat_ms: u64,
+
+    /// Several nodes: milliseconds after its last heartbeat that a node counts as dead;
+    /// its users then go offline (announced within one more heartbeat). At least twice
+    /// the heartbeat.
+    #[arg(long, env = "ORDERCHAT_PRESENCE_EXPIRY_MS", default_value_t = 15_000)]
+    pub presence_expiry_ms: u64,
+
     #[command(flatten)]
     pub jwt: JwtConfig,
 
@@ -101,7 +112,8 @@ pub struct JwtConfig {
     pub staff_roles: Vec<String>,
 }
 
-/// Safe defaults against abuse (SPEC §6). Every limit is per node.
+/// Safe defaults against abuse (SPEC §6). Per node, except the connections per user,
+/// which hold across nodes with Redis (see `cluster/mod.rs` for why the rates do not).
 #[derive(Debug, Clone, Args)]
 pub struct Limits {
     /// Longest message text, in characters.
@@ -191,6 +203,14 @@ pub enum LogFormat {
 }
 
 impl Config {
+    /// The presence heartbeat period and the expiry of a node's heartbeat (at least
+    /// two periods, so one late heartbeat does not make a node look dead).
+    pub fn presence_timing(&self) -> (Duration, Duration) {
+        let heartbeat = Duration::from_millis(self.presence_heartbeat_ms.max(50));
+        let expiry = Duration::from_millis(self.presence_expiry_ms).max(heartbeat * 2);
+        (heartbeat, expiry)
+    }
+
     /// The database URL: the configured one, or the SQLite file in the data directory.
     pub fn database_url(&self) -> String {
         match &self.database_url {

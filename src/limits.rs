@@ -2,6 +2,13 @@
 //! client cannot double its rate by using both) and typing events. Token buckets from
 //! `governor`, keyed by user id; idle keys are swept by `sweep`, which the app runs
 //! periodically so memory stays bounded by active users.
+//!
+//! Per node, also with several nodes: the check runs on every message, and a bucket in
+//! Redis would put a round trip on that path. A user's traffic spread over N nodes may
+//! reach N times the rate; one Socket.IO connection stays on one node, so that takes
+//! several devices or HTTP requests spread by the load balancer (README, "Several
+//! nodes"). The connections-per-user limit, checked only on connect, is cluster-wide
+//! (`realtime::presence`).
 
 use std::num::NonZeroU32;
 

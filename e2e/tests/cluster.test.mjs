@@ -4,7 +4,10 @@
 // (SQLite's file locking makes two local writers safe). Clients
 // on node A and node B in one order hear each other's messages (in seq order), typing,
 // read receipts, presence, unread counts and notifications; a participant removed on
-// node A loses the room on node B at once; /readyz reports Redis. Refusals: a Redis
+// node A loses the room on node B at once; /readyz reports Redis. Presence is
+// cluster-wide: one `online` at a user's first connection on any node, one `offline`
+// at their last, the users of a node killed with SIGKILL go offline within the
+// heartbeat expiry, and the connections-per-user limit holds across nodes. Refusals: a Redis
 // that does not answer or a URL that is not RESP3 stops the server from starting.
 // With Redis down, a node keeps serving its own clients and says so; when Redis comes
 // back, delivery between the nodes resumes by itself.
@@ -71,7 +74,7 @@ after(async () => {
   await b?.stop();
   if (ownRedis) stopRedis(ownRedis);
   if (tmp) {
-    for (const shared of ['shared', 'restart', 'kill']) dropPostgresDatabaseOf(join(tmp, shared));
+    for (const shared of ['shared', 'restart', 'kill', 'presence-kill', 'presence-stop', 'limit']) dropPostgresDatabaseOf(join(tmp, shared));
     rmSync(tmp, { recursive: true, force: true });
   }
 });
@@ -81,6 +84,23 @@ const clusterTest = (name, fn) => test(name, async (t) => {
   if (skip) { t.skip(skip); return; }
   await fn(t);
 });
+
+/** Short presence heartbeats, so a dead node is noticed within about a second. */
+const FAST_PRESENCE = { ORDERCHAT_PRESENCE_HEARTBEAT_MS: '200', ORDERCHAT_PRESENCE_EXPIRY_MS: '1000' };
+
+/** A node's count of open Socket.IO connections, from /metrics. */
+async function connectionsOf(srv) {
+  const text = (await srv.http('GET', '/metrics')).text;
+  const line = text.split('\n').find((l) => l.startsWith('orderchat_connections '));
+  return Number(line.split(' ')[1]);
+}
+
+/** Whether `srv`'s participants endpoint says `userId` is online. */
+async function onlineOn(srv, tok, orderId, userId) {
+  const res = await srv.http('GET', `/api/chat/orders/${orderId}/participants`, tok);
+  assert.equal(res.status, 200, res.text);
+  return res.body.data.find((p) => p.userId === userId)?.online;
+}
 
 async function joined(srv, tok, orderId) {
   const socket = await srv.connect(tok);
@@ -199,6 +219,173 @@ clusterTest('a participant removed by PUT on node A loses the room on node B at 
   assert.equal((await b.http('GET', `/api/chat/orders/${orderId}/messages`, dt)).status, 404);
 });
 
+clusterTest('presence is cluster-wide: one online at the first connection on any node, one offline at the last', async () => {
+  const orderId = id('order');
+  const [ana, bo, dan] = [id('ana'), id('bo'), id('dan')];
+  await a.order(orderId, { [ana]: 'customer', [bo]: 'dispatcher', [dan]: 'driver' });
+  const [at, bt, dt] = [token(ana), token(bo, 'dispatcher'), token(dan, 'driver')];
+  const onA = await joined(a, at, orderId); // a watcher on each node
+  const onB = await joined(b, bt, orderId);
+  const presenceOf = (socket) => received(socket, 'presence', (e) => e.userId === dan);
+
+  // First connection, on node A: one `online` for the watchers on both nodes.
+  const phone = await a.connect(dt);
+  for (const watcher of [onA, onB]) await waitFor(watcher, 'presence', (e) => e.userId === dan && e.online === true);
+  // Node B knows without a connection of its own: participants and the join ack.
+  await eventually(() => onlineOn(b, bt, orderId, dan), 'node B lists dan online');
+  const ack = await emitAck(onB, 'join-order-room', orderId);
+  assert.ok(ack.online.includes(dan), `node B's join ack online list ${JSON.stringify(ack.online)} lacks ${dan}`);
+
+  // A second device, on node B: no second `online`. Barrier: its join reaches both.
+  const laptop = await joined(b, dt, orderId);
+  for (const watcher of [onA, onB]) await waitFor(watcher, 'user-joined-order', (e) => e.userId === dan);
+  await settle();
+  for (const watcher of [onA, onB]) assert.equal(presenceOf(watcher).length, 1, `${watcher.label} heard dan come online twice`);
+
+  // The phone on node A leaves: dan is still online (on node B). Barrier: node A
+  // counted the disconnect, which is when it would announce.
+  const before = await connectionsOf(a);
+  phone.close();
+  await eventually(async () => (await connectionsOf(a)) === before - 1, 'node A handled the disconnect');
+  await settle();
+  for (const watcher of [onA, onB]) {
+    assert.deepEqual(presenceOf(watcher).filter((e) => !e.online), [], `${watcher.label} heard dan go offline while on node B`);
+  }
+  for (const node of [a, b]) assert.equal(await onlineOn(node, at, orderId, dan), true);
+
+  // The last device, on node B, leaves: one `offline` on both nodes.
+  laptop.close();
+  for (const watcher of [onA, onB]) await waitFor(watcher, 'presence', (e) => e.userId === dan && e.online === false);
+  await settle();
+  for (const watcher of [onA, onB]) assert.equal(presenceOf(watcher).length, 2, `${watcher.label}: not exactly one online and one offline`);
+  for (const node of [a, b]) await eventually(async () => (await onlineOn(node, at, orderId, dan)) === false, 'dan listed offline');
+  onA.close();
+  onB.close();
+});
+
+clusterTest('a user hopping between nodes: every watcher sees online and offline alternate, ending in the true state', async () => {
+  const orderId = id('order');
+  const [ana, bo, dan] = [id('ana'), id('bo'), id('dan')];
+  await a.order(orderId, { [ana]: 'customer', [bo]: 'dispatcher', [dan]: 'driver' });
+  const [at, dt] = [token(ana), token(dan, 'driver')];
+  const watchers = [await joined(a, at, orderId), await joined(b, token(bo, 'dispatcher'), orderId)];
+
+  // Close on one node and open on the other at once, eight times: the disconnect and
+  // the connect race to Redis.
+  let socket = await a.connect(dt);
+  for (let i = 0; i < 8; i += 1) {
+    socket.close();
+    socket = await (i % 2 ? a : b).connect(dt);
+  }
+  await eventually(() => onlineOn(a, at, orderId, dan), 'node A lists dan online');
+  await settle();
+  for (const watcher of watchers) {
+    const seen = received(watcher, 'presence', (e) => e.userId === dan).map((e) => e.online);
+    assert.ok(seen.length >= 1 && seen[0] === true, `${watcher.label}: ${JSON.stringify(seen)}`);
+    for (let i = 1; i < seen.length; i += 1) {
+      assert.notEqual(seen[i], seen[i - 1], `${watcher.label} saw the same state twice in a row: ${JSON.stringify(seen)}`);
+    }
+    assert.equal(seen.at(-1), true, `${watcher.label} ends with dan offline: ${JSON.stringify(seen)}`);
+  }
+  for (const node of [a, b]) assert.equal(await onlineOn(node, at, orderId, dan), true);
+
+  socket.close();
+  for (const watcher of watchers) {
+    await eventually(() => received(watcher, 'presence', (e) => e.userId === dan).at(-1)?.online === false,
+      `${watcher.label} hears dan go offline at the end`);
+  }
+  for (const watcher of watchers) watcher.close();
+});
+
+clusterTest('a node killed with SIGKILL: its users go offline for watchers on the other node within the heartbeat expiry', async () => {
+  const env = { ...NO_LIMITS, ...FAST_PRESENCE, ORDERCHAT_REDIS_URL: redisUrl, ORDERCHAT_DATABASE_URL: sharedDatabase(join(tmp, 'presence-kill'), 'presence-kill.db') };
+  const doomed = await spawnServer(env);
+  const survivor = await spawnServer(env);
+  try {
+    const orderId = id('order');
+    const [watcherId, dan, eve] = [id('watcher'), id('dan'), id('eve')];
+    await survivor.order(orderId, { [watcherId]: 'customer', [dan]: 'driver', [eve]: 'driver' });
+    const wt = token(watcherId);
+    const watcher = await joined(survivor, wt, orderId);
+
+    // dan only on the node that dies; eve on both.
+    await doomed.connect(token(dan, 'driver'));
+    await doomed.connect(token(eve, 'driver'));
+    await survivor.connect(token(eve, 'driver'));
+    for (const user of [dan, eve]) await waitFor(watcher, 'presence', (e) => e.userId === user && e.online === true);
+    assert.equal(await onlineOn(survivor, wt, orderId, dan), true);
+
+    const killedAt = Date.now();
+    await doomed.kill();
+    const offline = await waitFor(watcher, 'presence', (e) => e.userId === dan && e.online === false, 8_000);
+    assert.equal(typeof offline.timestamp, 'string');
+    // Expiry 1 s, then the next sweep (every 0.2 s on the survivor); generous for a busy machine.
+    assert.ok(Date.now() - killedAt < 6_000, `offline came ${Date.now() - killedAt} ms after the kill`);
+    await settle();
+    assert.equal(received(watcher, 'presence', (e) => e.userId === dan && !e.online).length, 1, 'dan went offline more than once');
+    assert.deepEqual(received(watcher, 'presence', (e) => e.userId === eve && !e.online), [],
+      'eve went offline although she is still connected to the survivor');
+    await eventually(async () => (await onlineOn(survivor, wt, orderId, dan)) === false, 'participants lists dan offline');
+    assert.equal(await onlineOn(survivor, wt, orderId, eve), true);
+    watcher.close();
+  } finally {
+    await doomed.kill();
+    await survivor.stop();
+  }
+});
+
+clusterTest('a node stopped with SIGTERM: its users go offline for watchers on the other node', async () => {
+  const env = { ...NO_LIMITS, ...FAST_PRESENCE, ORDERCHAT_REDIS_URL: redisUrl, ORDERCHAT_DATABASE_URL: sharedDatabase(join(tmp, 'presence-stop'), 'presence-stop.db') };
+  const leaving = await spawnServer(env);
+  const staying = await spawnServer(env);
+  try {
+    const orderId = id('order');
+    const [watcherId, dan] = [id('watcher'), id('dan')];
+    await staying.order(orderId, { [watcherId]: 'customer', [dan]: 'driver' });
+    const watcher = await joined(staying, token(watcherId), orderId);
+    await leaving.connect(token(dan, 'driver'));
+    await waitFor(watcher, 'presence', (e) => e.userId === dan && e.online === true);
+
+    // The server closes dan's connection itself while it shuts down.
+    assert.equal((await leaving.stop({ closeSockets: false })).code, 0);
+    await waitFor(watcher, 'presence', (e) => e.userId === dan && e.online === false);
+    await settle();
+    assert.equal(received(watcher, 'presence', (e) => e.userId === dan && !e.online).length, 1, 'dan went offline more than once');
+    watcher.close();
+  } finally {
+    await leaving.stop();
+    await staying.stop();
+  }
+});
+
+clusterTest('the connections-per-user limit holds across nodes', async () => {
+  const env = { ...NO_LIMITS, ORDERCHAT_MAX_CONNECTIONS_PER_USER: '2', ORDERCHAT_REDIS_URL: redisUrl, ORDERCHAT_DATABASE_URL: sharedDatabase(join(tmp, 'limit'), 'limit.db') };
+  const c = await spawnServer(env);
+  const d = await spawnServer(env);
+  try {
+    const ut = token(id('many-tabs'));
+    const onC = await c.connect(ut);
+    const onD = await d.connect(ut);
+    for (const node of [c, d]) {
+      const err = await node.connectError(ut);
+      assert.match(err.message, /Too many connections: at most 2 per user/);
+    }
+    assert.ok(onC.connected && onD.connected, 'a refusal dropped an existing connection');
+    const someoneElse = await d.connect(token(id('one-tab')));
+    assert.ok(someoneElse.connected);
+
+    // A seat freed on node C can be taken on node D (once node C has counted it out).
+    onC.close();
+    const again = await eventually(async () => d.connect(ut).catch(() => null), 'a freed seat can be taken on the other node');
+    assert.ok(again.connected);
+    assert.match((await c.connectError(ut)).message, /at most 2 per user/);
+    for (const s of [onD, someoneElse, again]) s.close();
+  } finally {
+    await c.stop();
+    await d.stop();
+  }
+});
+
 clusterTest('the server refuses to start when Redis does not answer or the URL is not RESP3', async () => {
   const port = Number(new URL(redisUrl).port);
   for (const [url, why] of [
@@ -233,6 +420,15 @@ clusterTest('with Redis down a node keeps serving its own clients, says so in th
     assert.equal((await emitAck(two, 'typing-start', orderId)).ok, true);
     await waitFor(one, 'user-typing', (e) => e.userId === dan && e.isTyping === true);
     await eventually(() => /Redis unreachable/.test(node.logs()), 'the log says Redis is unreachable');
+    // Presence falls back to this node: a new user is admitted and announced here.
+    const eve = id('eve');
+    await node.http('PUT', `/api/orders/${orderId}`, token('platform', 'service'), {
+      participants: [[ana, 'customer'], [dan, 'driver'], [eve, 'driver']].map(([userId, role]) => ({ userId, role })),
+    });
+    const three = await node.connect(token(eve, 'driver'));
+    await waitFor(one, 'presence', (e) => e.userId === eve && e.online === true);
+    three.close();
+    await waitFor(one, 'presence', (e) => e.userId === eve && e.online === false);
 
     const ready = await node.http('GET', '/readyz');
     assert.equal(ready.status, 200, ready.text);
@@ -249,7 +445,7 @@ clusterTest('Redis stopped and started again: delivery between the nodes resumes
   // A Redis (and two nodes) of their own, so the other tests keep theirs.
   const dir = join(tmp, 'redis-restart');
   const url = startRedis(dir);
-  const env = { ...NO_LIMITS, ORDERCHAT_REDIS_URL: url, ORDERCHAT_DATABASE_URL: sharedDatabase(join(tmp, 'restart'), 'restart.db') };
+  const env = { ...NO_LIMITS, ...FAST_PRESENCE, ORDERCHAT_REDIS_URL: url, ORDERCHAT_DATABASE_URL: sharedDatabase(join(tmp, 'restart'), 'restart.db') };
   const c = await spawnServer(env);
   const d = await spawnServer(env);
   try {
@@ -281,6 +477,19 @@ clusterTest('Redis stopped and started again: delivery between the nodes resumes
       await eventually(async () => (await srv.http('GET', '/readyz')).body.redis === 'ok', 'readyz says Redis is ok again');
     }
     assert.match(c.logs(), /Redis reachable again/);
+
+    // Presence is cluster-wide again (this Redis lost its data: each node wrote its
+    // connections back): a user connecting on node D is announced to, and listed on, node C.
+    const eve = id('eve');
+    await c.http('PUT', `/api/orders/${orderId}`, token('platform', 'service'), {
+      participants: [[ana, 'customer'], [dan, 'driver'], [eve, 'driver']].map(([userId, role]) => ({ userId, role })),
+    });
+    await eventually(() => onlineOn(c, token(ana), orderId, dan), 'node C lists dan (on node D) online again');
+    const late = await d.connect(token(eve, 'driver'));
+    await waitFor(onC, 'presence', (e) => e.userId === eve && e.online === true);
+    assert.equal(await onlineOn(c, token(ana), orderId, eve), true);
+    late.close();
+    await waitFor(onC, 'presence', (e) => e.userId === eve && e.online === false);
   } finally {
     await c.stop();
     await d.stop();

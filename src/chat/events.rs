@@ -1,6 +1,8 @@
 //! What the use cases announce. The realtime layer turns each `Event` into Socket.IO
 //! emits (to which rooms is its business); the use cases only say what happened.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use serde::Serialize;
 use serde_json::Value;
@@ -34,6 +36,15 @@ pub enum Event {
     Notification {
         user_id: UserId,
         notification: Notification,
+    },
+    /// The user came online (first connection on any node) or went offline (last one
+    /// closed); `orders` are the rooms to tell, on every node or (`here_only`) on this
+    /// node only.
+    Presence {
+        user_id: UserId,
+        orders: Arc<[OrderId]>,
+        online: bool,
+        here_only: bool,
     },
 }
 

@@ -10,6 +10,7 @@ mod history;
 mod membership;
 mod moderate;
 mod orders;
+mod presence;
 mod pushes;
 mod read;
 mod search;

@@ -1,6 +1,6 @@
 //! Redis, for running several `orderchat serve` nodes as one (`ORDERCHAT_REDIS_URL`).
 //!
-//! Redis carries two things between nodes, both over pub/sub:
+//! Redis carries three things between nodes:
 //! - **Socket.IO traffic**, through `socketioxide-redis` (the adapter): every room
 //!   broadcast, user-room event and typing indicator a node emits is published once
 //!   and delivered by each node to its own connections. Built by [`Cluster::adapter`].
@@ -10,10 +10,23 @@
 //!   out of the order's room (see `ChatService::order_changed_elsewhere`). This is our
 //!   own small message, not the adapter's: eviction needs each connection's identity,
 //!   which only the node holding the connection knows.
+//! - **Presence and connections per user** ([`presence`]): each node's connection
+//!   count per user, a heartbeat per node, and the set of users online anywhere, so a
+//!   `presence` event is announced once per real change, a node that dies takes its
+//!   users offline within the heartbeat expiry, and the per-user connection limit holds
+//!   across nodes.
 //!
-//! Per node, and why: slow readers are found and dropped by the engine of the node
-//! holding them; presence, typing timers, token expiry, rate limits and connection
-//! limits are still per node (later slices of issue 7).
+//! Per node, and why:
+//! - Slow readers are found and dropped by the engine of the node holding them.
+//! - Typing timers and token expiry belong to one connection, which lives on one node.
+//! - The message and typing **rate limits** (`limits.rs`) are token buckets in each
+//!   node's memory: checking a shared bucket would put a Redis round trip on every
+//!   message, the path the fast-path work keeps free of I/O before the store. A user
+//!   whose traffic is spread over N nodes may send up to N times the configured rate;
+//!   a Socket.IO connection stays on one node, so only a user with connections (or
+//!   HTTP requests) on several nodes gets more. A load balancer that hashes on the user
+//!   (or a rate set to rate ÷ N) keeps the limit exact.
+//! - The total connections limit (`ORDERCHAT_MAX_CONNECTIONS`) is a node's capacity.
 //!
 //! Degradation: when Redis is unreachable a node keeps serving its own connections
 //! (broadcasts go to this node's connections only, see `realtime::emit_to`), logs the
@@ -33,6 +46,7 @@ use std::time::Duration;
 use anyhow::Context;
 use async_trait::async_trait;
 use futures::StreamExt;
+use redis::aio::ConnectionManagerConfig;
 use serde::{Deserialize, Serialize};
 use socketioxide::adapter::Emitter;
 use socketioxide_redis::{CustomRedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
@@ -42,8 +56,10 @@ use crate::chat::{ChatService, Peers};
 use crate::domain::OrderId;
 
 mod driver;
+pub mod presence;
 
 pub use driver::ReconnectingDriver;
+pub use presence::ClusterPresence;
 
 /// socketioxide's adapter when several nodes act as one.
 pub type ClusterAdapter = CustomRedisAdapter<Emitter, ReconnectingDriver>;
@@ -133,6 +149,27 @@ impl Cluster {
             .await
             .context("Redis (ORDERCHAT_REDIS_URL) does not answer")?;
         Ok(cluster)
+    }
+
+    /// Cluster-wide presence on its own reconnecting connection (its worker and
+    /// listener start with `ClusterPresence::spawn`).
+    pub async fn presence(&self, heartbeat: Duration, expiry: Duration) -> anyhow::Result<ClusterPresence> {
+        let config = ConnectionManagerConfig::new()
+            .set_number_of_retries(1)
+            .set_connection_timeout(Some(REDIS_TIMEOUT))
+            .set_response_timeout(Some(REDIS_TIMEOUT));
+        let connecting = self.client.get_connection_manager_with_config(config);
+        let conn = match tokio::time::timeout(REDIS_TIMEOUT * 2, connecting).await {
+            Ok(conn) => conn.context("Redis (ORDERCHAT_REDIS_URL) does not answer")?,
+            Err(_) => anyhow::bail!("Redis (ORDERCHAT_REDIS_URL) does not answer"),
+        };
+        Ok(ClusterPresence::new(
+            self.node.clone(),
+            self.client.clone(),
+            conn,
+            heartbeat,
+            expiry,
+        ))
     }
 
     /// The adapter constructor for socketioxide: every namespace's adapter shares the

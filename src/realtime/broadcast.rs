@@ -22,18 +22,11 @@ pub struct SocketBroadcaster<A: Adapter> {
     io: SocketIo<A>,
     presence: Arc<Presence>,
     health: Arc<AdapterHealth>,
-    /// Several nodes: a user not connected here may be connected to another node.
-    clustered: bool,
 }
 
 impl<A: Adapter> SocketBroadcaster<A> {
-    pub fn new(io: SocketIo<A>, presence: Arc<Presence>, health: Arc<AdapterHealth>, clustered: bool) -> Self {
-        Self {
-            io,
-            presence,
-            health,
-            clustered,
-        }
+    pub fn new(io: SocketIo<A>, presence: Arc<Presence>, health: Arc<AdapterHealth>) -> Self {
+        Self { io, presence, health }
     }
 }
 
@@ -227,6 +220,17 @@ impl<A: Adapter> Broadcaster for SocketBroadcaster<A> {
                 let target = io.to(user_id.room()).except(notification.order_id.room());
                 emit_to(health, target, "notification", &notification).await
             }
+            Event::Presence {
+                user_id,
+                orders,
+                online,
+                here_only,
+            } => {
+                let rooms: Vec<String> = orders.iter().map(OrderId::room).collect();
+                let payload = json!({ "userId": user_id, "online": online, "timestamp": now_timestamp() });
+                let target = if here_only { io.to(rooms).local() } else { io.to(rooms) };
+                emit_to(health, target, "presence", &payload).await
+            }
         }
     }
 
@@ -235,8 +239,6 @@ impl<A: Adapter> Broadcaster for SocketBroadcaster<A> {
     }
 
     fn may_be_connected(&self, user: &UserId) -> bool {
-        // Presence is per node for now: with several nodes, anyone may be connected to
-        // another one, so per-user pushes are computed for every participant.
-        self.clustered || self.presence.is_online(user)
+        self.presence.may_be_connected(user)
     }
 }

@@ -1,7 +1,8 @@
-//! The life of a connection: the connect middleware verifies the token and the
-//! connection limits (a refusal reaches the client as `connect_error`) and registers
-//! the event handlers; the connect handler joins the user's own room, counts presence
-//! and watches the token's expiry; the disconnect handler undoes all of it.
+//! The life of a connection: the connect middleware verifies the token and takes the
+//! connection's seat in the presence count, within the connection limits (a refusal
+//! reaches the client as `connect_error`), and registers the event handlers; the
+//! connect handler joins the user's own room, announces a user who came online and
+//! watches the token's expiry; the disconnect handler undoes all of it.
 
 use std::fmt;
 use std::sync::Arc;
@@ -15,9 +16,9 @@ use socketioxide_core::adapter::DefinedAdapter;
 
 use super::broadcast::emit_to;
 use super::handlers;
-use super::presence::Refusal;
+use super::presence::{Refusal, Seat};
 use crate::auth;
-use crate::domain::{Identity, now_timestamp};
+use crate::domain::Identity;
 use crate::state::AppState;
 
 /// Why a connection was refused; its text is the `connect_error` message.
@@ -39,7 +40,7 @@ pub fn attach<A: Adapter + DefinedAdapter>(io: &SocketIo<A>, app: AppState) -> A
     let for_middleware = app.clone();
     let middleware = move |s: SocketRef<A>, TryData(auth): TryData<Value>| {
         let app = for_middleware.clone();
-        async move { authenticate(&app, &s, auth.ok()) }
+        async move { authenticate(&app, &s, auth.ok()).await }
     };
     let on_connect = move |s: SocketRef<A>| {
         // This body runs synchronously when the connection is accepted (the event
@@ -50,7 +51,7 @@ pub fn attach<A: Adapter + DefinedAdapter>(io: &SocketIo<A>, app: AppState) -> A
         let in_flight = app.shutdown.in_flight();
         async move {
             if let Some(identity) = came_online {
-                announce_presence(&app, &s, &identity, true).await;
+                app.chat.announce_presence(&identity.user_id, true).await;
             }
             drop(in_flight);
         }
@@ -75,7 +76,11 @@ fn handshake_token<A: Adapter>(s: &SocketRef<A>, auth: Option<&Value>) -> Option
     })
 }
 
-fn authenticate<A: Adapter>(app: &Arc<AppState>, s: &SocketRef<A>, auth: Option<Value>) -> Result<(), ConnectRefused> {
+async fn authenticate<A: Adapter>(
+    app: &Arc<AppState>,
+    s: &SocketRef<A>,
+    auth: Option<Value>,
+) -> Result<(), ConnectRefused> {
     let refuse = |reason: String| {
         metrics::counter!("orderchat_errors_total", "code" => "connect_refused", "transport" => "socket").increment(1);
         tracing::info!(reason = %reason, "socket connection refused");
@@ -92,12 +97,19 @@ fn authenticate<A: Adapter>(app: &Arc<AppState>, s: &SocketRef<A>, auth: Option<
         Err(err) => return refuse(format!("Authentication error: {err}")),
     };
     let limits = &app.config.limits;
-    match app.realtime.presence.admits(
-        &identity.user_id,
-        limits.max_connections_per_user,
-        limits.max_connections,
-    ) {
-        Ok(()) => {}
+    // Counted here, not in the connect handler, so that checking the limits and taking
+    // the seat are one step (with several nodes, one step in Redis).
+    let admitted = app
+        .realtime
+        .presence
+        .admit(
+            &identity.user_id,
+            limits.max_connections_per_user,
+            limits.max_connections,
+        )
+        .await;
+    let seat = match admitted {
+        Ok(seat) => seat,
         Err(Refusal::UserLimit) => {
             return refuse(format!(
                 "Too many connections: at most {} per user",
@@ -107,7 +119,8 @@ fn authenticate<A: Adapter>(app: &Arc<AppState>, s: &SocketRef<A>, auth: Option<
         Err(Refusal::NodeLimit) => {
             return refuse("Too many connections: the server is full".into());
         }
-    }
+    };
+    s.extensions.insert(seat);
     s.extensions.insert(identity);
     // Event handlers are registered here, not in the connect handler: socketioxide sends
     // the CONNECT packet before it calls the connect handler, and an event the client
@@ -129,7 +142,7 @@ fn opened<A: Adapter>(app: &Arc<AppState>, s: &SocketRef<A>) -> Option<Identity>
     tracing::info!(user = %identity.user_id, role = %identity.role_name, sid = %s.id, "socket connected");
     s.join(identity.user_id.room());
     app.realtime.sessions.watch(s.id, identity.valid_until);
-    let came_online = app.realtime.presence.connect(&identity.user_id);
+    let came_online = s.extensions.get::<Seat>().is_some_and(|seat| seat.came_online());
     let on_close = app.clone();
     s.on_disconnect(move |s: SocketRef<A>| {
         let app = on_close.clone();
@@ -147,9 +160,14 @@ async fn disconnected<A: Adapter>(app: Arc<AppState>, s: SocketRef<A>) {
     tracing::info!(user = %identity.user_id, sid = %s.id, "socket disconnected");
     app.realtime.sessions.forget(s.id, identity.valid_until);
     let was_typing_in = app.realtime.typing.forget_connection(&s.id.to_string());
-    let went_offline = app.realtime.presence.disconnect(&identity.user_id);
-    if app.shutdown.is_draining() {
-        // Every connection is closing: there is no one left to tell.
+    let draining = app.shutdown.is_draining();
+    let went_offline = match s.extensions.get::<Seat>() {
+        Some(seat) => seat.give_back(draining).await,
+        None => false,
+    };
+    if draining {
+        // Every connection here is closing: there is no one left to tell on this node.
+        // Other nodes hear of this node's users from its goodbye (`Presence::goodbye`).
         return;
     }
     for order_id in was_typing_in {
@@ -157,24 +175,6 @@ async fn disconnected<A: Adapter>(app: Arc<AppState>, s: SocketRef<A>) {
         emit_to(&app.realtime.health, s.to(order_id.room()), "user-typing", &payload).await;
     }
     if went_offline {
-        announce_presence(&app, &s, &identity, false).await;
+        app.chat.announce_presence(&identity.user_id, false).await;
     }
-}
-
-/// Tells the rooms of the user's orders that they came online or went offline (on
-/// every node; `s` is not in those rooms, having just connected or disconnected).
-async fn announce_presence<A: Adapter>(app: &AppState, s: &SocketRef<A>, identity: &Identity, online: bool) {
-    let orders = match app.chat.active_orders_of(&identity.user_id).await {
-        Ok(orders) => orders,
-        Err(err) => {
-            tracing::warn!(error = %err, user = %identity.user_id, "could not load orders for presence");
-            return;
-        }
-    };
-    if orders.is_empty() {
-        return;
-    }
-    let rooms: Vec<String> = orders.iter().map(|o| o.room()).collect();
-    let payload = json!({ "userId": identity.user_id, "online": online, "timestamp": now_timestamp() });
-    emit_to(&app.realtime.health, s.to(rooms), "presence", &payload).await;
 }

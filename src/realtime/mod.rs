@@ -104,6 +104,23 @@ pub fn spawn_housekeeping(app: AppState) -> JoinHandle<()> {
     })
 }
 
+/// Several nodes: starts cluster-wide presence (heartbeat, sweeps, the copy of the
+/// online set) and a task that announces every change Redis decided (a connect or
+/// disconnect on any node, a dead node's users) to this node's connections, one at a
+/// time, in Redis' order. Nothing on a single node. Aborted at shutdown.
+pub fn spawn_cluster_presence(app: &AppState) -> Vec<JoinHandle<()>> {
+    let Some((mut tasks, mut announcements)) = app.realtime.presence.spawn_cluster() else {
+        return Vec::new();
+    };
+    let chat = app.chat.clone();
+    tasks.push(tokio::spawn(async move {
+        while let Some((user, online)) = announcements.recv().await {
+            chat.announce_presence_here(&user, online).await;
+        }
+    }));
+    tasks
+}
+
 impl Realtime {
     /// Sets the connection and room gauges of this node (called when `/metrics` is
     /// scraped, so counting rooms costs nothing between scrapes).

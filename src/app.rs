@@ -13,6 +13,7 @@ use socketioxide::layer::SocketIoLayer;
 use socketioxide::{ParserConfig, SocketIo};
 use socketioxide_core::adapter::DefinedAdapter;
 use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tower_http::timeout::RequestBodyDeadlineLayer;
 use tower_http::trace::TraceLayer;
@@ -24,7 +25,7 @@ use crate::config::Config;
 use crate::http::HttpServer;
 use crate::metrics::Metrics;
 use crate::origin::Origins;
-use crate::realtime::{self, Presence, Realtime, Sessions, SocketBroadcaster, SocketLayer, Typing};
+use crate::realtime::{self, Deliveries, Presence, Realtime, Sessions, SocketBroadcaster, SocketLayer, Typing};
 use crate::shutdown::Shutdown;
 use crate::state::AppState;
 use crate::store::{CommitFeed, PostgresStore, SqliteStore, Store};
@@ -51,15 +52,23 @@ impl Wiring {
         layer: SocketLayer,
     ) -> (Router, AppState, A::InitRes) {
         let presence = Arc::new(Presence::default());
+        let deliveries = Arc::new(Deliveries::default());
+        let broadcaster = Arc::new(SocketBroadcaster::new(
+            io.clone(),
+            presence.clone(),
+            self.health.clone(),
+            deliveries.clone(),
+            self.cluster.clone(),
+        ));
         let realtime = Realtime {
             io: layer,
-            presence: presence.clone(),
+            presence,
             typing: Arc::new(Typing::default()),
             sessions: Arc::new(Sessions::default()),
-            health: self.health.clone(),
+            health: self.health,
+            deliveries,
+            live: broadcaster.clone(),
         };
-        let clustered = self.cluster.is_some();
-        let broadcaster = Arc::new(SocketBroadcaster::new(io.clone(), presence, self.health, clustered));
         let shutdown = Shutdown::default();
         let limits = &self.config.limits;
         let mut chat = ChatService::new(
@@ -104,6 +113,9 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     state: AppState,
+    /// Several nodes: the listener for the other nodes' new messages (subscribed
+    /// before the server takes its first connection).
+    messages: Option<JoinHandle<()>>,
 }
 
 /// Raises this process's open-file limit to the hard limit the system allows (each
@@ -214,6 +226,16 @@ impl Application {
             }
         };
 
+        let messages = match &state.cluster {
+            Some(cluster) => Some(
+                cluster
+                    .spawn_message_listener(state.realtime.live.clone())
+                    .await
+                    .context("subscribing to the other nodes' messages on Redis")?,
+            ),
+            None => None,
+        };
+
         let listener = TcpListener::bind(state.config.bind)
             .await
             .with_context(|| format!("binding {}", state.config.bind))?;
@@ -221,6 +243,7 @@ impl Application {
             listener,
             router,
             state,
+            messages,
         })
     }
 
@@ -246,10 +269,12 @@ impl Application {
         let server = HttpServer::start(self.listener, self.router, header_timeout);
         tracing::info!("orderchat listening on {addr}");
         let housekeeping = realtime::spawn_housekeeping(state.clone());
+        let gap_filler = realtime::spawn_gap_filler(state.clone());
         let cluster_tasks = state
             .cluster
             .as_ref()
             .map(|cluster| [cluster.spawn_order_listener(state.chat.clone()), cluster.spawn_probe()]);
+        let messages = self.messages;
 
         shutdown.await;
         let grace = Duration::from_secs(state.config.shutdown_grace_secs);
@@ -279,7 +304,8 @@ impl Application {
         }
         state.shutdown.wait_idle(Duration::from_secs(1)).await;
         housekeeping.abort();
-        for task in cluster_tasks.into_iter().flatten() {
+        gap_filler.abort();
+        for task in cluster_tasks.into_iter().flatten().chain(messages) {
             task.abort();
         }
         state.chat.close().await;

@@ -20,7 +20,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { spawnServer, token, id, emitAck, waitFor, received, settle, eventually, history, postgresDatabaseFor, dropPostgresDatabaseOf } from '../helpers.mjs';
+import { spawnServer, token, id, emitAck, waitFor, received, settle, eventually, history, postgresDatabaseFor, dropPostgresDatabaseOf, readerReconnectingWhileFlowing, notExactlyOnce } from '../helpers.mjs';
 
 const REDIS_SCRIPT = resolve(dirname(fileURLToPath(import.meta.url)), '../../scripts/redis');
 const NO_LIMITS = { ORDERCHAT_MESSAGE_RATE_PER_MINUTE: '100000', ORDERCHAT_MESSAGE_BURST: '100000' };
@@ -43,6 +43,7 @@ let skip = false;
 let tmp;
 let a; // node A
 let b; // node B
+let shared; // the environment of A and B (one Redis, one database)
 
 before(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'orderchat-cluster-'));
@@ -55,7 +56,7 @@ before(async () => {
       return;
     }
   }
-  const shared = {
+  shared = {
     ...NO_LIMITS,
     ORDERCHAT_REDIS_URL: redisUrl,
     ORDERCHAT_DATABASE_URL: sharedDatabase(join(tmp, 'shared'), 'shared.db'),
@@ -123,6 +124,63 @@ clusterTest('clients on two nodes exchange messages, each receiving every new-me
   const viaHttp = await b.send(token(dan, 'driver'), orderId, 'over HTTP on B');
   const heard = await waitFor(onA, 'new-message', (e) => e.message.id === viaHttp.id);
   assert.equal(heard.message.seq, count + 1);
+});
+
+clusterTest('20 senders spread over three nodes write into one order at once: seqs exactly 1..N, and every client on every node receives each new-message once, in seq order', async () => {
+  const c = await spawnServer(shared); // a third node on the same Redis and database
+  try {
+    const nodes = [a, b, c];
+    const orderId = id('order');
+    const senders = Array.from({ length: 20 }, (_, i) => id(`sender${i}`));
+    const readers = nodes.map((_, i) => id(`reader${i}`));
+    await a.order(orderId, Object.fromEntries([...senders.map((u) => [u, 'driver']), ...readers.map((u) => [u, 'customer'])]));
+    // Every client listens: a reader on each node, and the senders themselves.
+    const readerSockets = await Promise.all(readers.map((u, i) => joined(nodes[i], token(u), orderId)));
+    const senderSockets = await Promise.all(senders.map((u, i) => joined(nodes[i % nodes.length], token(u, 'driver'), orderId)));
+
+    const perSender = 15;
+    const total = senders.length * perSender;
+    await Promise.all(senderSockets.map(async (socket, i) => {
+      // Each sender's messages all at once: they are stored in the order sent.
+      const acks = await Promise.all(Array.from({ length: perSender }, (_, k) =>
+        emitAck(socket, 'send-message', { orderId, message: `sender ${i} message ${k}` }, 20_000)));
+      for (const ack of acks) assert.equal(ack.ok, true, JSON.stringify(ack));
+      const seqs = acks.map((ack) => ack.message.seq);
+      assert.deepEqual(seqs, [...seqs].sort((x, y) => x - y), `sender ${i}'s messages were stored out of sending order`);
+    }));
+
+    const stored = await history(a, token(readers[0]), orderId);
+    assert.deepEqual(stored.map((m) => m.seq), Array.from({ length: total }, (_, i) => i + 1), 'stored seqs are not exactly 1..N');
+    const expected = Array.from({ length: total }, (_, i) => i + 1);
+    for (const socket of [...readerSockets, ...senderSockets]) {
+      await eventually(() => received(socket, 'new-message', (e) => e.orderId === orderId).length >= total,
+        `${socket.label} received all ${total} messages`, 15_000);
+    }
+    await settle();
+    for (const socket of [...readerSockets, ...senderSockets]) {
+      const seqs = received(socket, 'new-message', (e) => e.orderId === orderId).map((e) => e.message.seq);
+      assert.deepEqual(seqs, expected, `${socket.label}: new-message not exactly once each, in seq order`);
+    }
+    for (const socket of [...readerSockets, ...senderSockets]) socket.close();
+  } finally {
+    await c.stop();
+  }
+});
+
+clusterTest('a client that reconnects to one node or the other while messages flow from both gets every message exactly once (live or in its sinceSeq catch-up)', async () => {
+  const orderId = id('order');
+  const [reader, w1, w2] = [id('reader'), id('writer'), id('writer')];
+  await a.order(orderId, { [reader]: 'customer', [w1]: 'driver', [w2]: 'driver' });
+  const { counts, disorder, stored } = await readerReconnectingWhileFlowing({
+    writers: [{ srv: a, tok: token(w1, 'driver') }, { srv: b, tok: token(w2, 'driver') }],
+    readerNodes: [a, b],
+    readerTok: token(reader),
+    orderId,
+    rounds: 8,
+  });
+  assert.ok(stored >= 20, `only ${stored} messages flowed`);
+  assert.deepEqual(notExactlyOnce(counts, stored), [], 'the reader did not get every message exactly once');
+  assert.deepEqual(disorder, [], 'live new-message events out of seq order');
 });
 
 clusterTest('typing, read receipts and presence cross nodes', async () => {

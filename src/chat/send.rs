@@ -6,7 +6,7 @@ use serde::Deserialize;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::{ChatService, Event};
+use super::ChatService;
 use crate::domain::{
     ClientId, Identity, Message, MessageText, MessageType, MessageUser, NewMessage, Order, OrderId, Role, SenderType,
 };
@@ -146,7 +146,7 @@ impl ChatService {
             while let Some(message) = committed.recv().await {
                 metrics::counter!("orderchat_messages_stored_total").increment(1);
                 chat.directory.advance(&message.order_id, message.seq);
-                chat.broadcaster.publish(Event::NewMessage(message.clone())).await;
+                chat.broadcaster.new_message(&message).await;
                 if chat.peers.is_some() {
                     chat.directory.published(&message.order_id, message.seq);
                 }

@@ -1,39 +1,97 @@
 //! Turns the use cases' `Event`s into Socket.IO emits: which event name, which payload
 //! shape (SPEC §5), which rooms. Rooms: `order:<id>` holds the connections that joined
 //! an order's chat; `user:<id>` holds every connection of a user.
+//!
+//! `new-message` goes its own way (`delivery.rs`): to this node's connections through
+//! each order's line, which keeps them in seq order and in step with joins; with several
+//! nodes, also once to Redis for the others (`cluster/messages.rs`), not through the
+//! adapter's broadcast.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde::Serialize;
 use serde_json::json;
+use serde_json::value::RawValue;
 use socketioxide::adapter::Adapter;
 use socketioxide::operators::BroadcastOperators;
 use socketioxide::{BroadcastError, SocketError, SocketIo};
 
+use super::delivery::{Deliveries, Frame, Incoming};
 use super::namespace;
 use super::presence::Presence;
 use crate::access;
-use crate::chat::{Broadcaster, Event};
-use crate::cluster::AdapterHealth;
-use crate::domain::{Identity, Message, Order, OrderId, UserId, now_timestamp};
+use crate::chat::{Broadcaster, ChatService, Event};
+use crate::cluster::{AdapterHealth, Cluster, Inbound};
+use crate::domain::{Identity, Message, Order, OrderId, Seq, UserId, now_timestamp};
 
 pub struct SocketBroadcaster<A: Adapter> {
     io: SocketIo<A>,
     presence: Arc<Presence>,
     health: Arc<AdapterHealth>,
-    /// Several nodes: a user not connected here may be connected to another node.
-    clustered: bool,
+    deliveries: Arc<Deliveries>,
+    /// Several nodes: new messages go to Redis too, and a user not connected here may be
+    /// connected to another node.
+    cluster: Option<Arc<Cluster>>,
 }
 
 impl<A: Adapter> SocketBroadcaster<A> {
-    pub fn new(io: SocketIo<A>, presence: Arc<Presence>, health: Arc<AdapterHealth>, clustered: bool) -> Self {
+    pub fn new(
+        io: SocketIo<A>,
+        presence: Arc<Presence>,
+        health: Arc<AdapterHealth>,
+        deliveries: Arc<Deliveries>,
+        cluster: Option<Arc<Cluster>>,
+    ) -> Self {
         Self {
             io,
             presence,
             health,
-            clustered,
+            deliveries,
+            cluster,
         }
+    }
+}
+
+/// The node-wide upkeep of the order lines (`delivery.rs`), without the adapter type:
+/// called by the gap filler and the housekeeping task.
+#[async_trait]
+pub trait LiveOrders: Inbound {
+    /// Delivers what gaps held up, reading the missing messages from the store.
+    async fn fill_gaps(&self, chat: &ChatService);
+
+    /// Forgets the lines of orders nobody on this node is in the room of.
+    fn sweep(&self);
+}
+
+#[async_trait]
+impl<A: Adapter> Inbound for SocketBroadcaster<A> {
+    async fn new_message(&self, order: OrderId, seq: Seq, payload: Box<RawValue>) {
+        let Some(io) = namespace(&self.io) else { return };
+        let room = io.local().within(order.room());
+        self.deliveries
+            .deliver(
+                room,
+                &self.health,
+                &order,
+                seq,
+                Incoming::Frame(Frame::Encoded(payload)),
+            )
+            .await;
+    }
+}
+
+#[async_trait]
+impl<A: Adapter> LiveOrders for SocketBroadcaster<A> {
+    async fn fill_gaps(&self, chat: &ChatService) {
+        self.deliveries.fill_gaps(&self.io, &self.health, chat).await;
+    }
+
+    fn sweep(&self) {
+        let Some(io) = namespace(&self.io) else { return };
+        let io = io.local();
+        self.deliveries
+            .sweep(|order| io.clone().within(order.room()).sockets().is_empty());
     }
 }
 
@@ -114,13 +172,13 @@ fn emit_failed(event: &'static str, err: &BroadcastError) {
 /// on the per-message path).
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct MessageEvent<'a> {
+pub(super) struct MessageEvent<'a> {
     order_id: &'a OrderId,
     message: &'a Message,
     timestamp: String,
 }
 
-fn message_payload(message: &Message) -> MessageEvent<'_> {
+pub(super) fn message_payload(message: &Message) -> MessageEvent<'_> {
     MessageEvent {
         order_id: &message.order_id,
         message,
@@ -164,15 +222,6 @@ impl<A: Adapter> Broadcaster for SocketBroadcaster<A> {
         let Some(io) = namespace(&self.io) else { return };
         let health = &*self.health;
         match event {
-            Event::NewMessage(message) => {
-                emit_to(
-                    health,
-                    io.to(message.order_id.room()),
-                    "new-message",
-                    &message_payload(&message),
-                )
-                .await
-            }
             Event::MessageUpdated(message) => {
                 emit_to(
                     health,
@@ -230,6 +279,41 @@ impl<A: Adapter> Broadcaster for SocketBroadcaster<A> {
         }
     }
 
+    async fn new_message(&self, message: &Message) {
+        let Some(io) = namespace(&self.io) else { return };
+        let (order, seq) = (&message.order_id, message.seq);
+        let room = io.local().within(order.room());
+        let Some(cluster) = &self.cluster else {
+            // One node: serialised only if someone here is in the room.
+            self.deliveries
+                .deliver(room, &self.health, order, seq, Incoming::Committed(message))
+                .await;
+            return;
+        };
+        // Several nodes: encoded once, for this node's connections and for Redis.
+        let payload = match serde_json::to_string(&message_payload(message)) {
+            Ok(payload) => payload,
+            Err(err) => {
+                metrics::counter!("orderchat_errors_total", "code" => "emit_failed", "transport" => "socket")
+                    .increment(1);
+                tracing::error!(%order, seq, error = %err, "could not encode new-message");
+                return;
+            }
+        };
+        if let Ok(raw) = RawValue::from_string(payload.clone()) {
+            self.deliveries
+                .deliver(room, &self.health, order, seq, Incoming::Frame(Frame::Encoded(raw)))
+                .await;
+        }
+        // While Redis is down, not even tried: the other nodes fill the gap from the
+        // database when they notice it.
+        if !self.health.is_degraded()
+            && let Err(err) = cluster.publish_message(order, seq, &payload).await
+        {
+            self.health.failed("new-message", &err);
+        }
+    }
+
     fn is_online(&self, user: &UserId) -> bool {
         self.presence.is_online(user)
     }
@@ -237,6 +321,6 @@ impl<A: Adapter> Broadcaster for SocketBroadcaster<A> {
     fn may_be_connected(&self, user: &UserId) -> bool {
         // Presence is per node for now: with several nodes, anyone may be connected to
         // another one, so per-user pushes are computed for every participant.
-        self.clustered || self.presence.is_online(user)
+        self.cluster.is_some() || self.presence.is_online(user)
     }
 }

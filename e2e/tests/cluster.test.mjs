@@ -2,12 +2,15 @@
 // one Redis (ORDERCHAT_REDIS_URL) and one shared database: a PostgreSQL database when
 // the suite runs on PostgreSQL (E2E_POSTGRES_URL, see helpers.mjs), else one SQLite file
 // (SQLite's file locking makes two local writers safe). Clients
-// on node A and node B in one order hear each other's messages (in seq order), typing,
+// on node A and node B in one order hear each other's messages (in seq order, also with
+// 20 senders on three nodes writing at once, and a reader reconnecting mid-flow gets
+// each message exactly once), typing,
 // read receipts, presence, unread counts and notifications; a participant removed on
 // node A loses the room on node B at once; /readyz reports Redis. Refusals: a Redis
 // that does not answer or a URL that is not RESP3 stops the server from starting.
-// With Redis down, a node keeps serving its own clients and says so; when Redis comes
-// back, delivery between the nodes resumes by itself.
+// With Redis down, a node keeps serving its own clients and says so, and fills a gap in
+// an order's seqs from the database; when Redis comes back, delivery between the nodes
+// resumes by itself.
 //
 // Redis: scripts/test starts one and passes its URL as ORDERCHAT_TEST_REDIS_URL; run
 // alone, this file starts its own with scripts/redis. Skipped (with the reason) only if
@@ -72,7 +75,7 @@ after(async () => {
   await b?.stop();
   if (ownRedis) stopRedis(ownRedis);
   if (tmp) {
-    for (const shared of ['shared', 'restart', 'kill']) dropPostgresDatabaseOf(join(tmp, shared));
+    for (const shared of ['shared', 'restart', 'kill', 'gap']) dropPostgresDatabaseOf(join(tmp, shared));
     rmSync(tmp, { recursive: true, force: true });
   }
 });
@@ -162,8 +165,63 @@ clusterTest('20 senders spread over three nodes write into one order at once: se
       assert.deepEqual(seqs, expected, `${socket.label}: new-message not exactly once each, in seq order`);
     }
     for (const socket of [...readerSockets, ...senderSockets]) socket.close();
+    // Every node published its own messages and received the others'.
+    for (const node of nodes) {
+      const text = (await node.http('GET', '/metrics')).text;
+      for (const name of ['published', 'received']) {
+        const m = new RegExp(`^orderchat_cluster_messages_${name}_total (\\d+)$`, 'm').exec(text);
+        assert.ok(m && Number(m[1]) > 0, `orderchat_cluster_messages_${name}_total missing or 0:\n${text}`);
+      }
+    }
   } finally {
     await c.stop();
+  }
+});
+
+clusterTest('with Redis down, a node that sees a gap in an order reads the missing messages from the database: its clients still get every message once, in seq order', async () => {
+  // A Redis (and two nodes) of their own, so the other tests keep theirs.
+  const dir = join(tmp, 'redis-gap');
+  const url = startRedis(dir);
+  const env = { ...NO_LIMITS, ORDERCHAT_REDIS_URL: url, ORDERCHAT_DATABASE_URL: sharedDatabase(join(tmp, 'gap'), 'gap.db') };
+  const c = await spawnServer(env);
+  const d = await spawnServer(env);
+  try {
+    const orderId = id('order');
+    const [ana, dan] = [id('ana'), id('dan')];
+    await c.order(orderId, { [ana]: 'customer', [dan]: 'driver' });
+    const onC = await joined(c, token(ana), orderId);
+    const onD = await joined(d, token(dan, 'driver'), orderId);
+    stopRedis(dir);
+    for (const node of [c, d]) {
+      await eventually(async () => (await node.http('GET', '/readyz')).body.redis === 'error', 'the node reports Redis down');
+    }
+
+    // Each message is published nowhere; a node hears of the other's only through the
+    // gap its own next message leaves.
+    const send = async (socket, text) => {
+      const ack = await emitAck(socket, 'send-message', { orderId, message: text });
+      assert.equal(ack.ok, true, JSON.stringify(ack));
+      return ack.message.seq;
+    };
+    assert.equal(await send(onC, 'one, on C'), 1);
+    assert.equal(await send(onD, 'two, on D'), 2);
+    await waitFor(onD, 'new-message', (e) => e.message.seq === 2);
+    assert.equal(await send(onC, 'three, on C'), 3);
+    await waitFor(onC, 'new-message', (e) => e.message.seq === 3);
+    await settle();
+    const seqs = (socket) => received(socket, 'new-message', (e) => e.orderId === orderId).map((e) => e.message.seq);
+    assert.deepEqual(seqs(onD), [1, 2], 'the client on D: not every message once, in seq order');
+    assert.deepEqual(seqs(onC), [1, 2, 3], 'the client on C: not every message once, in seq order');
+    for (const node of [c, d]) {
+      await eventually(async () => /^orderchat_cluster_messages_filled_total [1-9]/m.test((await node.http('GET', '/metrics')).text),
+        'orderchat_cluster_messages_filled_total counts the message read from the database');
+    }
+    onC.close();
+    onD.close();
+  } finally {
+    await c.stop();
+    await d.stop();
+    stopRedis(dir);
   }
 });
 

@@ -109,8 +109,9 @@ impl ChatService {
             return Ok(committing);
         }
         // Several nodes: acknowledge only once `new-message` is on its way to the other
-        // nodes too. Otherwise a client could send its next message through another node
-        // and that node's own `new-message` could overtake this one's (seq order).
+        // nodes too, so a sender that has its ack can count on everyone hearing of the
+        // message without waiting for a gap to be noticed and filled from the database
+        // (seq order itself is kept by each node's reorder buffer, `realtime/delivery.rs`).
         let chat = self.clone();
         Ok(Box::pin(async move {
             let inserted = committing.await?;

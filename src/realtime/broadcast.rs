@@ -110,7 +110,8 @@ impl<A: Adapter> LiveOrders for SocketBroadcaster<A> {
 ///   node's broadcast found the buffer full.
 /// - **Metrics.** `orderchat_deliveries_total` counts deliveries to this node's
 ///   connections of the broadcasts this node emits. Other nodes deliver a remote
-///   broadcast inside their adapter, which reports nothing, so those are not counted.
+///   broadcast inside their adapter, which reports nothing, so those are not counted —
+///   except `new-message`, which every node delivers itself (`delivery.rs`).
 /// - **Redis down.** The adapter publishes before it delivers locally and gives up on
 ///   both when the publish fails; the event is then delivered to this node's
 ///   connections only, `health` logs the change once, and later broadcasts skip Redis

@@ -380,3 +380,6 @@ async fn send_ready<A: Adapter>(line: &mut Line, room: &BroadcastOperators<A>, h
 
 /// How often the gap filler looks again while some gap is open.
 pub const GAP_CHECK: Duration = Duration::from_millis(50);
+
+#[cfg(test)]
+mod tests;

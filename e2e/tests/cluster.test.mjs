@@ -178,7 +178,7 @@ clusterTest('20 senders spread over three nodes write into one order at once: se
   }
 });
 
-clusterTest('with Redis down, a node that sees a gap in an order reads the missing messages from the database: its clients still get every message once, in seq order', async () => {
+clusterTest('with Redis down, a node that sees a gap in an order reads the missing messages from the database, and a client that moves to a node that is behind gets nothing twice: every client gets every message once, in seq order', async () => {
   // A Redis (and two nodes) of their own, so the other tests keep theirs.
   const dir = join(tmp, 'redis-gap');
   const url = startRedis(dir);
@@ -216,7 +216,23 @@ clusterTest('with Redis down, a node that sees a gap in an order reads the missi
       await eventually(async () => /^orderchat_cluster_messages_filled_total [1-9]/m.test((await node.http('GET', '/metrics')).text),
         'orderchat_cluster_messages_filled_total counts the message read from the database');
     }
+
+    // Ana has seq 4 from node C, which node D has not heard of, and moves to node D: she
+    // does not get 4 again there, and dan, on node D all along, gets it before 5.
+    assert.equal(await send(onC, 'four, on C'), 4);
+    await waitFor(onC, 'new-message', (e) => e.message.seq === 4);
     onC.close();
+    const moved = await d.connect(token(ana));
+    const ack = await emitAck(moved, 'join-order-room', { orderId, sinceSeq: 4 });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    assert.deepEqual(ack.messages, []);
+    assert.equal(await send(onD, 'five, on D'), 5);
+    await waitFor(moved, 'new-message', (e) => e.message.seq === 5);
+    await waitFor(onD, 'new-message', (e) => e.message.seq === 5);
+    await settle();
+    assert.deepEqual(seqs(moved), [5], 'the client that moved to node D got a message it had already had');
+    assert.deepEqual(seqs(onD), [1, 2, 3, 4, 5], 'the client on D: not every message once, in seq order');
+    moved.close();
     onD.close();
   } finally {
     await c.stop();

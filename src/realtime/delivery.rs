@@ -21,6 +21,11 @@
 //!   a message or was down) is filled from the shared database by
 //!   [`Deliveries::fill_gaps`]; a seq the database no longer has is skipped.
 //!
+//! A client that comes back from another node with `sinceSeq` may have had messages
+//! this node's line has not delivered yet (they are on their way, or Redis lost them):
+//! the join first reads those from the store and delivers them to the room
+//! ([`Deliveries::bring_up`]), so they do not reach the client again after it joins.
+//!
 //! A new line does not know where it starts. The join that made it joins the room, then
 //! reads the order's last committed seq `L`: messages up to `L` are in the database, so
 //! its catch-up returns them, and the line delivers from `L + 1` on. Messages that
@@ -187,6 +192,38 @@ impl Deliveries {
         }
     }
 
+    /// The last seq the order's line has delivered, if that is below `seq`: a client
+    /// that has had `seq` elsewhere (another node) joins a line that is behind, and
+    /// should not get the messages in between again.
+    pub async fn behind(&self, order: &OrderId, seq: Seq) -> Option<Seq> {
+        let delivered = self.delivered(order).await?;
+        (delivered < seq).then_some(delivered)
+    }
+
+    /// Delivers `stored` (read from the store) to the room now, ahead of Redis: a client
+    /// about to join says it has had them (see [`Deliveries::behind`]), so the line
+    /// must be past them before it joins.
+    pub async fn bring_up<A: Adapter>(
+        &self,
+        room: BroadcastOperators<A>,
+        health: &AdapterHealth,
+        order: &OrderId,
+        stored: Vec<Message>,
+    ) {
+        let Some(shared) = self.lines.get(order).map(|line| line.clone()) else {
+            return;
+        };
+        let mut line = shared.lock().await;
+        if line.retired {
+            return;
+        }
+        let filled = offer_stored(&mut line, &room, health, stored).await;
+        metrics::counter!("orderchat_cluster_messages_filled_total").increment(filled);
+        if line.reorder.held() == 0 {
+            self.gap_closed(order);
+        }
+    }
+
     /// Starts a line at `last_seq`, the order's last committed seq read after the join
     /// (unless another join started it first), and delivers what it held beyond. Returns
     /// where the joined connection's catch-up ends.
@@ -299,15 +336,7 @@ impl Deliveries {
         if line.retired {
             return;
         }
-        let mut filled = 0u64;
-        for message in messages.into_iter().filter(|m| m.seq <= last) {
-            let seq = message.seq;
-            if let Offer::Deliver(frame) = line.reorder.offer(seq, Frame::Fresh(Box::new(message)), Instant::now) {
-                filled += 1;
-                send(&room, health, &frame).await;
-                send_ready(&mut line, &room, health).await;
-            }
-        }
+        let filled = offer_stored(&mut line, &room, health, messages).await;
         let before = line.reorder.next().unwrap_or(covered + 1);
         line.reorder.skip_to(covered + 1);
         let skipped = line.reorder.next().unwrap_or(before) - before;
@@ -369,6 +398,26 @@ fn new_line() -> SharedLine {
 
 async fn send<A: Adapter>(room: &BroadcastOperators<A>, health: &AdapterHealth, payload: &impl Serialize) {
     emit_to(health, room.clone(), "new-message", payload).await;
+}
+
+/// Offers messages read from the store to the line; returns how many went out then
+/// (not counting those they released).
+async fn offer_stored<A: Adapter>(
+    line: &mut Line,
+    room: &BroadcastOperators<A>,
+    health: &AdapterHealth,
+    stored: Vec<Message>,
+) -> u64 {
+    let mut filled = 0;
+    for message in stored {
+        let seq = message.seq;
+        if let Offer::Deliver(frame) = line.reorder.offer(seq, Frame::Fresh(Box::new(message)), Instant::now) {
+            filled += 1;
+            send(room, health, &frame).await;
+            send_ready(line, room, health).await;
+        }
+    }
+    filled
 }
 
 /// Sends every held message that is next in line.

@@ -99,13 +99,34 @@ async fn join_order_room<A: Adapter>(
     let (order_id, fields) = order_ref(data)?;
     let since = optional_seq(&fields, "sinceSeq")?;
     let deliveries = &app.realtime.deliveries;
-    let entering = deliveries.enter(&order_id, || {
-        if in_room(&s, &order_id) {
-            return false;
+    let entering = async {
+        // Several nodes: a client back from another node may have had messages this
+        // node's line has not delivered yet; deliver them first, so they do not come
+        // again after it joins.
+        if let Some(since) = since
+            && let Some(delivered) = deliveries.behind(&order_id, since).await
+        {
+            let limit = (since - delivered).min(CATCH_UP_LIMIT);
+            match app.chat.committed_after(&order_id, delivered, limit).await {
+                Ok(stored) => {
+                    let room = s.within(order_id.room()).local();
+                    deliveries.bring_up(room, &app.realtime.health, &order_id, stored).await
+                }
+                Err(err) => {
+                    tracing::warn!(order = %order_id, error = %err, "could not bring the order's line up to a joining client")
+                }
+            }
         }
-        s.join(order_id.room());
-        true
-    });
+        deliveries
+            .enter(&order_id, || {
+                if in_room(&s, &order_id) {
+                    return false;
+                }
+                s.join(order_id.room());
+                true
+            })
+            .await
+    };
     let (order, entered) = app.chat.open_chat(&identity, &order_id, entering).await?;
     let joined = entered.is_some();
     let caught_up_to = match entered {

@@ -202,3 +202,26 @@ async fn a_gap_that_stays_open_is_filled_from_the_store_and_what_it_lacks_is_ski
         "a closed gap is still watched"
     );
 }
+
+#[tokio::test]
+async fn a_line_behind_a_joining_client_is_brought_up_from_the_store_before_it_joins() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::new();
+    let chat = chat_with_messages(dir.path(), &node.order, 3).await;
+    let Some(Entered::Starting(line)) = node.join().await else {
+        panic!()
+    };
+    node.start(line, 0).await;
+
+    // A client had up to 2 on another node; this node's line has delivered nothing.
+    assert_eq!(node.deliveries.behind(&node.order, 2).await, Some(0));
+    let stored = chat.committed_after(&node.order, 0, 2).await.unwrap();
+    node.deliveries
+        .bring_up(node.room(), &node.health, &node.order, stored)
+        .await;
+    assert_eq!(node.deliveries.behind(&node.order, 2).await, None);
+    let Some(Entered::CaughtUpTo(seq)) = node.join().await else {
+        panic!()
+    };
+    assert_eq!(seq, 2, "the client would get 1 and 2 again");
+}

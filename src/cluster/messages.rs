@@ -35,6 +35,9 @@ pub const MESSAGES_CHANNEL: &str = "orderchat-messages";
 /// messages are dropped (and later read from the database instead).
 const INBOUND_QUEUE: usize = 16_384;
 
+/// A committed message as it travels to the other nodes.
+pub struct Outbound(Vec<u8>);
+
 /// Where another node's `new-message` goes on this node (the realtime layer).
 #[async_trait]
 pub trait Inbound: Send + Sync + 'static {
@@ -43,11 +46,17 @@ pub trait Inbound: Send + Sync + 'static {
 }
 
 impl Cluster {
-    /// Publishes a message this node committed (`payload`: its `new-message` JSON) for
-    /// the other nodes. Fails when Redis does not take it within the timeout.
-    pub async fn publish_message(&self, order: &OrderId, seq: Seq, payload: &str) -> anyhow::Result<()> {
-        let bytes = encode(&self.node, order, seq, payload);
-        match tokio::time::timeout(REDIS_TIMEOUT, self.driver.publish(MESSAGES_CHANNEL.to_owned(), bytes)).await {
+    /// A message this node committed, ready for [`Cluster::publish_message`]
+    /// (`payload`: its `new-message` JSON).
+    pub fn outbound_message(&self, order: &OrderId, seq: Seq, payload: &str) -> Outbound {
+        Outbound(encode(&self.node, order, seq, payload))
+    }
+
+    /// Publishes a message for the other nodes. Fails when Redis does not take it within
+    /// the timeout.
+    pub async fn publish_message(&self, message: Outbound) -> anyhow::Result<()> {
+        let publish = self.driver.publish(MESSAGES_CHANNEL.to_owned(), message.0);
+        match tokio::time::timeout(REDIS_TIMEOUT, publish).await {
             Ok(Ok(())) => {
                 metrics::counter!("orderchat_cluster_messages_published_total").increment(1);
                 Ok(())

@@ -301,7 +301,8 @@ impl<A: Adapter> Broadcaster for SocketBroadcaster<A> {
                 return;
             }
         };
-        if let Ok(raw) = RawValue::from_string(payload.clone()) {
+        let outbound = cluster.outbound_message(order, seq, &payload);
+        if let Ok(raw) = RawValue::from_string(payload) {
             self.deliveries
                 .deliver(room, &self.health, order, seq, Incoming::Frame(Frame::Encoded(raw)))
                 .await;
@@ -309,7 +310,7 @@ impl<A: Adapter> Broadcaster for SocketBroadcaster<A> {
         // While Redis is down, not even tried: the other nodes fill the gap from the
         // database when they notice it.
         if !self.health.is_degraded()
-            && let Err(err) = cluster.publish_message(order, seq, &payload).await
+            && let Err(err) = cluster.publish_message(outbound).await
         {
             self.health.failed("new-message", &err);
         }

@@ -19,11 +19,11 @@ use super::delivery::Entered;
 use super::session;
 use crate::auth;
 use crate::chat::{HistoryQuery, SendMessage};
-use crate::domain::{Identity, OrderId, Seq, now_timestamp};
+use crate::domain::{Identity, Message, OrderId, Seq, now_timestamp};
 use crate::error::{Error, Result};
 use crate::input;
 use crate::state::AppState;
-use crate::store::HistoryWindow;
+use crate::store::{HistoryWindow, Page};
 
 /// How many messages a `join-order-room` catch-up returns at most.
 const CATCH_UP_LIMIT: i64 = 200;
@@ -169,13 +169,7 @@ async fn join_order_room<A: Adapter>(
                 limit: CATCH_UP_LIMIT,
             });
             let page = app.chat.history(&identity, &order_id, query).await?;
-            let beyond = page.total > page.items.len() as i64;
-            let mut messages = page.items;
-            // What comes after the join point comes live.
-            let cut = messages.iter().any(|m| m.seq > caught_up_to);
-            messages.retain(|m| m.seq <= caught_up_to);
-            let has_more = !cut && beyond && messages.last().is_some_and(|m| m.seq < caught_up_to);
-            (messages, has_more)
+            catch_up(page, caught_up_to)
         }
         None => (Vec::new(), false),
     };
@@ -192,6 +186,17 @@ async fn join_order_room<A: Adapter>(
         "hasMore": has_more,
         "online": online,
     }))
+}
+
+/// The messages of a catch-up page up to `caught_up_to` (what comes after it comes
+/// live), and whether more of them are left for another page.
+fn catch_up(page: Page<Message>, caught_up_to: Seq) -> (Vec<Message>, bool) {
+    let beyond = page.total > page.items.len() as i64;
+    let mut messages = page.items;
+    let cut = messages.iter().any(|m| m.seq > caught_up_to);
+    messages.retain(|m| m.seq <= caught_up_to);
+    let has_more = !cut && beyond && messages.last().is_some_and(|m| m.seq < caught_up_to);
+    (messages, has_more)
 }
 
 /// Per connection: the seq each joined order's catch-up ended at (the connection has
@@ -390,4 +395,53 @@ async fn refresh_token<A: Adapter>(
     s.extensions.insert(fresh);
     tracing::info!(user = %identity.user_id, sid = %s.id, "connection token refreshed");
     Ok(json!({ "validUntil": valid_until }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(seqs: std::ops::RangeInclusive<Seq>, total: i64) -> Page<Message> {
+        use crate::domain::{MessageType, SenderType};
+        let items = seqs
+            .map(|seq| Message {
+                id: format!("m{seq}"),
+                order_id: OrderId::parse("o").unwrap(),
+                seq,
+                user: None,
+                message: String::new(),
+                message_type: MessageType::System,
+                sender_type: SenderType::System,
+                attachments: Vec::new(),
+                reply_to: None,
+                client_id: None,
+                created_at: String::new(),
+                updated_at: String::new(),
+                edited_at: None,
+                deleted: false,
+            })
+            .collect();
+        Page { items, total }
+    }
+
+    fn seqs(messages: &[Message]) -> Vec<Seq> {
+        messages.iter().map(|m| m.seq).collect()
+    }
+
+    #[test]
+    fn a_catch_up_ends_where_live_delivery_begins() {
+        // 11..=15 stored after sinceSeq 10; the connection gets 14 on live.
+        let (messages, more) = catch_up(page(11..=15, 5), 13);
+        assert_eq!((seqs(&messages), more), (vec![11, 12, 13], false));
+    }
+
+    #[test]
+    fn a_long_catch_up_says_has_more_only_while_it_is_below_the_join_point() {
+        let (messages, more) = catch_up(page(1..=200, 250), 240);
+        assert_eq!((messages.len(), more), (200, true));
+        let (messages, more) = catch_up(page(1..=200, 250), 200);
+        assert_eq!((messages.len(), more), (200, false), "the rest comes live");
+        let (messages, more) = catch_up(page(1..=200, 250), 150);
+        assert_eq!((messages.len(), more), (150, false));
+    }
 }

@@ -411,3 +411,70 @@ export async function history(srv, tok, orderId) {
     after = res.body.meta.nextCursor;
   }
 }
+
+/**
+ * Messages flow into `orderId` from `writers` (each `{ srv, tok }`: one connection that
+ * sends one message after another) while a reader reconnects `rounds` times, to each of
+ * `readerNodes` in turn, and each time joins with `sinceSeq` = the highest seq up to which
+ * it has everything (asking again while `hasMore`). At the end the writers stop and the
+ * reader catches up once more. Returns `counts` (seq → how often the reader got it, live
+ * and in catch-ups together), `disorder` (live events on one connection that did not
+ * follow the previous one by exactly one) and `stored` (messages in the order).
+ */
+export async function readerReconnectingWhileFlowing({ writers, readerNodes, readerTok, orderId, rounds = 6 }) {
+  let stop = false;
+  const loops = writers.map(async ({ srv, tok }, w) => {
+    const s = await srv.connect(tok);
+    for (let n = 1; !stop; n += 1) {
+      const ack = await emitAck(s, 'send-message', { orderId, message: `writer ${w} message ${n}` });
+      if (!ack.ok) throw new Error(`writer ${w}: ${JSON.stringify(ack)}`);
+    }
+    s.close();
+  });
+  const counts = new Map();
+  const disorder = [];
+  const contiguous = () => { let seq = 0; while (counts.has(seq + 1)) seq += 1; return seq; };
+  const visit = async (srv, round) => {
+    const s = await srv.connect(readerTok);
+    let lastLive = null;
+    s.on('new-message', (e) => {
+      if (e.orderId !== orderId) return;
+      const seq = e.message.seq;
+      counts.set(seq, (counts.get(seq) ?? 0) + 1);
+      if (lastLive !== null && seq !== lastLive + 1) disorder.push(`round ${round}: live seq ${seq} after ${lastLive}`);
+      lastLive = seq;
+    });
+    for (let more = true, since = contiguous(); more;) {
+      const ack = await emitAck(s, 'join-order-room', { orderId, sinceSeq: since });
+      if (!ack.ok) throw new Error(`join in round ${round}: ${JSON.stringify(ack)}`);
+      for (const m of ack.messages) counts.set(m.seq, (counts.get(m.seq) ?? 0) + 1);
+      if (ack.messages.length > 0) since = ack.messages.at(-1).seq;
+      more = ack.hasMore;
+    }
+    return s;
+  };
+  for (let round = 0; round < rounds; round += 1) {
+    const s = await visit(readerNodes[round % readerNodes.length], round);
+    await sleep(150 + Math.floor(Math.random() * 150));
+    s.close();
+  }
+  stop = true;
+  await Promise.all(loops);
+  const s = await visit(readerNodes[rounds % readerNodes.length], rounds);
+  const stored = (await history(writers[0].srv, readerTok, orderId)).length;
+  await eventually(() => contiguous() >= stored, `the reader has all ${stored} messages (up to ${contiguous()})`, 15_000);
+  await settle();
+  s.close();
+  return { counts, disorder, stored };
+}
+
+/** Seqs of 1..`stored` that `counts` does not hold exactly once, described. */
+export function notExactlyOnce(counts, stored) {
+  const wrong = [];
+  for (let seq = 1; seq <= stored; seq += 1) {
+    const n = counts.get(seq) ?? 0;
+    if (n !== 1) wrong.push(`seq ${seq} × ${n}`);
+  }
+  for (const seq of counts.keys()) if (seq > stored) wrong.push(`seq ${seq} beyond the ${stored} stored`);
+  return wrong;
+}

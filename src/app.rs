@@ -13,6 +13,7 @@ use socketioxide::layer::SocketIoLayer;
 use socketioxide::{ParserConfig, SocketIo};
 use socketioxide_core::adapter::DefinedAdapter;
 use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tower_http::timeout::RequestBodyDeadlineLayer;
 use tower_http::trace::TraceLayer;
@@ -24,7 +25,7 @@ use crate::config::Config;
 use crate::http::HttpServer;
 use crate::metrics::Metrics;
 use crate::origin::Origins;
-use crate::realtime::{self, Presence, Realtime, Sessions, SocketBroadcaster, SocketLayer, Typing};
+use crate::realtime::{self, Deliveries, Presence, Realtime, Sessions, SocketBroadcaster, SocketLayer, Typing};
 use crate::shutdown::Shutdown;
 use crate::state::AppState;
 use crate::store::{CommitFeed, PostgresStore, SqliteStore, Store};
@@ -53,14 +54,23 @@ impl Wiring {
         layer: SocketLayer,
     ) -> (Router, AppState, A::InitRes) {
         let presence = Arc::new(Presence::new(self.cluster_presence));
+        let deliveries = Arc::new(Deliveries::default());
+        let broadcaster = Arc::new(SocketBroadcaster::new(
+            io.clone(),
+            presence.clone(),
+            self.health.clone(),
+            deliveries.clone(),
+            self.cluster.clone(),
+        ));
         let realtime = Realtime {
             io: layer,
-            presence: presence.clone(),
+            presence,
             typing: Arc::new(Typing::default()),
             sessions: Arc::new(Sessions::default()),
-            health: self.health.clone(),
+            health: self.health,
+            deliveries,
+            live: broadcaster.clone(),
         };
-        let broadcaster = Arc::new(SocketBroadcaster::new(io.clone(), presence, self.health));
         let shutdown = Shutdown::default();
         let limits = &self.config.limits;
         let mut chat = ChatService::new(
@@ -105,6 +115,9 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     state: AppState,
+    /// Several nodes: the listener for the other nodes' new messages (subscribed
+    /// before the server takes its first connection).
+    messages: Option<JoinHandle<()>>,
 }
 
 /// Raises this process's open-file limit to the hard limit the system allows (each
@@ -223,6 +236,16 @@ impl Application {
             }
         };
 
+        let messages = match &state.cluster {
+            Some(cluster) => Some(
+                cluster
+                    .spawn_message_listener(state.realtime.live.clone())
+                    .await
+                    .context("subscribing to the other nodes' messages on Redis")?,
+            ),
+            None => None,
+        };
+
         let listener = TcpListener::bind(state.config.bind)
             .await
             .with_context(|| format!("binding {}", state.config.bind))?;
@@ -230,6 +253,7 @@ impl Application {
             listener,
             router,
             state,
+            messages,
         })
     }
 
@@ -255,12 +279,14 @@ impl Application {
         let server = HttpServer::start(self.listener, self.router, header_timeout);
         tracing::info!("orderchat listening on {addr}");
         let housekeeping = realtime::spawn_housekeeping(state.clone());
+        let gap_filler = realtime::spawn_gap_filler(state.clone());
         let mut cluster_tasks: Vec<_> = state
             .cluster
             .as_ref()
             .map(|cluster| vec![cluster.spawn_order_listener(state.chat.clone()), cluster.spawn_probe()])
             .unwrap_or_default();
         cluster_tasks.extend(realtime::spawn_cluster_presence(&state));
+        cluster_tasks.extend(self.messages);
 
         shutdown.await;
         let grace = Duration::from_secs(state.config.shutdown_grace_secs);
@@ -290,6 +316,7 @@ impl Application {
         }
         state.shutdown.wait_idle(Duration::from_secs(1)).await;
         housekeeping.abort();
+        gap_filler.abort();
         // After the sockets closed (their seats were given back on this node only).
         state.realtime.presence.goodbye().await;
         for task in cluster_tasks {

@@ -8,10 +8,15 @@
 //! `orderchat_http_request_duration_seconds{method,route,status}`,
 //! `orderchat_write_batch_size`, `orderchat_rate_limited_total{kind}`,
 //! `orderchat_http_timeouts_total{kind=headers|body}`,
-//! `orderchat_sessions_expired_total`, `orderchat_slow_consumers_dropped_total`;
+//! `orderchat_sessions_expired_total`, `orderchat_slow_consumers_dropped_total`,
+//! `orderchat_live_orders` (gauge: orders with a `new-message` line on this node);
 //! with Redis (`cluster.rs`): `orderchat_cluster_redis_up` (1 or 0, from the probe every
-//! second), `orderchat_cluster_errors_total{kind}` and
-//! `orderchat_cluster_order_changes_total{direction}`. Every figure is this node's.
+//! second), `orderchat_cluster_errors_total{kind}`,
+//! `orderchat_cluster_order_changes_total{direction}`, and for new messages between
+//! nodes (`cluster/messages.rs`, `realtime/delivery.rs`)
+//! `orderchat_cluster_messages_published_total`, `_received_total`, `_filled_total`
+//! (read from the database because Redis did not bring them within 300 ms) and
+//! `_skipped_total` (gone from the database). Every figure is this node's.
 
 use std::sync::OnceLock;
 

@@ -2,15 +2,18 @@
 // one Redis (ORDERCHAT_REDIS_URL) and one shared database: a PostgreSQL database when
 // the suite runs on PostgreSQL (E2E_POSTGRES_URL, see helpers.mjs), else one SQLite file
 // (SQLite's file locking makes two local writers safe). Clients
-// on node A and node B in one order hear each other's messages (in seq order), typing,
+// on node A and node B in one order hear each other's messages (in seq order, also with
+// 20 senders on three nodes writing at once, and a reader reconnecting mid-flow gets
+// each message exactly once), typing,
 // read receipts, presence, unread counts and notifications; a participant removed on
 // node A loses the room on node B at once; /readyz reports Redis. Presence is
 // cluster-wide: one `online` at a user's first connection on any node, one `offline`
 // at their last, the users of a node killed with SIGKILL go offline within the
 // heartbeat expiry, and the connections-per-user limit holds across nodes. Refusals: a Redis
 // that does not answer or a URL that is not RESP3 stops the server from starting.
-// With Redis down, a node keeps serving its own clients and says so; when Redis comes
-// back, delivery between the nodes resumes by itself.
+// With Redis down, a node keeps serving its own clients and says so, and fills a gap in
+// an order's seqs from the database; when Redis comes back, delivery between the nodes
+// resumes by itself.
 //
 // Redis: scripts/test starts one and passes its URL as ORDERCHAT_TEST_REDIS_URL; run
 // alone, this file starts its own with scripts/redis. Skipped (with the reason) only if
@@ -23,7 +26,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { spawnServer, token, id, emitAck, waitFor, received, settle, eventually, history, postgresDatabaseFor, dropPostgresDatabaseOf } from '../helpers.mjs';
+import { spawnServer, token, id, emitAck, waitFor, received, settle, eventually, history, postgresDatabaseFor, dropPostgresDatabaseOf, readerReconnectingWhileFlowing, notExactlyOnce } from '../helpers.mjs';
 
 const REDIS_SCRIPT = resolve(dirname(fileURLToPath(import.meta.url)), '../../scripts/redis');
 const NO_LIMITS = { ORDERCHAT_MESSAGE_RATE_PER_MINUTE: '100000', ORDERCHAT_MESSAGE_BURST: '100000' };
@@ -46,6 +49,7 @@ let skip = false;
 let tmp;
 let a; // node A
 let b; // node B
+let shared; // the environment of A and B (one Redis, one database)
 
 before(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'orderchat-cluster-'));
@@ -58,7 +62,7 @@ before(async () => {
       return;
     }
   }
-  const shared = {
+  shared = {
     ...NO_LIMITS,
     ORDERCHAT_REDIS_URL: redisUrl,
     ORDERCHAT_DATABASE_URL: sharedDatabase(join(tmp, 'shared'), 'shared.db'),
@@ -74,7 +78,7 @@ after(async () => {
   await b?.stop();
   if (ownRedis) stopRedis(ownRedis);
   if (tmp) {
-    for (const shared of ['shared', 'restart', 'kill', 'presence-kill', 'presence-stop', 'limit']) dropPostgresDatabaseOf(join(tmp, shared));
+    for (const shared of ['shared', 'restart', 'kill', 'gap', 'presence-kill', 'presence-stop', 'limit']) dropPostgresDatabaseOf(join(tmp, shared));
     rmSync(tmp, { recursive: true, force: true });
   }
 });
@@ -143,6 +147,134 @@ clusterTest('clients on two nodes exchange messages, each receiving every new-me
   const viaHttp = await b.send(token(dan, 'driver'), orderId, 'over HTTP on B');
   const heard = await waitFor(onA, 'new-message', (e) => e.message.id === viaHttp.id);
   assert.equal(heard.message.seq, count + 1);
+});
+
+clusterTest('20 senders spread over three nodes write into one order at once: seqs exactly 1..N, and every client on every node receives each new-message once, in seq order', async () => {
+  const c = await spawnServer(shared); // a third node on the same Redis and database
+  try {
+    const nodes = [a, b, c];
+    const orderId = id('order');
+    const senders = Array.from({ length: 20 }, (_, i) => id(`sender${i}`));
+    const readers = nodes.map((_, i) => id(`reader${i}`));
+    await a.order(orderId, Object.fromEntries([...senders.map((u) => [u, 'driver']), ...readers.map((u) => [u, 'customer'])]));
+    // Every client listens: a reader on each node, and the senders themselves.
+    const readerSockets = await Promise.all(readers.map((u, i) => joined(nodes[i], token(u), orderId)));
+    const senderSockets = await Promise.all(senders.map((u, i) => joined(nodes[i % nodes.length], token(u, 'driver'), orderId)));
+
+    const perSender = 15;
+    const total = senders.length * perSender;
+    await Promise.all(senderSockets.map(async (socket, i) => {
+      // Each sender's messages all at once: they are stored in the order sent.
+      const acks = await Promise.all(Array.from({ length: perSender }, (_, k) =>
+        emitAck(socket, 'send-message', { orderId, message: `sender ${i} message ${k}` }, 20_000)));
+      for (const ack of acks) assert.equal(ack.ok, true, JSON.stringify(ack));
+      const seqs = acks.map((ack) => ack.message.seq);
+      assert.deepEqual(seqs, [...seqs].sort((x, y) => x - y), `sender ${i}'s messages were stored out of sending order`);
+    }));
+
+    const stored = await history(a, token(readers[0]), orderId);
+    assert.deepEqual(stored.map((m) => m.seq), Array.from({ length: total }, (_, i) => i + 1), 'stored seqs are not exactly 1..N');
+    const expected = Array.from({ length: total }, (_, i) => i + 1);
+    for (const socket of [...readerSockets, ...senderSockets]) {
+      await eventually(() => received(socket, 'new-message', (e) => e.orderId === orderId).length >= total,
+        `${socket.label} received all ${total} messages`, 15_000);
+    }
+    await settle();
+    for (const socket of [...readerSockets, ...senderSockets]) {
+      const seqs = received(socket, 'new-message', (e) => e.orderId === orderId).map((e) => e.message.seq);
+      assert.deepEqual(seqs, expected, `${socket.label}: new-message not exactly once each, in seq order`);
+    }
+    for (const socket of [...readerSockets, ...senderSockets]) socket.close();
+    // Every node published its own messages and received the others'.
+    for (const node of nodes) {
+      const text = (await node.http('GET', '/metrics')).text;
+      for (const name of ['published', 'received']) {
+        const m = new RegExp(`^orderchat_cluster_messages_${name}_total (\\d+)$`, 'm').exec(text);
+        assert.ok(m && Number(m[1]) > 0, `orderchat_cluster_messages_${name}_total missing or 0:\n${text}`);
+      }
+    }
+  } finally {
+    await c.stop();
+  }
+});
+
+clusterTest('with Redis down, a node that sees a gap in an order reads the missing messages from the database, and a client that moves to a node that is behind gets nothing twice: every client gets every message once, in seq order', async () => {
+  // A Redis (and two nodes) of their own, so the other tests keep theirs.
+  const dir = join(tmp, 'redis-gap');
+  const url = startRedis(dir);
+  const env = { ...NO_LIMITS, ORDERCHAT_REDIS_URL: url, ORDERCHAT_DATABASE_URL: sharedDatabase(join(tmp, 'gap'), 'gap.db') };
+  const c = await spawnServer(env);
+  const d = await spawnServer(env);
+  try {
+    const orderId = id('order');
+    const [ana, dan] = [id('ana'), id('dan')];
+    await c.order(orderId, { [ana]: 'customer', [dan]: 'driver' });
+    const onC = await joined(c, token(ana), orderId);
+    const onD = await joined(d, token(dan, 'driver'), orderId);
+    stopRedis(dir);
+    for (const node of [c, d]) {
+      await eventually(async () => (await node.http('GET', '/readyz')).body.redis === 'error', 'the node reports Redis down');
+    }
+
+    // Each message is published nowhere; a node hears of the other's only through the
+    // gap its own next message leaves.
+    const send = async (socket, text) => {
+      const ack = await emitAck(socket, 'send-message', { orderId, message: text });
+      assert.equal(ack.ok, true, JSON.stringify(ack));
+      return ack.message.seq;
+    };
+    assert.equal(await send(onC, 'one, on C'), 1);
+    assert.equal(await send(onD, 'two, on D'), 2);
+    await waitFor(onD, 'new-message', (e) => e.message.seq === 2);
+    assert.equal(await send(onC, 'three, on C'), 3);
+    await waitFor(onC, 'new-message', (e) => e.message.seq === 3);
+    await settle();
+    const seqs = (socket) => received(socket, 'new-message', (e) => e.orderId === orderId).map((e) => e.message.seq);
+    assert.deepEqual(seqs(onD), [1, 2], 'the client on D: not every message once, in seq order');
+    assert.deepEqual(seqs(onC), [1, 2, 3], 'the client on C: not every message once, in seq order');
+    for (const node of [c, d]) {
+      await eventually(async () => /^orderchat_cluster_messages_filled_total [1-9]/m.test((await node.http('GET', '/metrics')).text),
+        'orderchat_cluster_messages_filled_total counts the message read from the database');
+    }
+
+    // Ana has seq 4 from node C, which node D has not heard of, and moves to node D: she
+    // does not get 4 again there, and dan, on node D all along, gets it before 5.
+    assert.equal(await send(onC, 'four, on C'), 4);
+    await waitFor(onC, 'new-message', (e) => e.message.seq === 4);
+    onC.close();
+    const moved = await d.connect(token(ana));
+    const ack = await emitAck(moved, 'join-order-room', { orderId, sinceSeq: 4 });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    assert.deepEqual(ack.messages, []);
+    assert.equal(await send(onD, 'five, on D'), 5);
+    await waitFor(moved, 'new-message', (e) => e.message.seq === 5);
+    await waitFor(onD, 'new-message', (e) => e.message.seq === 5);
+    await settle();
+    assert.deepEqual(seqs(moved), [5], 'the client that moved to node D got a message it had already had');
+    assert.deepEqual(seqs(onD), [1, 2, 3, 4, 5], 'the client on D: not every message once, in seq order');
+    moved.close();
+    onD.close();
+  } finally {
+    await c.stop();
+    await d.stop();
+    stopRedis(dir);
+  }
+});
+
+clusterTest('a client that reconnects to one node or the other while messages flow from both gets every message exactly once (live or in its sinceSeq catch-up)', async () => {
+  const orderId = id('order');
+  const [reader, w1, w2] = [id('reader'), id('writer'), id('writer')];
+  await a.order(orderId, { [reader]: 'customer', [w1]: 'driver', [w2]: 'driver' });
+  const { counts, disorder, stored } = await readerReconnectingWhileFlowing({
+    writers: [{ srv: a, tok: token(w1, 'driver') }, { srv: b, tok: token(w2, 'driver') }],
+    readerNodes: [a, b],
+    readerTok: token(reader),
+    orderId,
+    rounds: 8,
+  });
+  assert.ok(stored >= 20, `only ${stored} messages flowed`);
+  assert.deepEqual(notExactlyOnce(counts, stored), [], 'the reader did not get every message exactly once');
+  assert.deepEqual(disorder, [], 'live new-message events out of seq order');
 });
 
 clusterTest('typing, read receipts and presence cross nodes', async () => {

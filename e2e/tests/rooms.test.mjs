@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { io } from 'socket.io-client';
-import { spawnServer, token, id, emitAck, waitFor, received, settle, TIMEOUT } from '../helpers.mjs';
+import { spawnServer, token, id, emitAck, waitFor, received, settle, TIMEOUT, readerReconnectingWhileFlowing, notExactlyOnce } from '../helpers.mjs';
 
 let srv;
 before(async () => {
@@ -127,6 +127,22 @@ test('after a reconnect, sinceSeq catches up on exactly the messages missed', as
   const live = await waitFor(back, 'new-message', (e) => e.message.message === 'welcome back');
   assert.equal(live.message.seq, lastSeen + 4);
   back.close();
+});
+
+test('a client that reconnects while messages flow gets every message exactly once (live or in its sinceSeq catch-up)', async () => {
+  const { orderId, customer, driver, ct, dt } = await scene();
+  const helper = id('drv');
+  await srv.order(orderId, { [customer]: 'customer', [driver]: 'driver', [helper]: 'driver' });
+  const { counts, disorder, stored } = await readerReconnectingWhileFlowing({
+    writers: [{ srv, tok: dt }, { srv, tok: token(helper, 'driver') }],
+    readerNodes: [srv],
+    readerTok: ct,
+    orderId,
+    rounds: 8,
+  });
+  assert.ok(stored >= 20, `only ${stored} messages flowed`);
+  assert.deepEqual(notExactlyOnce(counts, stored), [], 'the reader did not get every message exactly once');
+  assert.deepEqual(disorder, [], 'live new-message events out of seq order');
 });
 
 test('catch-up returns at most 200 messages and says hasMore', async () => {

@@ -9,9 +9,11 @@ use serde_json::Value;
 
 use crate::domain::{Message, Order, OrderId, Seq, UserId};
 
+/// What happened, for the rooms and users that must hear of it. A newly stored message
+/// is not one of these: it has a path of its own (`Broadcaster::new_message`), in seq
+/// order per order.
 #[derive(Debug, Clone)]
 pub enum Event {
-    NewMessage(Message),
     MessageUpdated(Message),
     MessageDeleted(Message),
     OrderUpdated {
@@ -69,6 +71,10 @@ pub struct Notification {
 #[async_trait]
 pub trait Broadcaster: Send + Sync + 'static {
     async fn publish(&self, event: Event);
+
+    /// `new-message` for a newly stored message. Called by the publisher in commit
+    /// order, so each order's messages come in `seq` order.
+    async fn new_message(&self, message: &Message);
 
     /// Whether the user has at least one live connection (so per-user pushes are worth
     /// computing).

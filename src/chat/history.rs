@@ -65,4 +65,22 @@ impl ChatService {
         self.visible_order(identity, order_id).await?;
         self.store.history(order_id, query.0).await
     }
+
+    /// The order's last committed seq, read from the store (not the cache): where a
+    /// join's catch-up ends when it is the first of the order's room on this node.
+    pub async fn committed_last_seq(&self, order_id: &OrderId) -> Result<Seq> {
+        let order = self.store.order(order_id).await?.ok_or(Error::OrderNotFound)?;
+        Ok(order.last_seq)
+    }
+
+    /// Up to `limit` stored messages of an order just above `seq`, for the realtime layer
+    /// to deliver those that did not reach this node in time. No access check: they go
+    /// to the order's room, whose members were checked when they joined.
+    pub async fn committed_after(&self, order_id: &OrderId, seq: Seq, limit: i64) -> Result<Vec<Message>> {
+        let page = self
+            .store
+            .history(order_id, HistoryWindow::After { seq, limit })
+            .await?;
+        Ok(page.items)
+    }
 }

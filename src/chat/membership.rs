@@ -53,13 +53,14 @@ impl MembershipLocks {
 
 impl ChatService {
     /// Opens an order's chat for a connection: checks that `identity` may see it and,
-    /// while no membership change can interleave, runs `enter` (which joins the room).
-    pub async fn open_chat(
+    /// while no membership change can interleave, runs `enter` (which joins the room;
+    /// it does not run at all if access is refused).
+    pub async fn open_chat<T>(
         &self,
         identity: &Identity,
         order_id: &OrderId,
-        enter: impl FnOnce(&Order),
-    ) -> Result<Order> {
+        enter: impl Future<Output = T>,
+    ) -> Result<(Order, T)> {
         let _no_membership_change = self.membership.joining(order_id).await;
         let order = if self.peers.is_some() {
             // Messages stored by other nodes do not pass this node's commit feed, so the
@@ -76,8 +77,8 @@ impl ChatService {
             Some(order) if access::may_view(identity, &order) => order,
             _ => return Err(Error::OrderNotFound),
         };
-        enter(&order);
-        Ok(order)
+        let entered = enter.await;
+        Ok((order, entered))
     }
 
     /// Records an order's new participant list and announces it, so that connections

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::{ChatService, Event};
+use super::ChatService;
 use crate::domain::{
     ClientId, Identity, MessageText, MessageType, MessageUser, NewMessage, Order, OrderId, Role, SenderType,
 };
@@ -65,8 +65,9 @@ impl ChatService {
             return Ok(committing);
         }
         // Several nodes: acknowledge only once `new-message` is on its way to the other
-        // nodes too. Otherwise a client could send its next message through another node
-        // and that node's own `new-message` could overtake this one's (seq order).
+        // nodes too, so a sender that has its ack can count on everyone hearing of the
+        // message without waiting for a gap to be noticed and filled from the database
+        // (seq order itself is kept by each node's reorder buffer, `realtime/delivery.rs`).
         let chat = self.clone();
         Ok(Box::pin(async move {
             let inserted = committing.await?;
@@ -163,7 +164,7 @@ impl ChatService {
                 let message = committed.message.clone();
                 metrics::counter!("orderchat_messages_stored_total").increment(1);
                 chat.directory.advance(&message.order_id, message.seq);
-                chat.broadcaster.publish(Event::NewMessage(message.clone())).await;
+                chat.broadcaster.new_message(&message).await;
                 if chat.peers.is_some() {
                     chat.directory.published(&message.order_id, message.seq);
                 }

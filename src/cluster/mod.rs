@@ -1,9 +1,12 @@
 //! Redis, for running several `orderchat serve` nodes as one (`ORDERCHAT_REDIS_URL`).
 //!
-//! Redis carries three things between nodes:
+//! Redis carries four things between nodes:
 //! - **Socket.IO traffic**, through `socketioxide-redis` (the adapter): every room
 //!   broadcast, user-room event and typing indicator a node emits is published once
 //!   and delivered by each node to its own connections. Built by [`Cluster::adapter`].
+//! - **New messages**, on the channel [`MESSAGES_CHANNEL`] (`messages.rs`): not through
+//!   the adapter, because every node must put the messages of an order, its own and the
+//!   others', back into `seq` order before its connections see them.
 //! - **Order changes**, on the channel [`ORDERS_CHANNEL`]: a node that changed an
 //!   order's participants tells the others, which drop their cached copy of the order,
 //!   reload it from the shared database and take their own connections that lost access
@@ -37,7 +40,9 @@
 //! node again.
 //! The order-change subscription reconnects by itself too, and then forgets every
 //! cached order, since it may have missed changes. What was broadcast during the
-//! outage did not reach the other nodes; their clients catch up with `sinceSeq`.
+//! outage did not reach the other nodes; their clients catch up with `sinceSeq`. New
+//! messages are the exception: a node that sees a gap in an order's seqs reads the
+//! missing ones from the shared database, so its clients get them in order anyway.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -56,9 +61,11 @@ use crate::chat::{ChatService, Peers};
 use crate::domain::OrderId;
 
 mod driver;
+mod messages;
 pub mod presence;
 
 pub use driver::ReconnectingDriver;
+pub use messages::{Inbound, MESSAGES_CHANNEL};
 pub use presence::ClusterPresence;
 
 /// socketioxide's adapter when several nodes act as one.

@@ -1,32 +1,97 @@
 //! Turns the use cases' `Event`s into Socket.IO emits: which event name, which payload
 //! shape (SPEC §5), which rooms. Rooms: `order:<id>` holds the connections that joined
 //! an order's chat; `user:<id>` holds every connection of a user.
+//!
+//! `new-message` goes its own way (`delivery.rs`): to this node's connections through
+//! each order's line, which keeps them in seq order and in step with joins; with several
+//! nodes, also once to Redis for the others (`cluster/messages.rs`), not through the
+//! adapter's broadcast.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde::Serialize;
 use serde_json::json;
+use serde_json::value::RawValue;
 use socketioxide::adapter::Adapter;
 use socketioxide::operators::BroadcastOperators;
 use socketioxide::{BroadcastError, SocketError, SocketIo};
 
+use super::delivery::{Deliveries, Frame, Incoming};
 use super::namespace;
 use super::presence::Presence;
 use crate::access;
-use crate::chat::{Broadcaster, Event};
-use crate::cluster::AdapterHealth;
-use crate::domain::{Identity, Message, Order, OrderId, UserId, now_timestamp};
+use crate::chat::{Broadcaster, ChatService, Event};
+use crate::cluster::{AdapterHealth, Cluster, Inbound};
+use crate::domain::{Identity, Message, Order, OrderId, Seq, UserId, now_timestamp};
 
 pub struct SocketBroadcaster<A: Adapter> {
     io: SocketIo<A>,
     presence: Arc<Presence>,
     health: Arc<AdapterHealth>,
+    deliveries: Arc<Deliveries>,
+    /// Several nodes: new messages go to Redis too, and a user not connected here may be
+    /// connected to another node.
+    cluster: Option<Arc<Cluster>>,
 }
 
 impl<A: Adapter> SocketBroadcaster<A> {
-    pub fn new(io: SocketIo<A>, presence: Arc<Presence>, health: Arc<AdapterHealth>) -> Self {
-        Self { io, presence, health }
+    pub fn new(
+        io: SocketIo<A>,
+        presence: Arc<Presence>,
+        health: Arc<AdapterHealth>,
+        deliveries: Arc<Deliveries>,
+        cluster: Option<Arc<Cluster>>,
+    ) -> Self {
+        Self {
+            io,
+            presence,
+            health,
+            deliveries,
+            cluster,
+        }
+    }
+}
+
+/// The node-wide upkeep of the order lines (`delivery.rs`), without the adapter type:
+/// called by the gap filler and the housekeeping task.
+#[async_trait]
+pub trait LiveOrders: Inbound {
+    /// Delivers what gaps held up, reading the missing messages from the store.
+    async fn fill_gaps(&self, chat: &ChatService);
+
+    /// Forgets the lines of orders nobody on this node is in the room of.
+    fn sweep(&self);
+}
+
+#[async_trait]
+impl<A: Adapter> Inbound for SocketBroadcaster<A> {
+    async fn new_message(&self, order: OrderId, seq: Seq, payload: Box<RawValue>) {
+        let Some(io) = namespace(&self.io) else { return };
+        let room = io.local().within(order.room());
+        self.deliveries
+            .deliver(
+                room,
+                &self.health,
+                &order,
+                seq,
+                Incoming::Frame(Frame::Encoded(payload)),
+            )
+            .await;
+    }
+}
+
+#[async_trait]
+impl<A: Adapter> LiveOrders for SocketBroadcaster<A> {
+    async fn fill_gaps(&self, chat: &ChatService) {
+        self.deliveries.fill_gaps(&self.io, &self.health, chat).await;
+    }
+
+    fn sweep(&self) {
+        let Some(io) = namespace(&self.io) else { return };
+        let io = io.local();
+        self.deliveries
+            .sweep(|order| io.clone().within(order.room()).sockets().is_empty());
     }
 }
 
@@ -45,7 +110,8 @@ impl<A: Adapter> SocketBroadcaster<A> {
 ///   node's broadcast found the buffer full.
 /// - **Metrics.** `orderchat_deliveries_total` counts deliveries to this node's
 ///   connections of the broadcasts this node emits. Other nodes deliver a remote
-///   broadcast inside their adapter, which reports nothing, so those are not counted.
+///   broadcast inside their adapter, which reports nothing, so those are not counted —
+///   except `new-message`, which every node delivers itself (`delivery.rs`).
 /// - **Redis down.** The adapter publishes before it delivers locally and gives up on
 ///   both when the publish fails; the event is then delivered to this node's
 ///   connections only, `health` logs the change once, and later broadcasts skip Redis
@@ -107,13 +173,13 @@ fn emit_failed(event: &'static str, err: &BroadcastError) {
 /// on the per-message path).
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct MessageEvent<'a> {
+pub(super) struct MessageEvent<'a> {
     order_id: &'a OrderId,
     message: &'a Message,
     timestamp: String,
 }
 
-fn message_payload(message: &Message) -> MessageEvent<'_> {
+pub(super) fn message_payload(message: &Message) -> MessageEvent<'_> {
     MessageEvent {
         order_id: &message.order_id,
         message,
@@ -157,15 +223,6 @@ impl<A: Adapter> Broadcaster for SocketBroadcaster<A> {
         let Some(io) = namespace(&self.io) else { return };
         let health = &*self.health;
         match event {
-            Event::NewMessage(message) => {
-                emit_to(
-                    health,
-                    io.to(message.order_id.room()),
-                    "new-message",
-                    &message_payload(&message),
-                )
-                .await
-            }
             Event::MessageUpdated(message) => {
                 emit_to(
                     health,
@@ -231,6 +288,42 @@ impl<A: Adapter> Broadcaster for SocketBroadcaster<A> {
                 let target = if here_only { io.to(rooms).local() } else { io.to(rooms) };
                 emit_to(health, target, "presence", &payload).await
             }
+        }
+    }
+
+    async fn new_message(&self, message: &Message) {
+        let Some(io) = namespace(&self.io) else { return };
+        let (order, seq) = (&message.order_id, message.seq);
+        let room = io.local().within(order.room());
+        let Some(cluster) = &self.cluster else {
+            // One node: serialised only if someone here is in the room.
+            self.deliveries
+                .deliver(room, &self.health, order, seq, Incoming::Committed(message))
+                .await;
+            return;
+        };
+        // Several nodes: encoded once, for this node's connections and for Redis.
+        let payload = match serde_json::to_string(&message_payload(message)) {
+            Ok(payload) => payload,
+            Err(err) => {
+                metrics::counter!("orderchat_errors_total", "code" => "emit_failed", "transport" => "socket")
+                    .increment(1);
+                tracing::error!(%order, seq, error = %err, "could not encode new-message");
+                return;
+            }
+        };
+        let outbound = cluster.outbound_message(order, seq, &payload);
+        if let Ok(raw) = RawValue::from_string(payload) {
+            self.deliveries
+                .deliver(room, &self.health, order, seq, Incoming::Frame(Frame::Encoded(raw)))
+                .await;
+        }
+        // While Redis is down, not even tried: the other nodes fill the gap from the
+        // database when they notice it.
+        if !self.health.is_degraded()
+            && let Err(err) = cluster.publish_message(outbound).await
+        {
+            self.health.failed("new-message", &err);
         }
     }
 

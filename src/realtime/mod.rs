@@ -6,9 +6,11 @@
 mod ack;
 mod broadcast;
 mod connection;
+mod delivery;
 mod handlers;
 mod handshake;
 mod presence;
+mod reorder;
 mod session;
 mod typing;
 
@@ -20,8 +22,9 @@ use socketioxide::adapter::{Adapter, LocalAdapter};
 use socketioxide::operators::BroadcastOperators;
 use tokio::task::JoinHandle;
 
-pub use broadcast::{SocketBroadcaster, dropped_slow_reader, emit_to};
+pub use broadcast::{LiveOrders, SocketBroadcaster, dropped_slow_reader, emit_to};
 pub use connection::attach;
+pub use delivery::Deliveries;
 pub use handshake::own_handshake_parts;
 pub use presence::Presence;
 pub use session::Sessions;
@@ -46,6 +49,10 @@ pub struct Realtime {
     pub sessions: Arc<Sessions>,
     /// Whether broadcasts currently reach the other nodes (always fine on one node).
     pub health: Arc<AdapterHealth>,
+    /// Each order's `new-message` line on this node (`delivery.rs`); joins go through it.
+    pub deliveries: Arc<Deliveries>,
+    /// The same lines' node-wide upkeep, and where other nodes' messages arrive.
+    pub live: Arc<dyn LiveOrders>,
 }
 
 /// The Socket.IO handle, with the adapter chosen at start: the local one, or Redis when
@@ -87,8 +94,9 @@ pub(crate) fn namespace<A: Adapter>(io: &SocketIo<A>) -> Option<BroadcastOperato
     io.of("/")
 }
 
-/// Periodic upkeep: ends connections whose token expired (every second) and forgets
-/// idle rate-limit buckets (every minute). Aborted at shutdown.
+/// Periodic upkeep: ends connections whose token expired (every second), forgets the
+/// `new-message` lines of orders nobody here is in (every half minute) and idle
+/// rate-limit buckets (every minute). Aborted at shutdown.
 pub fn spawn_housekeeping(app: AppState) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut every_second = tokio::time::interval(Duration::from_secs(1));
@@ -97,6 +105,9 @@ pub fn spawn_housekeeping(app: AppState) -> JoinHandle<()> {
             every_second.tick().await;
             ticks += 1;
             app.realtime.io.end_expired(&app.realtime.sessions);
+            if ticks.is_multiple_of(30) {
+                app.realtime.live.sweep();
+            }
             if ticks.is_multiple_of(60) {
                 app.chat.rate_limits().sweep();
             }
@@ -121,11 +132,24 @@ pub fn spawn_cluster_presence(app: &AppState) -> Vec<JoinHandle<()>> {
     tasks
 }
 
+/// Fills the gaps of the `new-message` lines (`delivery.rs`): sleeps while there are
+/// none, looks again every `GAP_CHECK` while there are. Aborted at shutdown.
+pub fn spawn_gap_filler(app: AppState) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            app.realtime.deliveries.gap_found().await;
+            tokio::time::sleep(delivery::GAP_CHECK).await;
+            app.realtime.live.fill_gaps(&app.chat).await;
+        }
+    })
+}
+
 impl Realtime {
     /// Sets the connection and room gauges of this node (called when `/metrics` is
     /// scraped, so counting rooms costs nothing between scrapes).
     pub async fn record_room_gauges(&self) {
         metrics::gauge!("orderchat_connections").set(self.presence.total() as f64);
+        metrics::gauge!("orderchat_live_orders").set(self.deliveries.lines() as f64);
         match &self.io {
             SocketLayer::Local(io) => record_rooms(io).await,
             SocketLayer::Redis(io) => record_rooms(io).await,

@@ -107,7 +107,11 @@ pub(crate) async fn search_matches_every_word_and_the_last_as_a_prefix(db: &Test
 pub(crate) async fn search_ignores_case_and_accents(db: &TestDb) {
     let store = db.node().await;
     add_order(&*store, "a", &["u"]).await;
-    for text in ["meet me at the Café Münster", "the cafe on Ñandú street", "nothing here"] {
+    for text in [
+        "meet me at the Café Münster",
+        "the cafe on Ñandú street",
+        "nothing here",
+    ] {
         store.insert_message(text_from("u", "a", text, None)).await.unwrap();
     }
     let found = |terms: &'static [&'static str]| {
@@ -124,7 +128,11 @@ pub(crate) async fn search_ignores_case_and_accents(db: &TestDb) {
     assert_eq!(found(&["CAFÉ"]).await, both);
     assert_eq!(found(&["munster"]).await, ["meet me at the Café Münster"]);
     assert_eq!(found(&["nandu"]).await, ["the cafe on Ñandú street"]);
-    assert_eq!(found(&["ÑAN"]).await, ["the cafe on Ñandú street"], "a prefix folds too");
+    assert_eq!(
+        found(&["ÑAN"]).await,
+        ["the cafe on Ñandú street"],
+        "a prefix folds too"
+    );
 }
 
 /// Words are text, whatever they hold: query-language operators, quotes, wildcards,

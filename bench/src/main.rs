@@ -41,6 +41,9 @@ enum Command {
         /// The target it is compared with.
         #[arg(long, default_value = "node-socketio")]
         peer: String,
+        /// Only these scenarios (repeated or comma-separated; default: every one).
+        #[arg(long = "scenario", value_delimiter = ',')]
+        scenarios: Vec<String>,
     },
 }
 
@@ -55,6 +58,9 @@ enum Scenario {
 }
 
 impl Scenario {
+    /// The scenarios that can spread their connections over several nodes.
+    const MULTI_NODE: [Scenario; 2] = [Scenario::Durable, Scenario::Fanout];
+
     const EACH: [Scenario; 5] = [
         Scenario::Durable,
         Scenario::Fanout,
@@ -81,9 +87,16 @@ struct RunArgs {
     #[arg(value_enum, default_values = ["all"])]
     scenarios: Vec<Scenario>,
 
-    /// The server's base URL.
-    #[arg(long, env = "BENCH_URL", default_value = "http://127.0.0.1:3000")]
-    url: String,
+    /// The server's base URL. Repeated (or comma-separated), the nodes of one cluster:
+    /// `durable` and `fanout` spread each room's members over them round robin; HTTP
+    /// set-up goes to the first. The other scenarios take one.
+    #[arg(
+        long = "url",
+        env = "BENCH_URL",
+        value_delimiter = ',',
+        default_value = "http://127.0.0.1:3000"
+    )]
+    urls: Vec<String>,
 
     /// HS256 secret the server verifies tokens with.
     #[arg(long, env = "ORDERCHAT_JWT_SECRET", hide_env_values = true)]
@@ -93,9 +106,21 @@ struct RunArgs {
     #[arg(long, default_value = "orderchat")]
     target: String,
 
-    /// PID of the server process: enables server memory (hold) and CPU figures.
+    /// What the server stores into (`sqlite`, `postgres`, `memory`, …), printed in every
+    /// line as `backend`; the bench does not check it.
     #[arg(long)]
-    server_pid: Option<u32>,
+    backend: Option<String>,
+
+    /// PID of the server process: enables server memory (hold) and CPU figures. One per
+    /// node with several `--url` (repeated or comma-separated), in the same order.
+    #[arg(long, value_delimiter = ',')]
+    server_pid: Vec<u32>,
+
+    /// PIDs of the stores the server uses (PostgreSQL's postmaster, redis-server): their
+    /// CPU, child processes included, is reported as `dbCores` instead of counting as
+    /// other load on the machine, and they must be idle too before a measurement.
+    #[arg(long, value_delimiter = ',')]
+    db_pid: Vec<u32>,
 
     /// Every scenario with tiny sizes and windows: a few seconds in all.
     #[arg(long)]
@@ -248,37 +273,10 @@ impl RunArgs {
     }
 }
 
-fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    match cli.command {
-        Command::Compare { file, base, peer } => {
-            print!("{}", report::compare(&file, &base, &peer)?);
-            Ok(())
-        }
-        Command::Run(args) => run(*args),
-    }
-}
-
-fn run(args: RunArgs) -> anyhow::Result<()> {
-    let files = sys::raise_nofile_limit()?;
-    let mut runtime = tokio::runtime::Builder::new_multi_thread();
-    if let Some(threads) = args.threads {
-        runtime.worker_threads(threads.max(1));
-    }
-    let runtime = runtime.enable_all().build()?;
-    let ctx = Ctx {
-        target: Target::new(&args.url, &args.secret, args.server_pid)?,
-        opts: args.opts(),
-        names: Names::new(),
-    };
-    eprintln!(
-        "orderchat-bench: {} at {} (open files up to {files}){}",
-        args.target,
-        args.url,
-        if args.smoke { ", smoke" } else { "" }
-    );
+/// The scenarios asked for, `all` expanded, each once, in the order given.
+fn expand(asked: &[Scenario]) -> Vec<Scenario> {
     let mut scenarios: Vec<Scenario> = Vec::new();
-    for s in &args.scenarios {
+    for s in asked {
         let add: &[Scenario] = if *s == Scenario::All {
             &Scenario::EACH
         } else {
@@ -290,6 +288,59 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
             }
         }
     }
+    scenarios
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Compare {
+            file,
+            base,
+            peer,
+            scenarios,
+        } => {
+            print!("{}", report::compare(&file, &base, &peer, &scenarios)?);
+            Ok(())
+        }
+        Command::Run(args) => run(*args),
+    }
+}
+
+fn run(args: RunArgs) -> anyhow::Result<()> {
+    let scenarios = expand(&args.scenarios);
+    if args.urls.len() > 1
+        && let Some(s) = scenarios.iter().find(|s| !Scenario::MULTI_NODE.contains(s))
+    {
+        anyhow::bail!(
+            "{} runs against one server: give one --url (only durable and fanout spread over several nodes)",
+            s.name()
+        );
+    }
+    if !args.server_pid.is_empty() && args.server_pid.len() != args.urls.len() {
+        anyhow::bail!(
+            "{} --server-pid for {} --url: give one per node, in the same order",
+            args.server_pid.len(),
+            args.urls.len()
+        );
+    }
+    let files = sys::raise_nofile_limit()?;
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = args.threads {
+        runtime.worker_threads(threads.max(1));
+    }
+    let runtime = runtime.enable_all().build()?;
+    let ctx = Ctx {
+        target: Target::new(&args.urls, &args.secret, args.server_pid.clone(), args.db_pid.clone())?,
+        opts: args.opts(),
+        names: Names::new(),
+    };
+    eprintln!(
+        "orderchat-bench: {} at {} (open files up to {files}){}",
+        args.target,
+        args.urls.join(", "),
+        if args.smoke { ", smoke" } else { "" }
+    );
     runtime.block_on(async {
         for scenario in scenarios {
             let waited = ctx.quiesce().await;
@@ -312,6 +363,10 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
             );
             let mut line = line;
             line["quiesceSecs"] = serde_json::json!(stats::round3(waited));
+            line["nodes"] = serde_json::json!(args.urls.len());
+            if let Some(backend) = &args.backend {
+                line["backend"] = serde_json::json!(backend);
+            }
             println!("{line}");
         }
     });

@@ -156,8 +156,9 @@ fn show(value: Option<&Value>) -> String {
     }
 }
 
-/// Prints a Markdown table of every figure for `base` and `peer`, with base/peer ratios.
-pub fn compare(path: &Path, base: &str, peer: &str) -> anyhow::Result<String> {
+/// Prints a Markdown table of every figure for `base` and `peer`, with base/peer ratios:
+/// of every scenario, or of `only` when it names some.
+pub fn compare(path: &Path, base: &str, peer: &str, only: &[String]) -> anyhow::Result<String> {
     let text = std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
     // (scenario, target) → the last line seen.
     let mut lines: BTreeMap<(String, String), Value> = BTreeMap::new();
@@ -173,6 +174,7 @@ pub fn compare(path: &Path, base: &str, peer: &str) -> anyhow::Result<String> {
     ));
     let mut scenarios: Vec<&str> = FIGURES.iter().map(|f| f.0).collect();
     scenarios.dedup();
+    scenarios.retain(|s| only.is_empty() || only.iter().any(|o| o == s));
     for scenario in scenarios {
         let get = |target: &str| lines.get(&(scenario.to_owned(), target.to_owned()));
         let (b, p) = (get(base), get(peer));
@@ -231,7 +233,7 @@ mod tests {
             ),
         )
         .unwrap();
-        let table = compare(&file, "a", "b").unwrap();
+        let table = compare(&file, "a", "b", &[]).unwrap();
         assert!(
             table.contains("| hold | connects/s | 400 | 2000 | 0.20 | higher |"),
             "{table}"
@@ -244,6 +246,9 @@ mod tests {
             table.contains("| hold | other load on the machine, max cores | 0.25 | – | | |"),
             "{table}"
         );
+        let hold_only = compare(&file, "a", "b", &["hold".to_owned()]).unwrap();
+        assert!(hold_only.contains("| hold | connects/s |"), "{hold_only}");
+        assert!(!hold_only.contains("| durable |"), "{hold_only}");
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

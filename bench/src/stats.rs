@@ -57,14 +57,16 @@ pub fn per_sec(count: u64, window: Duration) -> f64 {
     (count as f64 / window.as_secs_f64().max(1e-9)).round()
 }
 
-/// CPU used by the loader (this process), the server (if its PID is known) and
+/// CPU used by the loader (this process), the server (if its PIDs are known; one per
+/// node), the stores it uses (PostgreSQL, Redis: if their PIDs are known) and
 /// everything else on the machine between `start` and `stop`, in cores (1.0 = one core
 /// busy all the time). `otherCores` well above zero means something else competed for the
 /// machine during the measurement.
 pub struct CpuMeter {
     wall: Instant,
     own: Duration,
-    server: Option<Duration>,
+    nodes: Vec<Option<Duration>>,
+    db: Option<Duration>,
     machine: Option<Duration>,
 }
 
@@ -73,17 +75,30 @@ impl CpuMeter {
         CpuMeter {
             wall: Instant::now(),
             own: sys::own_cpu(),
-            server: target.cpu(),
+            nodes: target.node_cpu(),
+            db: target.db_cpu(),
             machine: sys::machine_busy(),
         }
     }
 
-    /// `{ loaderCores, serverCores, otherCores }` since `start`.
+    /// `{ loaderCores, serverCores, otherCores }` since `start`; with stores' PIDs also
+    /// `dbCores`, and with several nodes `serverCoresPerNode`.
     pub fn stop(&self, target: &Target) -> Value {
         let wall = self.wall.elapsed().as_secs_f64().max(1e-9);
         let cores = |used: Duration| round3(used.as_secs_f64() / wall);
         let loader = sys::own_cpu().saturating_sub(self.own);
-        let server = match (self.server, target.cpu()) {
+        let per_node: Vec<Option<Duration>> = self
+            .nodes
+            .iter()
+            .zip(target.node_cpu())
+            .map(|(before, after)| Some(after?.saturating_sub((*before)?)))
+            .collect();
+        let server: Option<Duration> = if per_node.is_empty() {
+            None
+        } else {
+            per_node.iter().copied().sum()
+        };
+        let db = match (self.db, target.db_cpu()) {
             (Some(before), Some(after)) => Some(after.saturating_sub(before)),
             _ => None,
         };
@@ -92,15 +107,23 @@ impl CpuMeter {
                 after
                     .saturating_sub(before)
                     .saturating_sub(loader)
-                    .saturating_sub(server),
+                    .saturating_sub(server)
+                    .saturating_sub(db.unwrap_or_default()),
             ),
             _ => None,
         };
-        json!({
+        let mut value = json!({
             "loaderCores": cores(loader),
             "serverCores": server.map(cores),
             "otherCores": other.map(cores),
-        })
+        });
+        if let Some(db) = db {
+            value["dbCores"] = json!(cores(db));
+        }
+        if per_node.len() > 1 {
+            value["serverCoresPerNode"] = json!(per_node.iter().map(|n| n.map(cores)).collect::<Vec<_>>());
+        }
+        value
     }
 }
 

@@ -1,6 +1,8 @@
-//! The server under test: where it listens, how to mint tokens it accepts, how to
-//! register orders on it (`PUT /api/orders/:id` as the platform), and how to read its
-//! process's CPU time and memory when its PID is known.
+//! The server under test: where it listens (one node, or several acting as one), how to
+//! mint tokens it accepts, how to register orders on it (`PUT /api/orders/:id` as the
+//! platform, always on the first node), and how to read the CPU time and memory of its
+//! processes — its nodes and the stores they use (PostgreSQL, Redis) — when their PIDs
+//! are known.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -37,24 +39,37 @@ struct Claims<'a> {
 }
 
 pub struct Target {
-    /// `http://host:port`
+    /// `http://host:port` of the first node: HTTP set-up goes there.
     pub url: String,
-    pub pid: Option<u32>,
+    /// Every node's `http://host:port`, the first one included (a cluster has several).
+    pub nodes: Vec<String>,
+    /// PIDs of the server's processes (one per node), if known.
+    pub pids: Vec<u32>,
+    /// PIDs of the stores the server uses (PostgreSQL's postmaster, Redis), if known:
+    /// their CPU, children included, is the server's too, not other work on the machine.
+    pub db_pids: Vec<u32>,
     key: EncodingKey,
     http: reqwest::Client,
     service_token: String,
 }
 
 impl Target {
-    pub fn new(url: &str, secret: &str, pid: Option<u32>) -> anyhow::Result<Self> {
+    /// `nodes` must not be empty; the first one takes the HTTP set-up calls.
+    pub fn new(nodes: &[String], secret: &str, pids: Vec<u32>, db_pids: Vec<u32>) -> anyhow::Result<Self> {
+        let nodes: Vec<String> = nodes.iter().map(|u| u.trim_end_matches('/').to_owned()).collect();
+        let Some(url) = nodes.first().cloned() else {
+            bail!("no server URL");
+        };
         let key = EncodingKey::from_secret(secret.as_bytes());
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
             .pool_max_idle_per_host(64)
             .build()?;
         let mut target = Target {
-            url: url.trim_end_matches('/').to_owned(),
-            pid,
+            url,
+            nodes,
+            pids,
+            db_pids,
             key,
             http,
             service_token: String::new(),
@@ -114,13 +129,30 @@ impl Target {
         results.into_iter().collect()
     }
 
-    /// The server's resident memory in KiB, if its PID is known.
+    /// The server's resident memory in KiB (all its nodes), if its PIDs are known.
     pub fn rss_kib(&self) -> Option<u64> {
-        self.pid.and_then(sys::rss_kib)
+        sum(self.pids.iter().map(|pid| sys::rss_kib(*pid)))
     }
 
-    /// The server's CPU time so far, if its PID is known.
+    /// The server's CPU time so far (all its nodes), if its PIDs are known.
     pub fn cpu(&self) -> Option<Duration> {
-        self.pid.and_then(sys::process_cpu)
+        sum(self.pids.iter().map(|pid| sys::process_cpu(*pid)))
     }
+
+    /// Each node's CPU time so far, in the order of `pids`.
+    pub fn node_cpu(&self) -> Vec<Option<Duration>> {
+        self.pids.iter().map(|pid| sys::process_cpu(*pid)).collect()
+    }
+
+    /// CPU time so far of the stores the server uses, with their child processes
+    /// (PostgreSQL runs one per connection), if their PIDs are known.
+    pub fn db_cpu(&self) -> Option<Duration> {
+        sum(self.db_pids.iter().map(|pid| sys::process_tree_cpu(*pid)))
+    }
+}
+
+/// The sum, or `None` if there is nothing to add or any part is unknown.
+fn sum<T: std::iter::Sum<T>>(parts: impl Iterator<Item = Option<T>>) -> Option<T> {
+    let parts: Option<Vec<T>> = parts.collect();
+    parts.filter(|p| !p.is_empty()).map(|p| p.into_iter().sum())
 }

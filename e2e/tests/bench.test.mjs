@@ -2,11 +2,21 @@
 // against a debug orderchat, and against the Node socket.io peer in bench/peers when its
 // packages are installed (scripts/test installs them). Every scenario must print one
 // JSON line that parses, report no errors, and show that it actually did its work.
+// The variants bench/run adds run too: `durable` on PostgreSQL (durable-postgres), and
+// `fanout` and `durable` across two nodes on one database and one Redis
+// (fanout-cluster, durable-cluster).
+//
+// PostgreSQL: the server scripts/test starts (ORDERCHAT_TEST_DATABASE_URL, or
+// E2E_POSTGRES_URL), a database of its own created there; without one, the PostgreSQL
+// test is skipped and the two nodes share a SQLite file (as in cluster.test.mjs).
+// Redis: ORDERCHAT_TEST_REDIS_URL, or one this file starts with scripts/redis; the
+// two-node test is skipped only if redis-server cannot be started.
 
-import { test } from 'node:test';
+import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnServer, SECRET } from '../helpers.mjs';
@@ -14,12 +24,23 @@ import { spawnServer, SECRET } from '../helpers.mjs';
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const BENCH = process.env.ORDERCHAT_BENCH_BIN || join(repoRoot, 'target/debug/orderchat-bench');
 const PEER_DIR = join(repoRoot, 'bench/peers/node-socketio');
+const REDIS_SCRIPT = join(repoRoot, 'scripts/redis');
 const SCENARIOS = ['durable', 'fanout', 'hold', 'reconnect', 'long-history'];
+const POSTGRES = process.env.E2E_POSTGRES_URL || process.env.ORDERCHAT_TEST_DATABASE_URL;
+const NO_LIMITS = {
+  ORDERCHAT_MESSAGE_RATE_PER_MINUTE: '1000000000',
+  ORDERCHAT_MESSAGE_BURST: '1000000000',
+  ORDERCHAT_MAX_CONNECTIONS_PER_USER: '1000',
+};
 
-/** Runs the smoke bench; resolves with its parsed stdout lines. */
-function smoke(url, target, pid) {
+/**
+ * Runs the smoke bench against `urls` (one server, or the nodes of a cluster, with their
+ * `pids`); `extra` adds arguments (scenarios first). Resolves with its parsed stdout lines.
+ */
+function smoke(urls, target, pids, extra = []) {
   return new Promise((res, rej) => {
-    const args = ['run', '--smoke', '--url', url, '--secret', SECRET, '--target', target, '--server-pid', String(pid)];
+    const args = ['run', ...extra, '--smoke', '--url', urls.join(','), '--secret', SECRET, '--target', target,
+      '--server-pid', pids.join(',')];
     const proc = spawn(BENCH, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
@@ -60,13 +81,9 @@ function assertSound(lines, target) {
 }
 
 test('orderchat-bench --smoke against orderchat: every scenario, no errors', { timeout: 120_000 }, async () => {
-  const srv = await spawnServer({
-    ORDERCHAT_MESSAGE_RATE_PER_MINUTE: '1000000000',
-    ORDERCHAT_MESSAGE_BURST: '1000000000',
-    ORDERCHAT_MAX_CONNECTIONS_PER_USER: '1000',
-  });
+  const srv = await spawnServer(NO_LIMITS);
   try {
-    assertSound(await smoke(srv.url, 'orderchat', srv.proc.pid), 'orderchat');
+    assertSound(await smoke([srv.url], 'orderchat', [srv.proc.pid]), 'orderchat');
   } finally {
     await srv.stop();
   }
@@ -94,8 +111,111 @@ test('orderchat-bench --smoke against the Node socket.io peer', {
       peer.stderr.on('data', keep);
       peer.once('exit', (code) => rej(new Error(`peer exited ${code}:\n${log}`)));
     });
-    assertSound(await smoke(`http://${addr}`, 'node-socketio', peer.pid), 'node-socketio');
+    assertSound(await smoke([`http://${addr}`], 'node-socketio', [peer.pid]), 'node-socketio');
   } finally {
     peer.kill('SIGTERM');
+  }
+});
+
+/** A fresh database on the PostgreSQL server `server`; returns its URL. */
+function createDatabase(server, name) {
+  execFileSync('psql', [server, '--quiet', '--no-psqlrc', '-c', `CREATE DATABASE ${name}`], { stdio: 'pipe' });
+  const url = new URL(server);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+function dropDatabase(server, name) {
+  execFileSync('psql', [server, '--quiet', '--no-psqlrc', '-c', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`],
+    { stdio: 'pipe' });
+}
+
+const dbName = (what) => `orderchat_bench_${what}_${process.pid}_${Date.now()}`;
+
+/** Durable-case checks shared by the variants: every ack ok, both cases measured. */
+function assertDurable(line, what) {
+  const text = `${what}: ${JSON.stringify(line)}`;
+  assert.equal(line.scenario, 'durable', text);
+  assert.equal(line.failed, undefined, text);
+  assert.equal(line.errors, 0, text);
+  assert.ok(line.results.oneRoom.acksPerSec > 0 && line.results.manyRooms.acksPerSec > 0, `acked messages: ${text}`);
+  assert.ok(line.results.manyRooms.ackLatency.p99Ms > 0, `measured latency: ${text}`);
+}
+
+test('orderchat-bench durable against orderchat on PostgreSQL (durable-postgres)', {
+  timeout: 120_000,
+  skip: POSTGRES ? false : 'no PostgreSQL: set ORDERCHAT_TEST_DATABASE_URL (scripts/test starts one)',
+}, async () => {
+  const name = dbName('pg');
+  const srv = await spawnServer({ ...NO_LIMITS, ORDERCHAT_DATABASE_URL: createDatabase(POSTGRES, name) });
+  try {
+    const [line, ...rest] = await smoke([srv.url], 'orderchat-postgres', [srv.proc.pid],
+      ['durable', '--backend', 'postgres']);
+    assert.equal(rest.length, 0);
+    assert.equal(line.target, 'orderchat-postgres');
+    assert.equal(line.backend, 'postgres');
+    assert.equal(line.nodes, 1);
+    assertDurable(line, 'durable on PostgreSQL');
+  } finally {
+    await srv.stop();
+    dropDatabase(POSTGRES, name);
+  }
+});
+
+// Two nodes on one database and one Redis, as bench/run's fanout-cluster starts them.
+let redisUrl = process.env.ORDERCHAT_TEST_REDIS_URL;
+let tmp;
+let ownRedis = null;
+let noRedis = false;
+
+before(() => {
+  tmp = mkdtempSync(join(tmpdir(), 'orderchat-bench-cluster-'));
+  if (redisUrl) return;
+  try {
+    ownRedis = join(tmp, 'redis');
+    redisUrl = execFileSync(REDIS_SCRIPT, ['start', ownRedis], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  } catch (err) {
+    ownRedis = null;
+    noRedis = `redis-server could not be started: ${err.stderr || err.message}`;
+  }
+});
+
+after(() => {
+  if (ownRedis) execFileSync(REDIS_SCRIPT, ['stop', ownRedis], { stdio: 'ignore' });
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+test('orderchat-bench fanout and durable across two nodes (fanout-cluster, durable-cluster)', { timeout: 120_000 }, async (t) => {
+  if (noRedis) { t.skip(noRedis); return; }
+  const name = dbName('cluster');
+  const database = POSTGRES ? createDatabase(POSTGRES, name) : `sqlite://${join(tmp, 'shared.db')}`;
+  const shared = { ...NO_LIMITS, ORDERCHAT_DATABASE_URL: database, ORDERCHAT_REDIS_URL: `${redisUrl}?protocol=resp3` };
+  // One after the other: the first creates the database and runs the migrations.
+  const a = await spawnServer(shared);
+  let b;
+  try {
+    b = await spawnServer(shared);
+    const lines = await smoke([a.url, b.url], 'orderchat-cluster', [a.proc.pid, b.proc.pid],
+      ['fanout', 'durable', '--backend', POSTGRES ? 'postgres+redis' : 'sqlite+redis']);
+    assert.deepEqual(lines.map((l) => l.scenario), ['fanout', 'durable']);
+    const [fanout, durable] = lines;
+    const text = JSON.stringify(fanout);
+    assert.equal(fanout.target, 'orderchat-cluster', text);
+    assert.equal(fanout.nodes, 2, text);
+    assert.equal(fanout.errors, 0, text);
+    const fixed = fanout.results.fixedRate;
+    assert.ok(fixed.deliveries > 0 && fixed.missingDeliveries === 0, `fanout delivered everything: ${text}`);
+    assert.ok(fanout.results.sweep.maxRateUnderTarget > 0, `fanout sweep found a passing rate: ${text}`);
+    // Receivers on both nodes, each node's share delivered: the messages crossed Redis.
+    assert.deepEqual(fixed.perNode.map((n) => n.url), [a.url, b.url], text);
+    for (const node of fixed.perNode) assert.ok(node.receivers > 0 && node.deliveries > 0, `deliveries on ${node.url}: ${text}`);
+    assert.equal(fixed.perNode.reduce((sum, n) => sum + n.deliveries, 0), fixed.deliveries, text);
+    assert.equal(fixed.cpu.serverCoresPerNode.length, 2, text);
+    assertDurable(durable, 'durable across two nodes');
+    assert.equal(durable.nodes, 2);
+  } finally {
+    await b?.stop();
+    await a.stop();
+    if (POSTGRES) dropDatabase(POSTGRES, name);
   }
 });

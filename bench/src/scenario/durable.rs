@@ -2,7 +2,9 @@
 //! stored message. Two cases: (a) one order room of 4 connected members, all 4 sending
 //! with 16 acks in flight each (one hot conversation); (b) 100 rooms of 4, one sender
 //! per room with 4 in flight (many quiet conversations). Every ack must say `ok`, and
-//! each order's acked seqs must be exactly 1..n.
+//! each order's acked seqs must be exactly 1..n. Given several nodes of one cluster,
+//! members are spread over them as in `fanout` ([`super::Ctx::node_of`]): the one room's
+//! 4 senders sit on both nodes, and the 100 rooms' senders alternate between them.
 
 use std::collections::HashMap;
 
@@ -23,6 +25,7 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Outcome> {
         params: json!({
             "warmupSecs": o.warmup.as_secs_f64(),
             "durationSecs": o.duration.as_secs_f64(),
+            "nodes": ctx.target.nodes.len(),
             "oneRoom": { "rooms": 1, "members": 4, "senders": 4, "inflightPerSender": o.one_room_inflight },
             "manyRooms": { "rooms": o.many_rooms, "members": 4, "senders": o.many_rooms, "inflightPerSender": o.many_inflight },
         }),

@@ -6,6 +6,11 @@
 //!
 //! Each message carries its step number and due time in its text; a receiver counts only
 //! the current step, so stragglers of an earlier step never pollute the next one.
+//!
+//! Given several nodes of one cluster (`--url` more than once), the members of each room
+//! are spread over them round robin ([`Ctx::node_of`]): room `r`'s sender is on node
+//! `r mod nodes` and its receivers on every node, so most deliveries cross the adapter.
+//! Every step then also reports the deliveries and latency per node.
 
 use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
@@ -27,6 +32,8 @@ use crate::stats::{CpuMeter, Latency, per_sec};
 const DRAIN: Duration = Duration::from_secs(3);
 
 struct Receiver {
+    /// The node this receiver is connected to (an index into `target.nodes`).
+    node: usize,
     base: Instant,
     counting: bool,
     step: u32,
@@ -92,10 +99,12 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Outcome> {
     // The sender (first member of each room) does not count its own echo.
     let matrix: Vec<Vec<Shared>> = rooms
         .iter()
-        .map(|room| {
+        .enumerate()
+        .map(|(r, room)| {
             (0..room.members.len())
                 .map(|m| {
                     shared(Receiver {
+                        node: ctx.node_of(r, m),
                         base,
                         counting: m > 0,
                         step: 0,
@@ -197,6 +206,7 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Outcome> {
             "warmupSecs": o.warmup.as_secs_f64(),
             "durationSecs": o.duration.as_secs_f64(),
             "sweepStepSecs": o.sweep_step.as_secs_f64(),
+            "nodes": ctx.target.nodes.len(),
         }),
         results: json!({
             "fixedRate": fixed_summary,
@@ -229,6 +239,16 @@ struct Step {
     cpu: Value,
     /// Seconds waited for an idle server before the step.
     quiesced: f64,
+    /// With several nodes: per node, its URL, receivers, deliveries and their latency.
+    per_node: Vec<NodeShare>,
+}
+
+/// What the receivers on one node of a cluster got during a step.
+struct NodeShare {
+    url: String,
+    receivers: usize,
+    received: u64,
+    latency: Latency,
 }
 
 impl Step {
@@ -241,7 +261,7 @@ impl Step {
     }
 
     fn summary(&self) -> Value {
-        json!({
+        let mut summary = json!({
             "rate": self.rate,
             "sent": self.sent,
             "deliveries": self.received,
@@ -251,7 +271,24 @@ impl Step {
             "errors": self.errors.count,
             "cpu": self.cpu,
             "quiesceSecs": crate::stats::round3(self.quiesced),
-        })
+        });
+        if !self.per_node.is_empty() {
+            let per_node: Vec<Value> = self
+                .per_node
+                .iter()
+                .map(|n| {
+                    json!({
+                        "url": n.url,
+                        "receivers": n.receivers,
+                        "deliveries": n.received,
+                        "deliveriesPerSec": per_sec(n.received, self.window),
+                        "latency": n.latency.summary(),
+                    })
+                })
+                .collect();
+            summary["perNode"] = json!(per_node);
+        }
+        summary
     }
 }
 
@@ -293,8 +330,26 @@ impl Fanout<'_> {
             tokio::time::sleep(Duration::from_millis(10)).await;
         };
         let mut latency = Latency::default();
+        let nodes = &self.ctx.target.nodes;
+        let mut per_node: Vec<NodeShare> = nodes
+            .iter()
+            .map(|url| NodeShare {
+                url: url.clone(),
+                receivers: 0,
+                received: 0,
+                latency: Latency::default(),
+            })
+            .collect();
         for inbox in self.inboxes {
-            latency.merge(&inbox.lock().expect("inbox").latency);
+            let inbox = inbox.lock().expect("inbox");
+            latency.merge(&inbox.latency);
+            let share = &mut per_node[inbox.node];
+            share.receivers += 1;
+            share.received += inbox.received;
+            share.latency.merge(&inbox.latency);
+        }
+        if nodes.len() < 2 {
+            per_node.clear();
         }
         Step {
             rate,
@@ -306,6 +361,7 @@ impl Fanout<'_> {
             errors,
             cpu,
             quiesced,
+            per_node,
         }
     }
 

@@ -127,8 +127,9 @@ pub struct Room {
 const ROLES: [&str; 2] = ["customer", "driver"];
 
 impl Ctx {
-    /// Waits (at most two minutes) until the server is idle — under 5% of a core for half
-    /// a second — so work it queued during one measurement (pushes after acks, …) does
+    /// Waits (at most two minutes) until the server is idle — its nodes and the stores
+    /// it uses (when their PIDs are known) under 5% of a core for half a second — so
+    /// work it queued during one measurement (pushes after acks, a checkpoint, …) does
     /// not count against the next, and until nothing else on the machine uses more than
     /// 15% of a core (another build or benchmark would skew every figure). Returns the
     /// seconds waited; without a PID, or with `quiesce` off, it does not wait.
@@ -136,13 +137,18 @@ impl Ctx {
         let started = Instant::now();
         let window = Duration::from_millis(500);
         let cores = |d: Duration| d.as_secs_f64() / window.as_secs_f64();
+        let server_side = || {
+            self.target
+                .cpu()
+                .map(|nodes| nodes + self.target.db_cpu().unwrap_or_default())
+        };
         while self.opts.quiesce && started.elapsed() < Duration::from_secs(120) {
-            let (Some(server), Some(machine)) = (self.target.cpu(), crate::sys::machine_busy()) else {
+            let (Some(server), Some(machine)) = (server_side(), crate::sys::machine_busy()) else {
                 break;
             };
             let own = crate::sys::own_cpu();
             tokio::time::sleep(window).await;
-            let (Some(server_after), Some(machine_after)) = (self.target.cpu(), crate::sys::machine_busy()) else {
+            let (Some(server_after), Some(machine_after)) = (server_side(), crate::sys::machine_busy()) else {
                 break;
             };
             let server_used = server_after.saturating_sub(server);
@@ -172,11 +178,26 @@ impl Ctx {
         self.target.put_orders(&orders).await
     }
 
+    /// Connects `member` to the first node.
     pub async fn connect<I: Inbox>(&self, member: &Member, inbox: I) -> anyhow::Result<Conn<I>> {
+        self.connect_to(0, member, inbox).await
+    }
+
+    /// Connects `member` to node `node` (an index into `target.nodes`).
+    pub async fn connect_to<I: Inbox>(&self, node: usize, member: &Member, inbox: I) -> anyhow::Result<Conn<I>> {
         let token = self.target.member_token(member);
-        Conn::connect(&self.target.url, &token, inbox)
+        let url = &self.target.nodes[node];
+        Conn::connect(url, &token, inbox)
             .await
-            .with_context(|| format!("connect as {}", member.user_id))
+            .with_context(|| format!("connect as {} to {url}", member.user_id))
+    }
+
+    /// The node that member `member` of room `room` connects to: round robin over the
+    /// members, shifted by one per room, so every room spans the nodes (when it has as
+    /// many members) and room `r`'s first member — its sender in `durable` (b) and
+    /// `fanout` — is on node `r mod nodes`.
+    pub fn node_of(&self, room: usize, member: usize) -> usize {
+        (room + member) % self.target.nodes.len()
     }
 }
 
@@ -268,9 +289,10 @@ pub fn message_payload(order_id: &str, text: &str, client_id: &str) -> String {
     json!({ "orderId": order_id, "message": text, "clientId": client_id }).to_string()
 }
 
-/// Connects every member of every room and joins each to its room, one room at a time
-/// (its members concurrently). `inbox(room, member)` gives each connection its inbox;
-/// the result keeps the order of `rooms` and of their members.
+/// Connects every member of every room (to the node [`Ctx::node_of`] picks) and joins
+/// each to its room, one room at a time (its members concurrently). `inbox(room,
+/// member)` gives each connection its inbox; the result keeps the order of `rooms` and
+/// of their members.
 pub async fn connect_and_join<I: Inbox>(
     ctx: &Ctx,
     rooms: &[Room],
@@ -281,7 +303,7 @@ pub async fn connect_and_join<I: Inbox>(
         let joins = room.members.iter().enumerate().map(|(m, member)| {
             let inbox = inbox(r, m);
             async move {
-                let conn = ctx.connect(member, inbox).await?;
+                let conn = ctx.connect_to(ctx.node_of(r, m), member, inbox).await?;
                 join(&conn, &room.order_id, None).await?;
                 anyhow::Ok(conn)
             }

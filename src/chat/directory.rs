@@ -21,19 +21,14 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::time::Duration;
 
 use dashmap::DashMap;
-use tokio::sync::Notify;
 
 use super::ChatService;
 use crate::domain::{Order, OrderId, Seq, UserId};
 use crate::error::Result;
 
 const MAX_CACHED: usize = 100_000;
-
-/// The longest an acknowledgement waits for its `new-message` to go out (several nodes).
-const PUBLISH_WAIT: Duration = Duration::from_secs(1);
 
 struct Entry {
     order: Order,
@@ -55,17 +50,6 @@ pub(super) struct Directory {
     users: DashMap<UserId, Arc<[OrderId]>>,
     /// Bumped by every membership change, so a load that raced with one is not kept.
     epoch: AtomicU64,
-    /// Several nodes only: the last `seq` per order whose `new-message` this node has
-    /// handed to the adapter, with a wake-up for the acks waiting on it
-    /// (`until_published`). Per order, so that a publish wakes only that order's
-    /// waiters (one `Notify` for all made every publish wake every waiting ack).
-    published: DashMap<OrderId, Arc<Published>>,
-}
-
-#[derive(Default)]
-struct Published {
-    seq: AtomicI64,
-    changed: Notify,
 }
 
 impl Directory {
@@ -111,24 +95,6 @@ impl Directory {
         self.users.clear();
     }
 
-    /// `new-message` of `seq` in `id` went out (several nodes only).
-    pub fn published(&self, id: &OrderId, seq: Seq) {
-        if self.published.len() >= MAX_CACHED {
-            // Waiters of dropped orders give up at their deadline; nothing else is lost.
-            self.published.clear();
-        }
-        let entry = self.published_of(id);
-        entry.seq.fetch_max(seq, Ordering::AcqRel);
-        entry.changed.notify_waiters();
-    }
-
-    fn published_of(&self, id: &OrderId) -> Arc<Published> {
-        if let Some(entry) = self.published.get(id) {
-            return entry.clone();
-        }
-        self.published.entry(id.clone()).or_default().clone()
-    }
-
     /// A message with `seq` was committed in `id`.
     pub fn advance(&self, id: &OrderId, seq: Seq) {
         if let Some(entry) = self.orders.get(id) {
@@ -138,25 +104,6 @@ impl Directory {
 }
 
 impl ChatService {
-    /// Waits (at most `PUBLISH_WAIT`) until this node's publisher has sent `new-message`
-    /// for `seq` of `order` (several nodes only, see `queue_message`).
-    pub(super) async fn until_published(&self, order: &OrderId, seq: Seq) {
-        let deadline = tokio::time::Instant::now() + PUBLISH_WAIT;
-        let published = self.directory.published_of(order);
-        loop {
-            let changed = published.changed.notified();
-            tokio::pin!(changed);
-            changed.as_mut().enable();
-            if published.seq.load(Ordering::Acquire) >= seq {
-                return;
-            }
-            if tokio::time::timeout_at(deadline, changed).await.is_err() {
-                tracing::debug!(%order, seq, "acknowledging a message not yet published");
-                return;
-            }
-        }
-    }
-
     /// The orders a user takes part in that are not over (their status is not one of
     /// the closed statuses): the rooms that hear of the user's presence. From memory,
     /// or loaded once.
@@ -249,14 +196,5 @@ mod tests {
 
         directory.forget_all();
         assert!(directory.cached(&b.id).is_none());
-    }
-
-    #[test]
-    fn the_published_watermark_only_moves_forward() {
-        let directory = Directory::default();
-        let id = OrderId::parse("a").unwrap();
-        directory.published(&id, 5);
-        directory.published(&id, 4);
-        assert_eq!(directory.published_of(&id).seq.load(Ordering::Acquire), 5);
     }
 }

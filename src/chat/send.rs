@@ -60,23 +60,10 @@ impl ChatService {
     /// message only after the previous one was queued keeps its sending order.
     pub async fn queue_message(&self, identity: &Identity, input: SendMessage) -> Result<Committing> {
         let new = self.prepare_message(identity, input).await?;
-        let committing = self.store.insert_message(new);
-        if self.peers.is_none() {
-            return Ok(committing);
-        }
-        // Several nodes: acknowledge only once `new-message` is on its way to the other
-        // nodes too, so a sender that has its ack can count on everyone hearing of the
-        // message without waiting for a gap to be noticed and filled from the database
-        // (seq order itself is kept by each node's reorder buffer, `realtime/delivery.rs`).
-        let chat = self.clone();
-        Ok(Box::pin(async move {
-            let inserted = committing.await?;
-            if !inserted.duplicate {
-                chat.until_published(&inserted.message.order_id, inserted.message.seq)
-                    .await;
-            }
-            Ok(inserted)
-        }))
+        // Resolves once the publisher has emitted the message's `new-message` (see
+        // `spawn_publisher`): with several nodes it is then on its way to them too, so a
+        // sender that has its answer can count on everyone hearing of the message.
+        Ok(self.store.insert_message(new))
     }
 
     /// Queues a message checked by `prepare_message`, in call order (like
@@ -165,9 +152,6 @@ impl ChatService {
                 metrics::counter!("orderchat_messages_stored_total").increment(1);
                 chat.directory.advance(&message.order_id, message.seq);
                 chat.broadcaster.new_message(&message).await;
-                if chat.peers.is_some() {
-                    chat.directory.published(&message.order_id, message.seq);
-                }
                 // Right after the emit, before any other task runs: a Socket.IO ack
                 // joins the sender's `new-message` in its connection's next write.
                 committed.answer();

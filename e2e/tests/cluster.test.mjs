@@ -113,6 +113,31 @@ async function joined(srv, tok, orderId) {
   return socket;
 }
 
+/**
+ * Two nodes (C and D) on a Redis of their own, which the test may stop and start again
+ * (`dir`), and on database `name`; an order of ana (joined on C) and dan (joined on D).
+ * Runs `use` with them, then stops the nodes and that Redis.
+ */
+async function withOwnRedis(name, extraEnv, use) {
+  const dir = join(tmp, `redis-${name}`);
+  const url = startRedis(dir);
+  const env = { ...NO_LIMITS, ...extraEnv, ORDERCHAT_REDIS_URL: url, ORDERCHAT_DATABASE_URL: sharedDatabase(join(tmp, name), `${name}.db`) };
+  const c = await spawnServer(env);
+  const d = await spawnServer(env);
+  try {
+    const orderId = id('order');
+    const [ana, dan] = [id('ana'), id('dan')];
+    await c.order(orderId, { [ana]: 'customer', [dan]: 'driver' });
+    const onC = await joined(c, token(ana), orderId);
+    const onD = await joined(d, token(dan, 'driver'), orderId);
+    await use({ dir, url, c, d, orderId, ana, dan, onC, onD });
+  } finally {
+    await c.stop();
+    await d.stop();
+    stopRedis(dir);
+  }
+}
+
 clusterTest('both nodes report Redis in /readyz and /metrics', async () => {
   for (const node of [a, b]) {
     const res = await node.http('GET', '/readyz');
@@ -199,18 +224,7 @@ clusterTest('20 senders spread over three nodes write into one order at once: se
 });
 
 clusterTest('with Redis down, a node that sees a gap in an order reads the missing messages from the database, and a client that moves to a node that is behind gets nothing twice: every client gets every message once, in seq order', async () => {
-  // A Redis (and two nodes) of their own, so the other tests keep theirs.
-  const dir = join(tmp, 'redis-gap');
-  const url = startRedis(dir);
-  const env = { ...NO_LIMITS, ORDERCHAT_REDIS_URL: url, ORDERCHAT_DATABASE_URL: sharedDatabase(join(tmp, 'gap'), 'gap.db') };
-  const c = await spawnServer(env);
-  const d = await spawnServer(env);
-  try {
-    const orderId = id('order');
-    const [ana, dan] = [id('ana'), id('dan')];
-    await c.order(orderId, { [ana]: 'customer', [dan]: 'driver' });
-    const onC = await joined(c, token(ana), orderId);
-    const onD = await joined(d, token(dan, 'driver'), orderId);
+  await withOwnRedis('gap', {}, async ({ dir, c, d, orderId, ana, dan, onC, onD }) => {
     stopRedis(dir);
     for (const node of [c, d]) {
       await eventually(async () => (await node.http('GET', '/readyz')).body.redis === 'error', 'the node reports Redis down');
@@ -254,11 +268,7 @@ clusterTest('with Redis down, a node that sees a gap in an order reads the missi
     assert.deepEqual(seqs(onD), [1, 2, 3, 4, 5], 'the client on D: not every message once, in seq order');
     moved.close();
     onD.close();
-  } finally {
-    await c.stop();
-    await d.stop();
-    stopRedis(dir);
-  }
+  });
 });
 
 clusterTest('a client that reconnects to one node or the other while messages flow from both gets every message exactly once (live or in its sinceSeq catch-up)', async () => {
@@ -574,18 +584,7 @@ clusterTest('with Redis down a node keeps serving its own clients, says so in th
 });
 
 clusterTest('Redis stopped and started again: delivery between the nodes resumes by itself', async () => {
-  // A Redis (and two nodes) of their own, so the other tests keep theirs.
-  const dir = join(tmp, 'redis-restart');
-  const url = startRedis(dir);
-  const env = { ...NO_LIMITS, ...FAST_PRESENCE, ORDERCHAT_REDIS_URL: url, ORDERCHAT_DATABASE_URL: sharedDatabase(join(tmp, 'restart'), 'restart.db') };
-  const c = await spawnServer(env);
-  const d = await spawnServer(env);
-  try {
-    const orderId = id('order');
-    const [ana, dan] = [id('ana'), id('dan')];
-    await c.order(orderId, { [ana]: 'customer', [dan]: 'driver' });
-    const onC = await joined(c, token(ana), orderId);
-    const onD = await joined(d, token(dan, 'driver'), orderId);
+  await withOwnRedis('restart', FAST_PRESENCE, async ({ dir, url, c, d, orderId, ana, dan, onC, onD }) => {
 
     stopRedis(dir);
     await eventually(async () => (await c.http('GET', '/readyz')).body.redis === 'error', 'node C reports Redis down');
@@ -622,11 +621,7 @@ clusterTest('Redis stopped and started again: delivery between the nodes resumes
     assert.equal(await onlineOn(c, token(ana), orderId, eve), true);
     late.close();
     await waitFor(onC, 'presence', (e) => e.userId === eve && e.online === false);
-  } finally {
-    await c.stop();
-    await d.stop();
-    stopRedis(dir);
-  }
+  });
 });
 
 clusterTest('a node killed with SIGKILL mid-traffic: its clients move to the other node, catch up with sinceSeq, and every acknowledged message is stored exactly once', async () => {

@@ -50,7 +50,14 @@ impl PostgresStore {
     /// Like `connect`, and reports every message this process stores to `feed` in commit
     /// order. At most `write_queue` messages wait for the writer; more are refused.
     pub async fn open(url: &str, feed: Option<CommitFeed>, write_queue: usize) -> anyhow::Result<Self> {
-        let options = PgConnectOptions::from_str(url)?.application_name("orderchat");
+        // Every statement is planned for its parameters and the tables as they are now:
+        // sqlx prepares statements, and a generic plan cached while a table was small (a
+        // new database) keeps sequential scans — for the writer's clientId lookup, one
+        // over all messages on every batch (BENCHMARKS.md) — until the next ANALYZE.
+        // Planning these keyed statements costs a fraction of a millisecond.
+        let options = PgConnectOptions::from_str(url)?
+            .application_name("orderchat")
+            .options([("plan_cache_mode", "force_custom_plan")]);
         // The writer's connection first: if the server cannot be reached, this says why
         // (refused, unknown host, authentication) where the pool would only time out.
         let writer = Writer::start(options.clone(), feed, write_queue).await?;

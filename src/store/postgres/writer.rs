@@ -60,12 +60,7 @@ impl Writer {
         queue_depth: usize,
     ) -> anyhow::Result<Self> {
         // Acks wait for the commit to be flushed, whatever the server's default says.
-        // Every statement is planned for its parameters and the tables as they are now:
-        // a generic plan cached while `messages` was small (a new database) keeps a
-        // sequential scan for the clientId lookup until the next ANALYZE, a scan that
-        // grows with history on every batch. Planning these keyed statements costs a
-        // fraction of a millisecond per batch.
-        let options = options.options([("synchronous_commit", "on"), ("plan_cache_mode", "force_custom_plan")]);
+        let options = options.options([("synchronous_commit", "on")]);
         let connection = PgConnection::connect_with(&options).await?;
         let (jobs, queue) = queue::channel(queue_depth);
         tokio::spawn(run(options, Some(connection), queue, feed));

@@ -16,8 +16,11 @@
 //! those orders' rooms), so that connecting costs no database read once the list is
 //! known. A membership or status change drops the lists of everyone it touched.
 //!
-//! With several nodes it also keeps, per order, the last `seq` whose `new-message`
-//! this node has sent, so that a send is acknowledged only after that (`send.rs`).
+//! `last_seq` is never behind what this node's publisher has handed on: `advance` on
+//! an order that is not cached leaves a placeholder with the seq, which the load that
+//! follows keeps (a commit can land between a load's database read and its `remember`).
+//! On one node that makes it the order's last published seq, which a join uses to
+//! start the order's delivery line without reading the database (`last_published`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -31,15 +34,18 @@ use crate::error::Result;
 const MAX_CACHED: usize = 100_000;
 
 struct Entry {
-    order: Order,
-    last_seq: AtomicI64,
+    /// `None` for a placeholder: messages were published while the order was not cached.
+    order: Option<Order>,
+    /// Shared by the entries that replace one another for the same order, so an
+    /// `advance` that raced with a `remember` is not lost on the replaced entry.
+    last_seq: Arc<AtomicI64>,
 }
 
 impl Entry {
-    fn snapshot(&self) -> Order {
-        let mut order = self.order.clone();
+    fn snapshot(&self) -> Option<Order> {
+        let mut order = self.order.clone()?;
         order.last_seq = order.last_seq.max(self.last_seq.load(Ordering::Acquire));
-        order
+        Some(order)
     }
 }
 
@@ -54,7 +60,15 @@ pub(super) struct Directory {
 
 impl Directory {
     fn cached(&self, id: &OrderId) -> Option<Order> {
-        self.orders.get(id).map(|entry| entry.snapshot())
+        self.orders.get(id).and_then(|entry| entry.snapshot())
+    }
+
+    /// The last seq of a cached order that this node's publisher has handed on (see the
+    /// module doc); `None` if the order is not cached.
+    pub fn last_published(&self, id: &OrderId) -> Option<Seq> {
+        let entry = self.orders.get(id)?;
+        entry.order.as_ref()?;
+        Some(entry.last_seq.load(Ordering::Acquire))
     }
 
     /// Stores the order as the database now has it. Call with the membership lock held.
@@ -66,11 +80,24 @@ impl Directory {
                 !n.is_multiple_of(8)
             });
         }
-        let entry = Entry {
-            last_seq: AtomicI64::new(order.last_seq),
-            order: order.clone(),
-        };
-        self.orders.insert(order.id.clone(), Arc::new(entry));
+        match self.orders.entry(order.id.clone()) {
+            dashmap::Entry::Occupied(mut cached) => {
+                // Keeps what the publisher advanced meanwhile (a placeholder's seq, or
+                // an advance racing this replacement on the same shared counter).
+                let last_seq = cached.get().last_seq.clone();
+                last_seq.fetch_max(order.last_seq, Ordering::AcqRel);
+                cached.insert(Arc::new(Entry {
+                    order: Some(order.clone()),
+                    last_seq,
+                }));
+            }
+            dashmap::Entry::Vacant(vacant) => {
+                vacant.insert(Arc::new(Entry {
+                    order: Some(order.clone()),
+                    last_seq: Arc::new(AtomicI64::new(order.last_seq)),
+                }));
+            }
+        }
     }
 
     /// The users of a membership change: their order lists must be loaded again.
@@ -99,7 +126,19 @@ impl Directory {
     pub fn advance(&self, id: &OrderId, seq: Seq) {
         if let Some(entry) = self.orders.get(id) {
             entry.last_seq.fetch_max(seq, Ordering::AcqRel);
+            return;
         }
+        // Not cached: a placeholder, so a load racing with this commit keeps its seq.
+        self.orders
+            .entry(id.clone())
+            .or_insert_with(|| {
+                Arc::new(Entry {
+                    order: None,
+                    last_seq: Arc::new(AtomicI64::new(seq)),
+                })
+            })
+            .last_seq
+            .fetch_max(seq, Ordering::AcqRel);
     }
 }
 
@@ -196,5 +235,26 @@ mod tests {
 
         directory.forget_all();
         assert!(directory.cached(&b.id).is_none());
+    }
+
+    #[test]
+    fn a_commit_published_while_the_order_loads_is_not_lost() {
+        let directory = Directory::default();
+        let stale = order("a");
+        // The load read last_seq 3 from the database; seq 4 was published before the
+        // load could remember the order.
+        directory.advance(&stale.id, 4);
+        assert_eq!(
+            directory.last_published(&stale.id),
+            None,
+            "a placeholder is not an order"
+        );
+        directory.remember(&stale);
+        assert_eq!(directory.last_published(&stale.id), Some(4));
+        assert_eq!(directory.cached(&stale.id).map(|o| o.last_seq), Some(4));
+        // Replaced by a membership change: advances keep counting on the same seq.
+        directory.advance(&stale.id, 5);
+        directory.remember(&stale);
+        assert_eq!(directory.last_published(&stale.id), Some(5));
     }
 }

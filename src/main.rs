@@ -64,6 +64,14 @@ fn parse_ttl(raw: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(seconds))
 }
 
+/// jemalloc rather than glibc's allocator: after a burst of connects and joins, glibc
+/// kept the burst's free memory in its per-thread arenas, fragmented between live
+/// connection state (5,000 idle joined connections: 18–23 KiB resident each with
+/// glibc, 17.1–17.2 with jemalloc), and the durable and fanout scenarios ran no
+/// slower with it (BENCHMARKS.md, "Hold").
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();

@@ -26,8 +26,7 @@
 //! the join first reads those from the store and delivers them to the room
 //! ([`Deliveries::bring_up`]), so they do not reach the client again after it joins.
 //!
-//! `message-updated` and `message-deleted` go through the line too ([`Deliveries::change`],
-//! `delivery/changes.rs`):
+//! `message-updated` and `message-deleted` go through the line too (`delivery/changes.rs`):
 //! one for a message the line has not delivered yet (held behind a gap, or another
 //! node's message still on its way) waits in the line until that message has gone out,
 //! so no connection hears of a change to a message before the message itself.

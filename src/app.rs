@@ -115,9 +115,10 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     state: AppState,
-    /// Several nodes: the listener for the other nodes' new messages (subscribed
-    /// before the server takes its first connection).
-    messages: Option<JoinHandle<()>>,
+    /// Several nodes: the listeners for the other nodes' new messages, message changes
+    /// and returns after an outage (subscribed before the server takes its first
+    /// connection).
+    messages: Vec<JoinHandle<()>>,
 }
 
 /// Raises this process's open-file limit to the hard limit the system allows (each
@@ -237,13 +238,21 @@ impl Application {
         };
 
         let messages = match &state.cluster {
-            Some(cluster) => Some(
+            Some(cluster) => vec![
                 cluster
                     .spawn_message_listener(state.realtime.live.clone())
                     .await
                     .context("subscribing to the other nodes' messages on Redis")?,
-            ),
-            None => None,
+                cluster
+                    .spawn_change_listener(state.realtime.live.clone())
+                    .await
+                    .context("subscribing to the other nodes' message changes on Redis")?,
+                cluster
+                    .spawn_return_listener()
+                    .await
+                    .context("subscribing to the other nodes' returns on Redis")?,
+            ],
+            None => Vec::new(),
         };
 
         let listener = TcpListener::bind(state.config.bind)
@@ -287,6 +296,7 @@ impl Application {
             .unwrap_or_default();
         cluster_tasks.extend(realtime::spawn_cluster_presence(&state));
         cluster_tasks.extend(self.messages);
+        cluster_tasks.extend(realtime::spawn_outage_recovery(state.clone()));
 
         shutdown.await;
         let grace = Duration::from_secs(state.config.shutdown_grace_secs);

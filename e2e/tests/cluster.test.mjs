@@ -13,7 +13,8 @@
 // that does not answer or a URL that is not RESP3 stops the server from starting.
 // With Redis down, a node keeps serving its own clients and says so, and fills a gap in
 // an order's seqs from the database; when Redis comes back, delivery between the nodes
-// resumes by itself.
+// resumes by itself, and what the other node's clients missed meanwhile reaches them
+// live. An edit or a deletion never reaches a client before the message it changes.
 //
 // Redis: scripts/test starts one and passes its URL as ORDERCHAT_TEST_REDIS_URL; run
 // alone, this file starts its own with scripts/redis. Skipped (with the reason) only if
@@ -78,7 +79,7 @@ after(async () => {
   await b?.stop();
   if (ownRedis) stopRedis(ownRedis);
   if (tmp) {
-    for (const shared of ['shared', 'restart', 'kill', 'gap', 'presence-kill', 'presence-stop', 'limit']) dropPostgresDatabaseOf(join(tmp, shared));
+    for (const shared of ['shared', 'restart', 'kill', 'gap', 'return', 'overtake', 'presence-kill', 'presence-stop', 'limit']) dropPostgresDatabaseOf(join(tmp, shared));
     rmSync(tmp, { recursive: true, force: true });
   }
 });
@@ -116,7 +117,8 @@ async function joined(srv, tok, orderId) {
 /**
  * Two nodes (C and D) on a Redis of their own, which the test may stop and start again
  * (`dir`), and on database `name`; an order of ana (joined on C) and dan (joined on D).
- * Runs `use` with them, then stops the nodes and that Redis.
+ * Runs `use` with them (and `env`, the nodes' environment), then stops the nodes and
+ * that Redis.
  */
 async function withOwnRedis(name, extraEnv, use) {
   const dir = join(tmp, `redis-${name}`);
@@ -130,7 +132,7 @@ async function withOwnRedis(name, extraEnv, use) {
     await c.order(orderId, { [ana]: 'customer', [dan]: 'driver' });
     const onC = await joined(c, token(ana), orderId);
     const onD = await joined(d, token(dan, 'driver'), orderId);
-    await use({ dir, url, c, d, orderId, ana, dan, onC, onD });
+    await use({ dir, url, env, c, d, orderId, ana, dan, onC, onD });
   } finally {
     await c.stop();
     await d.stop();
@@ -268,6 +270,70 @@ clusterTest('with Redis down, a node that sees a gap in an order reads the missi
     assert.deepEqual(seqs(onD), [1, 2, 3, 4, 5], 'the client on D: not every message once, in seq order');
     moved.close();
     onD.close();
+  });
+});
+
+/** The kinds and seqs of the message events `socket` received for `orderId`, in arrival order. */
+const messageEvents = (socket, orderId) => socket.received
+  .filter((r) => ['new-message', 'message-updated', 'message-deleted'].includes(r.event) && r.payload.orderId === orderId)
+  .map((r) => `${r.event} ${r.payload.message.seq}`);
+
+clusterTest('messages sent on one node while Redis is down reach the clients on the other node once Redis is back, with no later message to reveal them: each once, in seq order', async () => {
+  await withOwnRedis('return', {}, async ({ dir, url, c, d, orderId, onC, onD }) => {
+    stopRedis(dir);
+    for (const node of [c, d]) {
+      await eventually(async () => (await node.http('GET', '/readyz')).body.redis === 'error', 'the node reports Redis down');
+    }
+    for (const [n, text] of [[1, 'one, on C alone'], [2, 'two, on C alone']]) {
+      const ack = await emitAck(onC, 'send-message', { orderId, message: text });
+      assert.equal(ack.ok, true, JSON.stringify(ack));
+      assert.equal(ack.message.seq, n);
+    }
+    await waitFor(onC, 'new-message', (e) => e.message.seq === 2);
+
+    // Redis comes back; nobody sends anything more.
+    assert.equal(startRedis(dir), url, 'Redis came back on another port');
+    await waitFor(onD, 'new-message', (e) => e.orderId === orderId && e.message.seq === 2, 30_000);
+    await settle();
+    const seqs = (socket) => received(socket, 'new-message', (e) => e.orderId === orderId).map((e) => e.message.seq);
+    assert.deepEqual(seqs(onD), [1, 2], 'the client on D: not every message once, in seq order');
+    assert.deepEqual(seqs(onC), [1, 2], 'the client on C: not every message once, in seq order');
+    await eventually(async () => /^orderchat_cluster_messages_filled_total [1-9]/m.test((await d.http('GET', '/metrics')).text),
+      'orderchat_cluster_messages_filled_total counts the messages read from the database');
+  });
+});
+
+clusterTest('a message edited and deleted at once while it waits behind a gap: every client on both nodes gets new-message before message-updated before message-deleted', async () => {
+  await withOwnRedis('overtake', {}, async ({ env, c, d, orderId, ana, onC, onD }) => {
+    // A third node on the same database but another Redis (the file's shared one): what
+    // it commits reaches neither C nor D through Redis, so it leaves a gap on both.
+    const e = await spawnServer({ ...env, ORDERCHAT_REDIS_URL: redisUrl });
+    try {
+      const at = token(ana);
+      assert.equal((await e.send(at, orderId, 'one, on a node C and D do not hear')).seq, 1);
+      // Seq 2 waits behind the gap on C and D until they read 1 from the database;
+      // meanwhile it is edited and deleted.
+      const sent = await emitAck(onC, 'send-message', { orderId, message: 'two, on C' });
+      assert.equal(sent.ok, true, JSON.stringify(sent));
+      assert.equal(sent.message.seq, 2);
+      const edited = await c.http('PATCH', `/api/chat/messages/${sent.message.id}`, at, { message: 'two, edited' });
+      assert.equal(edited.status, 200, edited.text);
+      const deleted = await c.http('DELETE', `/api/chat/messages/${sent.message.id}`, at);
+      assert.equal(deleted.status, 200, deleted.text);
+
+      for (const socket of [onC, onD]) {
+        await waitFor(socket, 'new-message', (ev) => ev.message.seq === 2, 15_000);
+        await waitFor(socket, 'message-deleted', (ev) => ev.message.id === sent.message.id, 15_000);
+      }
+      await settle();
+      for (const socket of [onC, onD]) {
+        assert.deepEqual(messageEvents(socket, orderId),
+          ['new-message 1', 'new-message 2', 'message-updated 2', 'message-deleted 2'],
+          `${socket.label}: a change reached the client before its message`);
+      }
+    } finally {
+      await e.stop();
+    }
   });
 });
 

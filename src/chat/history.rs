@@ -82,6 +82,12 @@ impl ChatService {
         Ok(order.last_seq)
     }
 
+    /// The last committed seq of each of `orders` (at most a few hundred per call), in
+    /// one read: how a node that was cut off from the others finds what it missed.
+    pub async fn committed_last_seqs(&self, orders: &[OrderId]) -> Result<Vec<(OrderId, Seq)>> {
+        self.store.last_seqs(orders).await
+    }
+
     /// Up to `limit` stored messages of an order just above `seq`, for the realtime layer
     /// to deliver those that did not reach this node in time. No access check: they go
     /// to the order's room, whose members were checked when they joined.

@@ -25,7 +25,7 @@ use serde_json::value::RawValue;
 use socketioxide_redis::drivers::Driver;
 use tokio::task::JoinHandle;
 
-use super::{Cluster, REDIS_TIMEOUT};
+use super::{Change, Cluster, REDIS_TIMEOUT};
 use crate::domain::{OrderId, Seq};
 
 /// The pub/sub channel of committed messages.
@@ -43,6 +43,10 @@ pub struct Outbound(Vec<u8>);
 pub trait Inbound: Send + Sync + 'static {
     /// Message `seq` of `order` as its node encoded the `new-message` payload.
     async fn new_message(&self, order: OrderId, seq: Seq, payload: Box<RawValue>);
+
+    /// An edit or a deletion of message `seq` of `order`, as its node encoded the
+    /// event's payload (`changes.rs`).
+    async fn message_changed(&self, order: OrderId, seq: Seq, change: Change, payload: Box<RawValue>);
 }
 
 impl Cluster {
@@ -90,7 +94,7 @@ impl Cluster {
     }
 }
 
-fn encode(node: &str, order: &OrderId, seq: Seq, payload: &str) -> Vec<u8> {
+pub(super) fn encode(node: &str, order: &OrderId, seq: Seq, payload: &str) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(node.len() + order.as_str().len() + payload.len() + 24);
     bytes.extend_from_slice(node.as_bytes());
     bytes.push(b'\n');
@@ -102,7 +106,7 @@ fn encode(node: &str, order: &OrderId, seq: Seq, payload: &str) -> Vec<u8> {
     bytes
 }
 
-fn decode(bytes: &[u8]) -> Option<(&str, OrderId, Seq, Box<RawValue>)> {
+pub(super) fn decode(bytes: &[u8]) -> Option<(&str, OrderId, Seq, Box<RawValue>)> {
     let text = std::str::from_utf8(bytes).ok()?;
     let mut parts = text.splitn(4, '\n');
     let node = parts.next()?;

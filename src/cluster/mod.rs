@@ -1,18 +1,23 @@
 //! Redis, for running several `orderchat serve` nodes as one (`ORDERCHAT_REDIS_URL`).
 //!
-//! Redis carries four things between nodes:
+//! Redis carries five things between nodes:
 //! - **Socket.IO traffic**, through `socketioxide-redis` (the adapter): every room
 //!   broadcast, user-room event and typing indicator a node emits is published once
 //!   and delivered by each node to its own connections. Built by [`Cluster::adapter`].
 //! - **New messages**, on the channel [`MESSAGES_CHANNEL`] (`messages.rs`): not through
 //!   the adapter, because every node must put the messages of an order, its own and the
-//!   others', back into `seq` order before its connections see them.
+//!   others', back into `seq` order before its connections see them. Edits and
+//!   deletions of messages go beside them, on [`CHANGES_CHANNEL`] (`changes.rs`), so
+//!   that a node hands them out only after the message they change.
 //! - **Order changes**, on the channel [`ORDERS_CHANNEL`]: a node that changed an
 //!   order's participants tells the others, which drop their cached copy of the order,
 //!   reload it from the shared database and take their own connections that lost access
 //!   out of the order's room (see `ChatService::order_changed_elsewhere`). This is our
 //!   own small message, not the adapter's: eviction needs each connection's identity,
 //!   which only the node holding the connection knows.
+//! - **Returns**, on the channel [`RETURNS_CHANNEL`] (`returns.rs`): a node that reaches
+//!   Redis again after an outage says so, since the others missed what it committed
+//!   meanwhile.
 //! - **Presence and connections per user** ([`presence`]): each node's connection
 //!   count per user, a heartbeat per node, and the set of users online anywhere, so a
 //!   `presence` event is announced once per real change, a node that dies takes its
@@ -42,7 +47,11 @@
 //! cached order, since it may have missed changes. What was broadcast during the
 //! outage did not reach the other nodes; their clients catch up with `sinceSeq`. New
 //! messages are the exception: a node that sees a gap in an order's seqs reads the
-//! missing ones from the shared database, so its clients get them in order anyway.
+//! missing ones from the shared database, so its clients get them in order anyway; and
+//! when its probe finds Redis back, or another node says it is back (`returns.rs`), it
+//! compares every order someone here has joined with the database's last seq (one read
+//! per few hundred orders) and delivers what it missed, even if no later message comes
+//! to reveal the gap (`realtime::spawn_outage_recovery`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -55,18 +64,23 @@ use redis::aio::ConnectionManagerConfig;
 use serde::{Deserialize, Serialize};
 use socketioxide::adapter::Emitter;
 use socketioxide_redis::{CustomRedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use crate::chat::{ChatService, Peers};
 use crate::domain::OrderId;
 
+mod changes;
 mod driver;
 mod messages;
 pub mod presence;
+mod returns;
 
+pub use changes::{CHANGES_CHANNEL, Change};
 pub use driver::ReconnectingDriver;
 pub use messages::{Inbound, MESSAGES_CHANNEL};
 pub use presence::ClusterPresence;
+pub use returns::RETURNS_CHANNEL;
 
 /// socketioxide's adapter when several nodes act as one.
 pub type ClusterAdapter = CustomRedisAdapter<Emitter, ReconnectingDriver>;
@@ -96,6 +110,9 @@ pub struct Cluster {
 #[derive(Default)]
 pub struct AdapterHealth {
     degraded: AtomicBool,
+    /// Wakes [`AdapterHealth::returned`] once per way back (a permit is kept if nobody
+    /// waits right then).
+    back: Notify,
 }
 
 impl AdapterHealth {
@@ -108,11 +125,29 @@ impl AdapterHealth {
         }
     }
 
-    /// Redis answers again: broadcasts go through it from now on.
-    fn recovered(&self) {
-        if self.degraded.swap(false, Ordering::Relaxed) {
+    /// Redis answers again: broadcasts go through it from now on. Returns whether it
+    /// had been down (then the other nodes are told, `returns.rs`).
+    fn recovered(&self) -> bool {
+        let was_down = self.degraded.swap(false, Ordering::Relaxed);
+        if was_down {
             tracing::info!("Redis reachable again: broadcasts reach every node");
+            self.back.notify_one();
         }
+        was_down
+    }
+
+    /// Another node announced that it reaches Redis again (`returns.rs`).
+    fn another_node_returned(&self) {
+        self.back.notify_one();
+    }
+
+    /// Waits until this node reaches Redis again after an outage, or another node
+    /// announces that it does: messages committed meanwhile were not published, or not
+    /// heard here (see `realtime::spawn_outage_recovery`). By then the adapter's
+    /// connection is back with its subscriptions, so what is published from now on
+    /// arrives.
+    pub async fn returned(&self) {
+        self.back.notified().await;
     }
 
     /// One atomic load: checked by every broadcast.
@@ -199,7 +234,9 @@ impl Cluster {
                 every_second.tick().await;
                 let up = match cluster.driver.ping().await {
                     Ok(()) => {
-                        cluster.health.recovered();
+                        if cluster.health.recovered() {
+                            cluster.announce_return().await;
+                        }
                         1.0
                     }
                     Err(err) => {
@@ -365,5 +402,27 @@ mod tests {
         assert!(health.is_degraded());
         health.recovered();
         assert!(!health.is_degraded());
+    }
+
+    #[tokio::test]
+    async fn the_way_back_wakes_whoever_waits_for_it_once() {
+        let health = AdapterHealth::default();
+        health.recovered();
+        let woken = tokio::time::timeout(Duration::from_millis(50), health.returned()).await;
+        assert!(woken.is_err(), "woken without an outage");
+
+        health.failed("(probe)", &"down");
+        health.recovered();
+        health.recovered();
+        tokio::time::timeout(Duration::from_secs(5), health.returned())
+            .await
+            .expect("the way back was not announced");
+        let again = tokio::time::timeout(Duration::from_millis(50), health.returned()).await;
+        assert!(again.is_err(), "one way back announced twice");
+
+        health.another_node_returned();
+        tokio::time::timeout(Duration::from_secs(5), health.returned())
+            .await
+            .expect("another node's way back was not announced");
     }
 }

@@ -5,7 +5,8 @@
 //! `new-message` goes its own way (`delivery.rs`): to this node's connections through
 //! each order's line, which keeps them in seq order and in step with joins; with several
 //! nodes, also once to Redis for the others (`cluster/messages.rs`), not through the
-//! adapter's broadcast.
+//! adapter's broadcast. `message-updated` and `message-deleted` follow it through the
+//! same lines (`cluster/changes.rs` between nodes), so none overtakes its message.
 
 use std::sync::Arc;
 
@@ -22,7 +23,7 @@ use super::namespace;
 use super::presence::Presence;
 use crate::access;
 use crate::chat::{Broadcaster, ChatService, Event};
-use crate::cluster::{AdapterHealth, Cluster, Inbound};
+use crate::cluster::{AdapterHealth, Change, Cluster, Inbound};
 use crate::domain::{Identity, Message, Order, OrderId, Seq, UserId, now_timestamp};
 
 pub struct SocketBroadcaster<A: Adapter> {
@@ -62,6 +63,10 @@ pub trait LiveOrders: Inbound {
 
     /// Forgets the lines of orders nobody on this node is in the room of.
     fn sweep(&self);
+
+    /// After a Redis outage: finds the lines behind the store (see
+    /// `Deliveries::recheck`) and returns how many; the gap filler delivers the rest.
+    async fn recheck(&self, chat: &ChatService) -> crate::error::Result<usize>;
 }
 
 #[async_trait]
@@ -79,6 +84,14 @@ impl<A: Adapter> Inbound for SocketBroadcaster<A> {
             )
             .await;
     }
+
+    async fn message_changed(&self, order: OrderId, seq: Seq, change: Change, payload: Box<RawValue>) {
+        let Some(io) = namespace(&self.io) else { return };
+        let room = io.local().within(order.room());
+        self.deliveries
+            .change(room, &self.health, &order, seq, change.event(), Frame::Encoded(payload))
+            .await;
+    }
 }
 
 #[async_trait]
@@ -92,6 +105,10 @@ impl<A: Adapter> LiveOrders for SocketBroadcaster<A> {
         let io = io.local();
         self.deliveries
             .sweep(|order| io.clone().within(order.room()).sockets().is_empty());
+    }
+
+    async fn recheck(&self, chat: &ChatService) -> crate::error::Result<usize> {
+        self.deliveries.recheck(chat).await
     }
 }
 
@@ -187,6 +204,39 @@ pub(super) fn message_payload(message: &Message) -> MessageEvent<'_> {
     }
 }
 
+impl<A: Adapter> SocketBroadcaster<A> {
+    /// An edit or a deletion: through the order's line on this node (after the message's
+    /// `new-message`), and with several nodes once to Redis for the others, which do the
+    /// same with theirs (`cluster/changes.rs`).
+    async fn message_changed(&self, io: BroadcastOperators<A>, change: Change, message: &Message) {
+        let (order, seq) = (&message.order_id, message.seq);
+        let payload = match serde_json::to_string(&message_payload(message)) {
+            Ok(payload) => payload,
+            Err(err) => {
+                metrics::counter!("orderchat_errors_total", "code" => "emit_failed", "transport" => "socket")
+                    .increment(1);
+                tracing::error!(%order, seq, error = %err, event = change.event(), "could not encode a message change");
+                return;
+            }
+        };
+        // While Redis is down, not even tried: the other nodes' clients see the change
+        // when they next read the message.
+        if let Some(cluster) = &self.cluster
+            && !self.health.is_degraded()
+            && let Err(err) = cluster.publish_change(order, seq, change, &payload).await
+        {
+            self.health.failed(change.event(), &err);
+        }
+        let Ok(raw) = RawValue::from_string(payload) else {
+            return;
+        };
+        let room = io.local().within(order.room());
+        self.deliveries
+            .change(room, &self.health, order, seq, change.event(), Frame::Encoded(raw))
+            .await;
+    }
+}
+
 /// Takes out of the order's room every connection that may no longer see the order,
 /// and tells those who stay which users left.
 ///
@@ -223,24 +273,8 @@ impl<A: Adapter> Broadcaster for SocketBroadcaster<A> {
         let Some(io) = namespace(&self.io) else { return };
         let health = &*self.health;
         match event {
-            Event::MessageUpdated(message) => {
-                emit_to(
-                    health,
-                    io.to(message.order_id.room()),
-                    "message-updated",
-                    &message_payload(&message),
-                )
-                .await
-            }
-            Event::MessageDeleted(message) => {
-                emit_to(
-                    health,
-                    io.to(message.order_id.room()),
-                    "message-deleted",
-                    &message_payload(&message),
-                )
-                .await
-            }
+            Event::MessageUpdated(message) => self.message_changed(io, Change::Updated, &message).await,
+            Event::MessageDeleted(message) => self.message_changed(io, Change::Deleted, &message).await,
             Event::OrderUpdated { order_id, update } => {
                 let payload = json!({ "orderId": order_id, "update": update, "timestamp": now_timestamp() });
                 emit_to(health, io.to(order_id.room()), "order-updated", &payload).await

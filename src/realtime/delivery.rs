@@ -26,6 +26,17 @@
 //! the join first reads those from the store and delivers them to the room
 //! ([`Deliveries::bring_up`]), so they do not reach the client again after it joins.
 //!
+//! `message-updated` and `message-deleted` go through the line too (`delivery/changes.rs`):
+//! one for a message the line has not delivered yet (held behind a gap, or another
+//! node's message still on its way) waits in the line until that message has gone out,
+//! so no connection hears of a change to a message before the message itself.
+//!
+//! After a Redis outage ([`Deliveries::recheck`]): what other nodes committed meanwhile
+//! never arrives, and no later message may come to reveal the gap. So when Redis is back
+//! every line is compared with the order's last committed seq (one store read per
+//! `RECHECK_BATCH` orders, not one per order), and a line that is behind has that gap
+//! filled at once by the gap filler, like any other.
+//!
 //! A new line does not know where it starts. The join that made it joins the room, then
 //! reads the order's last committed seq `L`: messages up to `L` are in the database, so
 //! its catch-up returns them, and the line delivers from `L + 1` on. Messages that
@@ -49,6 +60,7 @@ use socketioxide::adapter::Adapter;
 use socketioxide::operators::BroadcastOperators;
 use tokio::sync::{Mutex, Notify};
 
+use self::changes::{HeldChange, release_changes};
 use super::broadcast::{emit_to, message_payload};
 use super::namespace;
 use super::reorder::{GAP_WAIT, Offer, Reorder};
@@ -58,6 +70,9 @@ use crate::domain::{Message, OrderId, Seq};
 
 /// The most messages one store read fills a gap with.
 const FILL_BATCH: i64 = 200;
+
+/// The most orders whose last seq one store read looks up after an outage.
+const RECHECK_BATCH: usize = 500;
 
 /// A `new-message` payload: a message of this node's commit feed or of the store,
 /// serialised when it is sent, or one a node already encoded once for every node
@@ -103,6 +118,9 @@ impl Serialize for Incoming<'_> {
 
 struct Line {
     reorder: Reorder<Frame>,
+    /// Edits and deletions of messages not delivered yet, in arrival order: each goes
+    /// out once its message has.
+    changes: Vec<HeldChange>,
     /// The last seq before the line's first delivery (set by the join that started it):
     /// the catch-up bound of every connection that joined before the start was known.
     started: Option<Seq>,
@@ -172,6 +190,27 @@ impl Deliveries {
         }
     }
 
+    /// After a Redis outage: compares every line with its order's last committed seq in
+    /// the store and hands the lines that are behind to the gap filler, which reads and
+    /// delivers the missing messages at once. Returns how many lines were behind.
+    pub async fn recheck(&self, chat: &ChatService) -> crate::error::Result<usize> {
+        let orders: Vec<OrderId> = self.lines.iter().map(|line| line.key().clone()).collect();
+        let mut behind = 0;
+        for batch in orders.chunks(RECHECK_BATCH) {
+            for (order, last_seq) in chat.committed_last_seqs(batch).await? {
+                let Some(shared) = self.lines.get(&order).map(|line| line.clone()) else {
+                    continue;
+                };
+                let mut line = shared.lock().await;
+                if !line.retired && line.reorder.behind_store(last_seq) {
+                    behind += 1;
+                    self.note_gap(&order);
+                }
+            }
+        }
+        Ok(behind)
+    }
+
     /// Joins a connection to the order's room at the order's ordering point and says
     /// where its catch-up ends; `None` if it was in the room already. `join` joins it
     /// unless it is in already (and says which). Call with the order's membership lock
@@ -225,7 +264,7 @@ impl Deliveries {
         }
         let filled = offer_stored(&mut line, &room, health, stored).await;
         metrics::counter!("orderchat_cluster_messages_filled_total").increment(filled);
-        if line.reorder.held() == 0 {
+        if !line.reorder.pending() {
             self.gap_closed(order);
         }
     }
@@ -247,6 +286,9 @@ impl Deliveries {
         }
         line.started = Some(last_seq);
         line.reorder.start(last_seq);
+        // Changes to messages up to the start are in the joining connections' catch-up,
+        // which is read after this.
+        line.changes.retain(|change| change.seq > last_seq);
         send_ready(&mut line, &room, health).await;
         if line.reorder.held() > 0 {
             self.note_gap(order);
@@ -317,7 +359,7 @@ impl Deliveries {
             match line.reorder.gap(Instant::now(), GAP_WAIT) {
                 Some(gap) if !line.retired => gap,
                 _ => {
-                    if line.retired || line.reorder.held() == 0 {
+                    if line.retired || !line.reorder.pending() {
                         self.gap_closed(order);
                     }
                     return;
@@ -355,7 +397,7 @@ impl Deliveries {
         if filled > 0 {
             tracing::debug!(%order, filled, "messages that did not arrive in time were read from the store");
         }
-        if line.reorder.held() == 0 {
+        if !line.reorder.pending() {
             self.gap_closed(order);
         }
     }
@@ -397,6 +439,7 @@ impl Deliveries {
 fn new_line() -> SharedLine {
     Arc::new(Mutex::new(Line {
         reorder: Reorder::new(None),
+        changes: Vec::new(),
         started: None,
         retired: false,
     }))
@@ -426,15 +469,20 @@ async fn offer_stored<A: Adapter>(
     filled
 }
 
-/// Sends every held message that is next in line.
+/// Sends every held message that is next in line, each followed by the changes that
+/// waited for it.
 async fn send_ready<A: Adapter>(line: &mut Line, room: &BroadcastOperators<A>, health: &AdapterHealth) {
+    release_changes(line, room, health).await;
     while let Some(frame) = line.reorder.pop_ready() {
         send(room, health, &frame).await;
+        release_changes(line, room, health).await;
     }
 }
 
 /// How often the gap filler looks again while some gap is open.
 pub const GAP_CHECK: Duration = Duration::from_millis(50);
+
+mod changes;
 
 #[cfg(test)]
 mod tests;

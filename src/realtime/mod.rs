@@ -144,6 +144,35 @@ pub fn spawn_gap_filler(app: AppState) -> JoinHandle<()> {
     })
 }
 
+/// Several nodes: whenever this node finds Redis back after an outage, or another node
+/// says it is back (`cluster/returns.rs`), finds the orders whose line missed messages
+/// committed meanwhile (they never arrived here, and no later one may come to reveal
+/// the gap) and hands them to the gap filler. Retries every second while the database
+/// does not answer. Nothing on a single node. Aborted at shutdown.
+pub fn spawn_outage_recovery(app: AppState) -> Option<JoinHandle<()>> {
+    app.cluster.as_ref()?;
+    Some(tokio::spawn(async move {
+        loop {
+            app.realtime.health.returned().await;
+            loop {
+                match app.realtime.live.recheck(&app.chat).await {
+                    Ok(behind) => {
+                        tracing::info!(
+                            behind,
+                            "Redis back: orders that missed messages meanwhile read them from the database"
+                        );
+                        break;
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, "could not look for messages missed while Redis was down: trying again");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        }
+    }))
+}
+
 impl Realtime {
     /// Sets the connection and room gauges of this node (called when `/metrics` is
     /// scraped, so counting rooms costs nothing between scrapes).

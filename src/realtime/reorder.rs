@@ -13,6 +13,11 @@
 //! over those the store no longer has. Memory is bounded: at most [`MAX_HELD`] messages
 //! are held; past that, arrivals are refused ([`Offer::Full`]) and the gap is reported
 //! at once — refused messages are read back from the store like any other gap.
+//!
+//! A gap can also have nothing after it: messages another node committed while Redis
+//! was down never arrive, and no later one may come to reveal them. A node that finds
+//! (by asking the store, `delivery.rs`) that an order has more than it delivered says
+//! so with [`Reorder::behind_store`], and [`Reorder::gap`] reports those seqs at once.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -46,6 +51,9 @@ pub struct Reorder<P> {
     held: BTreeMap<Seq, (Instant, P)>,
     /// Set when an arrival was refused: the gap is reported without waiting.
     overflowed: bool,
+    /// The store is known to hold the order's messages up to this seq: those from
+    /// `next` up to it are a gap reported without waiting (see [`Reorder::behind_store`]).
+    stored_up_to: Option<Seq>,
 }
 
 impl<P> Default for Reorder<P> {
@@ -61,6 +69,7 @@ impl<P> Reorder<P> {
             next,
             held: BTreeMap::new(),
             overflowed: false,
+            stored_up_to: None,
         }
     }
 
@@ -72,6 +81,28 @@ impl<P> Reorder<P> {
     /// How many messages wait behind a gap.
     pub fn held(&self) -> usize {
         self.held.len()
+    }
+
+    /// Whether a gap is open: messages held, or seqs the store has that were not
+    /// delivered yet.
+    pub fn pending(&self) -> bool {
+        !self.held.is_empty() || self.behind()
+    }
+
+    /// The store holds the order's messages up to `last_seq`; returns whether this line
+    /// has not delivered them all (then [`Reorder::gap`] reports the rest at once).
+    /// Nothing for a line that does not know where it starts: its start is read later.
+    pub fn behind_store(&mut self, last_seq: Seq) -> bool {
+        let Some(next) = self.next else { return false };
+        if last_seq < next {
+            return false;
+        }
+        self.stored_up_to = self.stored_up_to.max(Some(last_seq));
+        true
+    }
+
+    fn behind(&self) -> bool {
+        matches!((self.next, self.stored_up_to), (Some(next), Some(last)) if last >= next)
     }
 
     /// Sets where delivery starts: everything up to `last_seq` is another path's to
@@ -130,16 +161,19 @@ impl<P> Reorder<P> {
     }
 
     /// The missing seqs (first, last) before the first held message, once that message
-    /// has waited `wait` (at once after an overflow); `None` if there is no such gap or
-    /// it is young.
+    /// has waited `wait` (at once after an overflow or when the store is known to have
+    /// them), or up to what the store is known to have when nothing is held; `None` if
+    /// there is no such gap or it is young.
     pub fn gap(&self, now: Instant, wait: Duration) -> Option<(Seq, Seq)> {
         let next = self.next?;
-        let (&first, (arrived, _)) = self.held.first_key_value()?;
+        let Some((&first, (arrived, _))) = self.held.first_key_value() else {
+            return self.behind().then(|| (next, self.stored_up_to.unwrap_or(next)));
+        };
         if first <= next {
             return None;
         }
         let old = now.saturating_duration_since(*arrived) >= wait;
-        (old || self.overflowed).then_some((next, first - 1))
+        (old || self.overflowed || self.behind()).then_some((next, first - 1))
     }
 
     /// Gives up on every seq below `seq` (the store does not have them). Then call
@@ -263,6 +297,34 @@ mod tests {
         assert_eq!(ready(&mut buffer).len(), MAX_HELD);
         assert_eq!(buffer.next(), Some(beyond));
         assert_eq!(buffer.gap(ms(0), GAP_WAIT), None);
+    }
+
+    #[test]
+    fn seqs_the_store_has_but_nobody_sent_are_a_gap_at_once() {
+        let mut buffer: Reorder<&str> = Reorder::new(Some(4));
+        assert!(!buffer.behind_store(3), "behind with everything delivered");
+        assert!(!buffer.pending());
+        assert!(buffer.behind_store(6));
+        assert!(buffer.pending());
+        assert_eq!(buffer.gap(ms(0), GAP_WAIT), Some((4, 6)), "nothing is held: no wait");
+
+        // The store had 4 and 6 (5 is gone): after them nothing is pending.
+        assert_eq!(buffer.offer(4, "four", at(0)), Offer::Deliver("four"));
+        assert_eq!(buffer.offer(6, "six", at(0)), Offer::Held);
+        assert_eq!(
+            buffer.gap(ms(0), GAP_WAIT),
+            Some((5, 5)),
+            "a young hold waits for nothing"
+        );
+        buffer.skip_to(6);
+        assert_eq!(ready(&mut buffer), ["six"]);
+        assert!(!buffer.pending());
+        assert_eq!(buffer.gap(ms(10_000), GAP_WAIT), None);
+
+        assert!(
+            !Reorder::<&str>::new(None).behind_store(9),
+            "a line that does not know its start reads it later"
+        );
     }
 
     #[test]

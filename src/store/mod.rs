@@ -199,6 +199,10 @@ pub trait Store: Send + Sync + 'static {
 
     async fn order(&self, id: &OrderId) -> Result<Option<Order>>;
 
+    /// The last committed seq of each of `orders` that exists, in one query (callers
+    /// batch: at most a few hundred ids per call).
+    async fn last_seqs(&self, orders: &[OrderId]) -> Result<Vec<(OrderId, Seq)>>;
+
     /// The orders a user participates in, with their status.
     async fn orders_of(&self, user: &UserId) -> Result<Vec<(OrderId, Option<String>)>>;
 

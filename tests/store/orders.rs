@@ -143,3 +143,29 @@ pub(crate) async fn the_chat_list_shows_recent_activity_first_with_unread_counts
     let newest = staff.items.iter().find(|c| c.order.id == order("c-new")).unwrap();
     assert_eq!(newest.unread_count, 2);
 }
+
+pub(crate) async fn last_seqs_of_many_orders_come_in_one_read(db: &TestDb) {
+    let store = db.node().await;
+    for id in ["ls-a", "ls-b", "ls-c"] {
+        add_order(&*store, id, &["u"]).await;
+    }
+    for (id, count) in [("ls-a", 3), ("ls-c", 1)] {
+        for n in 0..count {
+            store
+                .insert_message(text_from("u", id, &format!("m{n}"), None))
+                .await
+                .unwrap();
+        }
+    }
+    let mut last = store
+        .last_seqs(&[order("ls-a"), order("ls-b"), order("ls-c"), order("ls-unknown")])
+        .await
+        .unwrap();
+    last.sort();
+    assert_eq!(
+        last,
+        [(order("ls-a"), 3), (order("ls-b"), 0), (order("ls-c"), 1)],
+        "an unknown order is left out"
+    );
+    assert!(store.last_seqs(&[]).await.unwrap().is_empty());
+}

@@ -225,3 +225,93 @@ async fn a_line_behind_a_joining_client_is_brought_up_from_the_store_before_it_j
     };
     assert_eq!(seq, 2, "the client would get 1 and 2 again");
 }
+
+impl Node {
+    async fn change(&self, seq: Seq) {
+        let raw = RawValue::from_string(format!(r#"{{"seq":{seq},"deleted":true}}"#)).unwrap();
+        self.deliveries
+            .change(
+                self.room(),
+                &self.health,
+                &self.order,
+                seq,
+                "message-deleted",
+                Frame::Encoded(raw),
+            )
+            .await;
+    }
+
+    /// The seqs of the changes the order's line holds back, in arrival order.
+    async fn held_changes(&self) -> Vec<Seq> {
+        let line = self.deliveries.lines.get(&self.order).unwrap().clone();
+        let line = line.lock().await;
+        line.changes.iter().map(|change| change.seq).collect()
+    }
+}
+
+#[tokio::test]
+async fn a_change_waits_in_the_line_until_its_message_has_gone_out() {
+    let node = Node::new();
+    let Some(Entered::Starting(line)) = node.join().await else {
+        panic!()
+    };
+    // Before the start is known: held; a change to a message in the joiner's catch-up
+    // (up to the start) is dropped at the start, one to a later message waits.
+    node.change(2).await;
+    node.change(4).await;
+    assert_eq!(node.held_changes().await, [2, 4]);
+    node.start(line, 2).await;
+    assert_eq!(node.held_changes().await, [4]);
+
+    // 4 arrives ahead of 3 (held behind the gap): its change still waits.
+    node.deliver(4).await;
+    node.change(4).await;
+    assert_eq!(node.held_changes().await, [4, 4]);
+    node.deliver(3).await;
+    assert_eq!(node.delivered().await, Some(4));
+    assert_eq!(
+        node.held_changes().await,
+        Vec::<Seq>::new(),
+        "released with their message"
+    );
+
+    // A change to a message already delivered goes out at once.
+    node.change(3).await;
+    assert_eq!(node.held_changes().await, Vec::<Seq>::new());
+}
+
+#[tokio::test]
+async fn after_an_outage_a_line_behind_the_store_is_filled_without_a_later_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::new();
+    let chat = chat_with_messages(dir.path(), &node.order, 3).await;
+    let Some(Entered::Starting(line)) = node.join().await else {
+        panic!()
+    };
+    node.start(line, 1).await;
+    // 2 and 3 were committed on another node while Redis was down: nothing arrives.
+    node.deliveries.fill_gaps(&node.io, &node.health, &chat).await;
+    assert_eq!(node.delivered().await, Some(1));
+
+    // 3 was edited meanwhile; the change came through once Redis was back.
+    node.change(3).await;
+    assert_eq!(
+        node.deliveries.recheck(&chat).await.unwrap(),
+        1,
+        "the line behind was not found"
+    );
+    node.deliveries.fill_gaps(&node.io, &node.health, &chat).await;
+    assert_eq!(
+        node.delivered().await,
+        Some(3),
+        "2 and 3 were not read from the store at once"
+    );
+    assert_eq!(node.held_changes().await, Vec::<Seq>::new());
+    assert!(
+        node.deliveries.gapped.lock().unwrap().is_empty(),
+        "a closed gap is still watched"
+    );
+
+    // Up to date: nothing to do.
+    assert_eq!(node.deliveries.recheck(&chat).await.unwrap(), 0);
+}

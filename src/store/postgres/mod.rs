@@ -219,6 +219,21 @@ impl Store for PostgresStore {
         }
     }
 
+    async fn last_seqs(&self, orders: &[OrderId]) -> Result<Vec<(OrderId, Seq)>> {
+        if orders.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<&str> = orders.iter().map(OrderId::as_str).collect();
+        let rows: Vec<(String, i64)> = sqlx::query_as("SELECT id, last_seq FROM orders WHERE id = ANY($1)")
+            .bind(ids)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, seq)| (OrderId::from_trusted(id), seq))
+            .collect())
+    }
+
     async fn orders_of(&self, user: &UserId) -> Result<Vec<(OrderId, Option<String>)>> {
         let rows: Vec<(String, Option<String>)> = sqlx::query_as(
             "SELECT p.order_id, o.status FROM order_participants p JOIN orders o ON o.id = p.order_id \

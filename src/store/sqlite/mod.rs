@@ -240,6 +240,23 @@ impl Store for SqliteStore {
         }
     }
 
+    async fn last_seqs(&self, orders: &[OrderId]) -> Result<Vec<(OrderId, Seq)>> {
+        if orders.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut query = QueryBuilder::<Sqlite>::new("SELECT id, last_seq FROM orders WHERE id IN (");
+        let mut ids = query.separated(", ");
+        for order in orders {
+            ids.push_bind(order.as_str().to_owned());
+        }
+        query.push(")");
+        let rows: Vec<(String, i64)> = query.build_query_as().fetch_all(&self.pool).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, seq)| (OrderId::from_trusted(id), seq))
+            .collect())
+    }
+
     async fn orders_of(&self, user: &UserId) -> Result<Vec<(OrderId, Option<String>)>> {
         let rows: Vec<(String, Option<String>)> = sqlx::query_as(
             "SELECT p.order_id, o.status FROM order_participants p JOIN orders o ON o.id = p.order_id \

@@ -1,0 +1,121 @@
+//! This node's new messages on their way to the other nodes: a queue and the one task
+//! that publishes it to [`MESSAGES_CHANNEL`], pipelined.
+//!
+//! Why a task of its own: the publisher (`ChatService::spawn_publisher`) used to await
+//! one `PUBLISH` per message before it took the next, so a node sent at most one
+//! message per Redis round trip, whatever its CPU could do. Now the publisher queues
+//! each message and goes on; this task takes everything queued (up to [`MAX_BATCH`])
+//! and writes it as one pipeline, so every round trip carries what was committed while
+//! the previous one was in flight.
+//!
+//! What stays as it was:
+//! - **Commit order.** One task, one pipeline at a time, in queue order, on one
+//!   connection: Redis receives a node's messages in the order they were committed, so
+//!   the other nodes' reorder lines (`realtime/reorder.rs`) see no more disorder than
+//!   before.
+//! - **The sender's answer** waits for Redis, as it did: each message carries the
+//!   answer to its sender, called once the pipeline that holds it was taken by Redis
+//!   (or failed, or timed out): an acknowledged message has been handed to Redis, which
+//!   queues a message for every subscribed node before it replies to the `PUBLISH`.
+//! - **Redis down.** A pipeline waits at most [`REDIS_TIMEOUT`]; its failure marks the
+//!   node degraded (`AdapterHealth`), and while it is degraded nothing is tried: what is
+//!   queued is answered and dropped at once, and the other nodes fill the gap from the
+//!   database when they notice it.
+//!
+//! Memory is bounded: at most [`OUTBOX_CAPACITY`] messages wait. A message that finds
+//! the queue full is not published (it is counted as `outbox_full` in
+//! `orderchat_cluster_errors_total`, and its sender is answered at once): the publisher
+//! never waits on Redis, and the other nodes read that message from the database like
+//! any other gap. That takes Redis slower than [`MAX_BATCH`] messages per
+//! [`REDIS_TIMEOUT`].
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TrySendError;
+
+use super::messages::{MESSAGES_CHANNEL, Outbound};
+use super::{AdapterHealth, REDIS_TIMEOUT, ReconnectingDriver};
+use crate::chat::Answer;
+
+/// The most messages waiting for Redis (see the module doc for what happens past it).
+const OUTBOX_CAPACITY: usize = 8_192;
+
+/// The most messages in one pipeline: keeps one write (and the reply Redis buffers for
+/// it) to a few hundred KiB at most.
+const MAX_BATCH: usize = 512;
+
+struct Queued {
+    message: Outbound,
+    answer: Answer,
+}
+
+/// The queue of this node's messages for the other nodes (its task ends when the queue
+/// is dropped, once it has published what was queued).
+pub struct Outbox {
+    queue: mpsc::Sender<Queued>,
+    /// Set by the first message that found the queue full, cleared by the next
+    /// pipeline Redis takes: the overflow is logged once, not per message.
+    overflowing: Arc<AtomicBool>,
+}
+
+impl Outbox {
+    pub fn spawn(driver: ReconnectingDriver, health: Arc<AdapterHealth>) -> Self {
+        let (queue, queued) = mpsc::channel(OUTBOX_CAPACITY);
+        let overflowing = Arc::new(AtomicBool::new(false));
+        tokio::spawn(publish_queued(queued, driver, health, overflowing.clone()));
+        Self { queue, overflowing }
+    }
+
+    /// Queues `message` behind every message queued before it; `answer` is called once
+    /// Redis took it, gave up on it, or (queue full) at once.
+    pub fn push(&self, message: Outbound, answer: Answer) {
+        let queued = Queued { message, answer };
+        match self.queue.try_send(queued) {
+            Ok(()) => {}
+            Err(TrySendError::Full(queued)) => {
+                metrics::counter!("orderchat_cluster_errors_total", "kind" => "outbox_full").increment(1);
+                if !self.overflowing.swap(true, Ordering::Relaxed) {
+                    tracing::error!(
+                        capacity = OUTBOX_CAPACITY,
+                        "Redis does not keep up with this node's messages: some are not published \
+                         (the other nodes read them from the database)"
+                    );
+                }
+                (queued.answer)();
+            }
+            // The task is gone only if it panicked: the sender still deserves its answer.
+            Err(TrySendError::Closed(queued)) => (queued.answer)(),
+        }
+    }
+}
+
+/// The outbox's task: publishes what is queued, one pipeline at a time, until the queue
+/// is closed and empty.
+async fn publish_queued(
+    mut queued: mpsc::Receiver<Queued>,
+    driver: ReconnectingDriver,
+    health: Arc<AdapterHealth>,
+    overflowing: Arc<AtomicBool>,
+) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while queued.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        // While Redis is down, not even tried: the other nodes fill the gap from the
+        // database when they notice it, and the probe says when Redis is back.
+        if !health.is_degraded() {
+            let publish = driver.publish_all(MESSAGES_CHANNEL, batch.iter().map(|queued| queued.message.bytes()));
+            match tokio::time::timeout(REDIS_TIMEOUT, publish).await {
+                Ok(Ok(())) => {
+                    metrics::counter!("orderchat_cluster_messages_published_total").increment(batch.len() as u64);
+                    overflowing.store(false, Ordering::Relaxed);
+                }
+                Ok(Err(err)) => health.failed("new-message", &err),
+                Err(_) => health.failed("new-message", &format!("no answer within {REDIS_TIMEOUT:?}")),
+            }
+        }
+        for queued in batch.drain(..) {
+            (queued.answer)();
+        }
+    }
+}

@@ -119,3 +119,122 @@ async fn publish_queued(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use async_trait::async_trait;
+    use serde_json::value::RawValue;
+
+    use super::super::{Cluster, Inbound};
+    use super::*;
+    use crate::domain::{OrderId, Seq};
+
+    /// What node B's listener heard: (order, seq) in arrival order.
+    struct Heard(mpsc::UnboundedSender<(String, Seq)>);
+
+    #[async_trait]
+    impl Inbound for Heard {
+        async fn new_message(&self, order: OrderId, seq: Seq, _: Box<RawValue>) {
+            let _ = self.0.send((order.as_str().to_owned(), seq));
+        }
+    }
+
+    fn answered_into(answers: &Arc<Mutex<Vec<Seq>>>, seq: Seq) -> Answer {
+        let answers = answers.clone();
+        Box::new(move || answers.lock().unwrap().push(seq))
+    }
+
+    #[tokio::test]
+    async fn a_burst_reaches_the_other_node_in_queue_order_and_every_sender_is_answered_in_order() {
+        let Ok(url) = std::env::var("ORDERCHAT_TEST_REDIS_URL") else {
+            eprintln!("skipped: ORDERCHAT_TEST_REDIS_URL is not set (scripts/test sets it)");
+            return;
+        };
+        let a = Arc::new(
+            Cluster::connect(&url, Arc::new(AdapterHealth::default()))
+                .await
+                .unwrap(),
+        );
+        let b = Arc::new(
+            Cluster::connect(&url, Arc::new(AdapterHealth::default()))
+                .await
+                .unwrap(),
+        );
+        let (heard, mut on_b) = mpsc::unbounded_channel();
+        let _listener = b.spawn_message_listener(Arc::new(Heard(heard))).await.unwrap();
+        let order = OrderId::parse(&format!("order-{}", uuid::Uuid::now_v7().simple())).unwrap();
+
+        // Far more than one pipeline, all queued before the first reply can come back.
+        let total = 3 * MAX_BATCH as Seq + 7;
+        let answers = Arc::new(Mutex::new(Vec::new()));
+        for seq in 1..=total {
+            let message = a.outbound_message(&order, seq, r#"{"m":1}"#);
+            a.queue_message(message, answered_into(&answers, seq));
+        }
+
+        let mut seqs = Vec::new();
+        while (seqs.len() as Seq) < total {
+            let next = tokio::time::timeout(Duration::from_secs(10), on_b.recv()).await;
+            let (got, seq) = next.expect("node B stopped hearing node A's messages").unwrap();
+            if got == order.as_str() {
+                seqs.push(seq);
+            }
+        }
+        let expected: Vec<Seq> = (1..=total).collect();
+        assert_eq!(seqs, expected, "node B heard node A's messages out of queue order");
+        // Each answer follows its message's pipeline reply, in queue order.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while (answers.lock().unwrap().len() as Seq) < total {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "some senders were never answered"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(*answers.lock().unwrap(), expected);
+    }
+
+    #[tokio::test]
+    async fn while_redis_counts_as_down_a_message_is_answered_at_once_and_not_published() {
+        let Ok(url) = std::env::var("ORDERCHAT_TEST_REDIS_URL") else {
+            eprintln!("skipped: ORDERCHAT_TEST_REDIS_URL is not set (scripts/test sets it)");
+            return;
+        };
+        let health = Arc::new(AdapterHealth::default());
+        let a = Arc::new(Cluster::connect(&url, health.clone()).await.unwrap());
+        let b = Arc::new(
+            Cluster::connect(&url, Arc::new(AdapterHealth::default()))
+                .await
+                .unwrap(),
+        );
+        let (heard, mut on_b) = mpsc::unbounded_channel();
+        let _listener = b.spawn_message_listener(Arc::new(Heard(heard))).await.unwrap();
+        let order = OrderId::parse(&format!("order-{}", uuid::Uuid::now_v7().simple())).unwrap();
+        let answers = Arc::new(Mutex::new(Vec::new()));
+
+        health.failed("test", &"down");
+        a.queue_message(a.outbound_message(&order, 1, "{}"), answered_into(&answers, 1));
+        assert_eq!(
+            *answers.lock().unwrap(),
+            vec![1],
+            "the sender waited while Redis was down"
+        );
+
+        // Back up: the next message goes out, and it is the first one node B hears.
+        health.recovered();
+        a.queue_message(a.outbound_message(&order, 2, "{}"), answered_into(&answers, 2));
+        loop {
+            let next = tokio::time::timeout(Duration::from_secs(10), on_b.recv()).await;
+            let (got, seq) = next
+                .expect("node B never heard the message sent after Redis was back")
+                .unwrap();
+            if got == order.as_str() {
+                assert_eq!(seq, 2, "a message queued while Redis was down was published");
+                break;
+            }
+        }
+    }
+}

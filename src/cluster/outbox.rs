@@ -22,12 +22,14 @@
 //!   queued is answered and dropped at once, and the other nodes fill the gap from the
 //!   database when they notice it.
 //!
-//! Memory is bounded: at most [`OUTBOX_CAPACITY`] messages wait. A message that finds
-//! the queue full is not published (it is counted as `outbox_full` in
+//! Memory is bounded: at most [`OUTBOX_CAPACITY`] messages wait (a few MiB for chat
+//! lines; up to ~130 MiB if all were 4,000 four-byte characters, the default limit).
+//! A message that finds the queue full is not published (it is counted as `outbox_full` in
 //! `orderchat_cluster_errors_total`, and its sender is answered at once): the publisher
 //! never waits on Redis, and the other nodes read that message from the database like
-//! any other gap. That takes Redis slower than [`MAX_BATCH`] messages per
-//! [`REDIS_TIMEOUT`].
+//! any other gap. The queue fills only while Redis answers but more slowly than the
+//! node commits (one pipeline of at most [`MAX_BATCH`] per round trip): a pipeline
+//! without an answer within [`REDIS_TIMEOUT`] marks Redis down, which empties it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -42,8 +44,8 @@ use crate::chat::Answer;
 /// The most messages waiting for Redis (see the module doc for what happens past it).
 const OUTBOX_CAPACITY: usize = 8_192;
 
-/// The most messages in one pipeline: keeps one write (and the reply Redis buffers for
-/// it) to a few hundred KiB at most.
+/// The most messages in one pipeline: keeps one write (and the replies Redis buffers for
+/// it) small, a few hundred KiB for chat lines.
 const MAX_BATCH: usize = 512;
 
 struct Queued {
@@ -85,7 +87,8 @@ impl Outbox {
                 }
                 (queued.answer)();
             }
-            // The task is gone only if it panicked: the sender still deserves its answer.
+            // The task is gone only if it panicked or the runtime is shutting down: the
+            // sender still deserves its answer.
             Err(TrySendError::Closed(queued)) => (queued.answer)(),
         }
     }

@@ -4,7 +4,8 @@
 // (SQLite's file locking makes two local writers safe). Clients
 // on node A and node B in one order hear each other's messages (in seq order, also with
 // 20 senders on three nodes writing at once, and a reader reconnecting mid-flow gets
-// each message exactly once), typing,
+// each message exactly once; a burst from one node reaches Redis in commit order, each
+// message published once before its ack, with no gap for the other node to fill), typing,
 // read receipts, presence, unread counts and notifications; a participant removed on
 // node A loses the room on node B at once; /readyz reports Redis. Presence is
 // cluster-wide: one `online` at a user's first connection on any node, one `offline`
@@ -23,6 +24,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { connect as tcpConnect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -140,6 +143,70 @@ async function withOwnRedis(name, extraEnv, use) {
   }
 }
 
+/** A counter of `srv`'s /metrics (0 while it has not appeared). */
+async function counterOf(srv, name) {
+  const text = (await srv.http('GET', '/metrics')).text;
+  const m = new RegExp(`^${name} (\\d+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
+/**
+ * A subscriber of its own on the nodes' message channel (`orderchat-messages`), as a
+ * node's listener sees it: `seqsOf(orderId)` are the seqs published for the order, in
+ * the order Redis delivered them. A plain RESP2 connection: every item on it after
+ * SUBSCRIBE is `[kind, channel, payload]`, the payload `node \n seq \n orderId \n json`.
+ */
+async function tapMessages(url) {
+  const { hostname, port, protocol } = new URL(url);
+  const socket = protocol === 'rediss:'
+    ? tlsConnect({ host: hostname, port: Number(port), rejectUnauthorized: false })
+    : tcpConnect({ host: hostname, port: Number(port) });
+  const published = [];
+  let buffer = Buffer.alloc(0);
+  let subscribed;
+  const ready = new Promise((res, rej) => { subscribed = res; socket.once('error', rej); });
+  // One RESP value at `at`: [value, next offset], or null while it is incomplete.
+  const parse = (at) => {
+    const eol = buffer.indexOf('\r\n', at);
+    if (eol < 0) return null;
+    const head = buffer.toString('latin1', at, eol);
+    const body = eol + 2;
+    if (head[0] === '*') {
+      const items = [];
+      let next = body;
+      for (let i = 0; i < Number(head.slice(1)); i += 1) {
+        const item = parse(next);
+        if (!item) return null;
+        items.push(item[0]);
+        next = item[1];
+      }
+      return [items, next];
+    }
+    if (head[0] === '$') {
+      const end = body + Number(head.slice(1));
+      return buffer.length < end + 2 ? null : [buffer.subarray(body, end), end + 2];
+    }
+    return [head.slice(1), body]; // +simple, :integer, -error
+  };
+  socket.on('data', (chunk) => {
+    buffer = Buffer.concat([buffer, chunk]);
+    for (let item = parse(0); item; item = parse(0)) {
+      buffer = buffer.subarray(item[1]);
+      const [kind, , payload] = item[0];
+      if (String(kind) === 'subscribe') subscribed();
+      if (String(kind) !== 'message') continue;
+      const [, seq, orderId] = payload.toString('utf8').split('\n', 3);
+      published.push({ orderId, seq: Number(seq) });
+    }
+  });
+  socket.write('*2\r\n$9\r\nSUBSCRIBE\r\n$18\r\norderchat-messages\r\n');
+  await ready;
+  return {
+    seqsOf: (orderId) => published.filter((m) => m.orderId === orderId).map((m) => m.seq),
+    close: () => socket.destroy(),
+  };
+}
+
 clusterTest('both nodes report Redis in /readyz and /metrics', async () => {
   for (const node of [a, b]) {
     const res = await node.http('GET', '/readyz');
@@ -222,6 +289,52 @@ clusterTest('20 senders spread over three nodes write into one order at once: se
     }
   } finally {
     await c.stop();
+  }
+});
+
+clusterTest('a burst of messages committed on node A goes to Redis in commit order, each published once and acknowledged only after it was, and a client on node B gets every one in seq order without a read from the database', async () => {
+  const orderId = id('order');
+  const senders = Array.from({ length: 8 }, (_, i) => id(`burst${i}`));
+  const reader = id('reader');
+  await a.order(orderId, Object.fromEntries([...senders.map((u) => [u, 'driver']), [reader, 'customer']]));
+  const onB = await joined(b, token(reader), orderId);
+  const senderSockets = await Promise.all(senders.map((u) => joined(a, token(u, 'driver'), orderId)));
+  const tap = await tapMessages(redisUrl);
+  try {
+    const before = {
+      published: await counterOf(a, 'orderchat_cluster_messages_published_total'),
+      received: await counterOf(b, 'orderchat_cluster_messages_received_total'),
+      filled: await counterOf(b, 'orderchat_cluster_messages_filled_total'),
+    };
+    // Every sender's messages at once, without waiting for acks: node A commits them in
+    // batches, and many are queued for Redis while a publish is in flight.
+    const perSender = 50;
+    const total = senders.length * perSender;
+    const acks = await Promise.all(senderSockets.flatMap((socket, i) => Array.from({ length: perSender }, (_, k) =>
+      emitAck(socket, 'send-message', { orderId, message: `burst ${i}.${k}` }, 30_000))));
+    for (const ack of acks) assert.equal(ack.ok, true, JSON.stringify(ack));
+    const expected = Array.from({ length: total }, (_, i) => i + 1);
+    assert.deepEqual(acks.map((ack) => ack.message.seq).sort((x, y) => x - y), expected);
+
+    // An ack follows the message's publish: every one is counted by now.
+    assert.equal(await counterOf(a, 'orderchat_cluster_messages_published_total') - before.published, total,
+      'node A acknowledged messages it had not published (or published some twice)');
+    // On the channel: each message once, in commit (= seq) order.
+    await eventually(() => tap.seqsOf(orderId).length >= total, `the tap heard all ${total} messages`, 15_000);
+    assert.deepEqual(tap.seqsOf(orderId), expected, 'node A published out of commit order, or not exactly once each');
+
+    await eventually(() => received(onB, 'new-message', (e) => e.orderId === orderId).length >= total,
+      `the client on node B received all ${total} messages`, 15_000);
+    await settle();
+    const seqs = received(onB, 'new-message', (e) => e.orderId === orderId).map((e) => e.message.seq);
+    assert.deepEqual(seqs, expected, 'the client on node B: not every message once, in seq order');
+    assert.equal(await counterOf(b, 'orderchat_cluster_messages_received_total') - before.received, total,
+      'node B did not receive every message from Redis exactly once');
+    assert.equal(await counterOf(b, 'orderchat_cluster_messages_filled_total') - before.filled, 0,
+      'node B had to read messages from the database: one went missing or came out of order');
+  } finally {
+    tap.close();
+    for (const socket of [onB, ...senderSockets]) socket.close();
   }
 });
 

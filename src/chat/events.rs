@@ -68,13 +68,21 @@ pub struct Notification {
     pub count: usize,
 }
 
+/// Tells a newly stored message's sender that it is stored and on its way (the ack of
+/// `send-message`, the response of `POST /api/chat/messages`).
+pub type Answer = Box<dyn FnOnce() + Send>;
+
 #[async_trait]
 pub trait Broadcaster: Send + Sync + 'static {
     async fn publish(&self, event: Event);
 
     /// `new-message` for a newly stored message. Called by the publisher in commit
-    /// order, so each order's messages come in `seq` order.
-    async fn new_message(&self, message: &Message);
+    /// order, so each order's messages come in `seq` order. `answer` tells the sender
+    /// (`docs/API.md`: the message is committed and its `new-message` on its way): call
+    /// it once the message went to this node's connections and, with several nodes,
+    /// once Redis took it (or gave up on it). Must not wait for Redis itself: the
+    /// publisher takes the next message when this returns.
+    async fn new_message(&self, message: &Message, answer: Answer);
 
     /// Whether the user has at least one live connection (so per-user pushes are worth
     /// computing).

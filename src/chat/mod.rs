@@ -19,7 +19,7 @@ mod send;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-pub use events::{Broadcaster, Event, Notification, Peers};
+pub use events::{Answer, Broadcaster, Event, Notification, Peers};
 pub use history::HistoryQuery;
 pub use orders::{OrderUpdate, PutOrder};
 pub use read::ParticipantStatus;

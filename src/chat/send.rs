@@ -151,10 +151,13 @@ impl ChatService {
                 let message = committed.message.clone();
                 metrics::counter!("orderchat_messages_stored_total").increment(1);
                 chat.directory.advance(&message.order_id, message.seq);
-                chat.broadcaster.new_message(&message).await;
-                // Right after the emit, before any other task runs: a Socket.IO ack
-                // joins the sender's `new-message` in its connection's next write.
-                committed.answer();
+                // On one node the sender is answered right after the emit, before any
+                // other task runs: a Socket.IO ack joins the sender's `new-message` in
+                // its connection's next write. With several nodes, once Redis took the
+                // message: the publisher does not wait for that.
+                chat.broadcaster
+                    .new_message(&message, Box::new(move || committed.answer()))
+                    .await;
                 chat.pushes.committed(message);
             }
         })

@@ -51,6 +51,22 @@ impl ReconnectingDriver {
             .await
             .map(drop)
     }
+
+    /// `PUBLISH`es each payload to `chan`, in order, as one pipeline: one write and one
+    /// round trip for all of them (`outbox.rs`). The pipeline is built before the
+    /// returned future runs, so it holds no borrow of the payloads.
+    pub fn publish_all<'a>(
+        &self,
+        chan: &str,
+        payloads: impl Iterator<Item = &'a [u8]>,
+    ) -> impl Future<Output = RedisResult<()>> + Send + 'static {
+        let mut pipeline = redis::pipe();
+        for payload in payloads {
+            pipeline.cmd("PUBLISH").arg(chan).arg(payload).ignore();
+        }
+        let mut conn = self.conn.clone();
+        async move { pipeline.query_async::<()>(&mut conn).await }
+    }
 }
 
 /// Hands a pub/sub message to its channel's stream. Runs on the connection's reader:

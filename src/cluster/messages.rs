@@ -10,6 +10,8 @@
 //! fills what never arrives from the database.
 //!
 //! A node takes its own messages directly from its publisher and ignores their echo.
+//! It publishes them through its outbox (`outbox.rs`): in commit order, as many per
+//! Redis round trip as were committed meanwhile.
 //! The channel rides on the adapter's connection (`driver.rs`), so it reconnects and
 //! resubscribes with it; a message dropped on the way (Redis down, a full inbound
 //! queue) becomes a gap that the receiving node fills from the database.
@@ -25,7 +27,8 @@ use serde_json::value::RawValue;
 use socketioxide_redis::drivers::Driver;
 use tokio::task::JoinHandle;
 
-use super::{Change, Cluster, REDIS_TIMEOUT};
+use super::{Change, Cluster};
+use crate::chat::Answer;
 use crate::domain::{OrderId, Seq};
 
 /// The pub/sub channel of committed messages.
@@ -37,6 +40,12 @@ const INBOUND_QUEUE: usize = 16_384;
 
 /// A committed message as it travels to the other nodes.
 pub struct Outbound(Vec<u8>);
+
+impl Outbound {
+    pub(super) fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
 
 /// Where another node's `new-message` goes on this node (the realtime layer).
 #[async_trait]
@@ -50,24 +59,23 @@ pub trait Inbound: Send + Sync + 'static {
 }
 
 impl Cluster {
-    /// A message this node committed, ready for [`Cluster::publish_message`]
+    /// A message this node committed, ready for [`Cluster::queue_message`]
     /// (`payload`: its `new-message` JSON).
     pub fn outbound_message(&self, order: &OrderId, seq: Seq, payload: &str) -> Outbound {
         Outbound(encode(&self.node, order, seq, payload))
     }
 
-    /// Publishes a message for the other nodes. Fails when Redis does not take it within
-    /// the timeout.
-    pub async fn publish_message(&self, message: Outbound) -> anyhow::Result<()> {
-        let publish = self.driver.publish(MESSAGES_CHANNEL.to_owned(), message.0);
-        match tokio::time::timeout(REDIS_TIMEOUT, publish).await {
-            Ok(Ok(())) => {
-                metrics::counter!("orderchat_cluster_messages_published_total").increment(1);
-                Ok(())
-            }
-            Ok(Err(err)) => Err(err.into()),
-            Err(_) => anyhow::bail!("no answer within {REDIS_TIMEOUT:?}"),
+    /// Queues a message for the other nodes, behind every message queued before it
+    /// (`outbox.rs`); `answer` is called once Redis took it or gave up on it. Never
+    /// waits: while Redis is down, or when too much waits for it already, the message is
+    /// not published and `answer` is called at once.
+    pub fn queue_message(&self, message: Outbound, answer: Answer) {
+        if self.health.is_degraded() {
+            // Not even tried: the other nodes fill the gap from the database.
+            answer();
+            return;
         }
+        self.outbox.push(message, answer);
     }
 
     /// Subscribes to the other nodes' messages (before returning, so nothing published

@@ -6,9 +6,11 @@
 //!   and delivered by each node to its own connections. Built by [`Cluster::adapter`].
 //! - **New messages**, on the channel [`MESSAGES_CHANNEL`] (`messages.rs`): not through
 //!   the adapter, because every node must put the messages of an order, its own and the
-//!   others', back into `seq` order before its connections see them. Edits and
-//!   deletions of messages go beside them, on [`CHANGES_CHANNEL`] (`changes.rs`), so
-//!   that a node hands them out only after the message they change.
+//!   others', back into `seq` order before its connections see them. A node's own are
+//!   published by its outbox (`outbox.rs`): in commit order, pipelined, never waited on
+//!   by the publisher. Edits and deletions of messages go beside them, on
+//!   [`CHANGES_CHANNEL`] (`changes.rs`), so that a node hands them out only after the
+//!   message they change.
 //! - **Order changes**, on the channel [`ORDERS_CHANNEL`]: a node that changed an
 //!   order's participants tells the others, which drop their cached copy of the order,
 //!   reload it from the shared database and take their own connections that lost access
@@ -73,6 +75,7 @@ use crate::domain::OrderId;
 mod changes;
 mod driver;
 mod messages;
+mod outbox;
 pub mod presence;
 mod returns;
 
@@ -100,6 +103,8 @@ pub struct Cluster {
     client: redis::Client,
     /// The adapter's connection (pub/sub of Socket.IO traffic), shared by its clones.
     driver: ReconnectingDriver,
+    /// This node's new messages on their way to Redis, on the adapter's connection.
+    outbox: outbox::Outbox,
     node: String,
     health: Arc<AdapterHealth>,
 }
@@ -182,6 +187,7 @@ impl Cluster {
         };
         let cluster = Self {
             client,
+            outbox: outbox::Outbox::spawn(driver.clone(), health.clone()),
             driver,
             node: uuid::Uuid::now_v7().to_string(),
             health,

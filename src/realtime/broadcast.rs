@@ -4,9 +4,10 @@
 //!
 //! `new-message` goes its own way (`delivery.rs`): to this node's connections through
 //! each order's line, which keeps them in seq order and in step with joins; with several
-//! nodes, also once to Redis for the others (`cluster/messages.rs`), not through the
-//! adapter's broadcast. `message-updated` and `message-deleted` follow it through the
-//! same lines (`cluster/changes.rs` between nodes), so none overtakes its message.
+//! nodes, also once to Redis for the others (`cluster/messages.rs`, queued in commit
+//! order and pipelined by `cluster/outbox.rs`), not through the adapter's broadcast.
+//! `message-updated` and `message-deleted` follow it through the same lines
+//! (`cluster/changes.rs` between nodes), so none overtakes its message.
 
 use std::sync::Arc;
 
@@ -22,7 +23,7 @@ use super::delivery::{Deliveries, Frame, Incoming};
 use super::namespace;
 use super::presence::Presence;
 use crate::access;
-use crate::chat::{Broadcaster, ChatService, Event};
+use crate::chat::{Answer, Broadcaster, ChatService, Event};
 use crate::cluster::{AdapterHealth, Change, Cluster, Inbound};
 use crate::domain::{Identity, Message, Order, OrderId, Seq, UserId, now_timestamp};
 
@@ -325,8 +326,8 @@ impl<A: Adapter> Broadcaster for SocketBroadcaster<A> {
         }
     }
 
-    async fn new_message(&self, message: &Message) {
-        let Some(io) = namespace(&self.io) else { return };
+    async fn new_message(&self, message: &Message, answer: Answer) {
+        let Some(io) = namespace(&self.io) else { return answer() };
         let (order, seq) = (&message.order_id, message.seq);
         let room = io.local().within(order.room());
         let Some(cluster) = &self.cluster else {
@@ -334,7 +335,7 @@ impl<A: Adapter> Broadcaster for SocketBroadcaster<A> {
             self.deliveries
                 .deliver(room, &self.health, order, seq, Incoming::Committed(message))
                 .await;
-            return;
+            return answer();
         };
         // Several nodes: encoded once, for this node's connections and for Redis.
         let payload = match serde_json::to_string(&message_payload(message)) {
@@ -343,7 +344,7 @@ impl<A: Adapter> Broadcaster for SocketBroadcaster<A> {
                 metrics::counter!("orderchat_errors_total", "code" => "emit_failed", "transport" => "socket")
                     .increment(1);
                 tracing::error!(%order, seq, error = %err, "could not encode new-message");
-                return;
+                return answer();
             }
         };
         let outbound = cluster.outbound_message(order, seq, &payload);
@@ -352,13 +353,9 @@ impl<A: Adapter> Broadcaster for SocketBroadcaster<A> {
                 .deliver(room, &self.health, order, seq, Incoming::Frame(Frame::Encoded(raw)))
                 .await;
         }
-        // While Redis is down, not even tried: the other nodes fill the gap from the
-        // database when they notice it.
-        if !self.health.is_degraded()
-            && let Err(err) = cluster.publish_message(outbound).await
-        {
-            self.health.failed("new-message", &err);
-        }
+        // Behind this node's earlier messages, without waiting for Redis: the answer
+        // goes out once Redis has it.
+        cluster.queue_message(outbound, answer);
     }
 
     fn is_online(&self, user: &UserId) -> bool {

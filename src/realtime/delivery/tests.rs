@@ -134,7 +134,9 @@ async fn chat_with_messages(dir: &std::path::Path, order: &OrderId, stored: usiz
     #[async_trait::async_trait]
     impl Broadcaster for Nobody {
         async fn publish(&self, _: Event) {}
-        async fn new_message(&self, _: &Message) {}
+        async fn new_message(&self, _: &Message, answer: crate::chat::Answer) {
+            answer();
+        }
         fn is_online(&self, _: &UserId) -> bool {
             false
         }

@@ -169,6 +169,7 @@ impl Application {
             .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
         let verifier = Arc::new(Verifier::from_config(&config)?);
         let origins = Origins::from_config(&config.cors_origins)?;
+        let presence_timing = config.presence_timing()?;
         let health = Arc::new(AdapterHealth::default());
         // Before the store: a wrong Redis URL should not leave a fresh database behind.
         let cluster = match &config.redis_url {
@@ -177,7 +178,7 @@ impl Application {
         };
         let cluster_presence = match &cluster {
             Some(cluster) => {
-                let (heartbeat, expiry) = config.presence_timing();
+                let (heartbeat, expiry) = presence_timing;
                 Some(Arc::new(cluster.presence(heartbeat, expiry).await?))
             }
             None => None,

@@ -38,7 +38,7 @@ pub struct Config {
 
     /// Several nodes: milliseconds after its last heartbeat that a node counts as dead;
     /// its users then go offline (announced within one more heartbeat). At least twice
-    /// the heartbeat.
+    /// the heartbeat, or the server does not start.
     #[arg(long, env = "ORDERCHAT_PRESENCE_EXPIRY_MS", default_value_t = 15_000)]
     pub presence_expiry_ms: u64,
 
@@ -203,12 +203,21 @@ pub enum LogFormat {
 }
 
 impl Config {
-    /// The presence heartbeat period and the expiry of a node's heartbeat (at least
-    /// two periods, so one late heartbeat does not make a node look dead).
-    pub fn presence_timing(&self) -> (Duration, Duration) {
-        let heartbeat = Duration::from_millis(self.presence_heartbeat_ms.max(50));
-        let expiry = Duration::from_millis(self.presence_expiry_ms).max(heartbeat * 2);
-        (heartbeat, expiry)
+    /// The presence heartbeat period and the expiry of a node's heartbeat. Refused
+    /// unless the expiry is at least two periods (one late heartbeat must not make a node
+    /// look dead) and the period at least 50 ms (each heartbeat is a Redis script).
+    pub fn presence_timing(&self) -> anyhow::Result<(Duration, Duration)> {
+        let (heartbeat, expiry) = (self.presence_heartbeat_ms, self.presence_expiry_ms);
+        if heartbeat < 50 {
+            anyhow::bail!("ORDERCHAT_PRESENCE_HEARTBEAT_MS must be at least 50 (it is {heartbeat})");
+        }
+        if expiry < heartbeat.saturating_mul(2) {
+            anyhow::bail!(
+                "ORDERCHAT_PRESENCE_EXPIRY_MS ({expiry}) must be at least twice \
+                 ORDERCHAT_PRESENCE_HEARTBEAT_MS ({heartbeat}): one late heartbeat would make a node look dead"
+            );
+        }
+        Ok((Duration::from_millis(heartbeat), Duration::from_millis(expiry)))
     }
 
     /// The database URL: the configured one, or the SQLite file in the data directory.

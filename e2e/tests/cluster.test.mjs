@@ -722,6 +722,20 @@ clusterTest('the server refuses to start when Redis does not answer or the URL i
   }
 });
 
+clusterTest('presence timings that would make live nodes look dead stop the start with the reason', async () => {
+  for (const [env, why] of [
+    [{ ORDERCHAT_PRESENCE_HEARTBEAT_MS: '1000', ORDERCHAT_PRESENCE_EXPIRY_MS: '1500' },
+      /ORDERCHAT_PRESENCE_EXPIRY_MS \(1500\) must be at least twice ORDERCHAT_PRESENCE_HEARTBEAT_MS \(1000\)/],
+    [{ ORDERCHAT_PRESENCE_HEARTBEAT_MS: '10' }, /ORDERCHAT_PRESENCE_HEARTBEAT_MS must be at least 50 \(it is 10\)/],
+  ]) {
+    await assert.rejects(spawnServer({ ORDERCHAT_REDIS_URL: redisUrl, ...env }), (err) => {
+      assert.match(err.message, /exited early/, err.message);
+      assert.match(err.message, why, err.message);
+      return true;
+    });
+  }
+});
+
 clusterTest('with Redis down a node keeps serving its own clients, says so in the logs and in /readyz', async () => {
   // A Redis of its own, so the other tests keep theirs.
   const dir = join(tmp, 'redis-down');

@@ -24,13 +24,47 @@ async fn the_writer_commits_with_synchronous_commit_on() {
     .await
     .unwrap();
     let store = PostgresStore::connect(url).await.unwrap();
-    assert_eq!(store.writer_synchronous_commit().await.unwrap(), "on");
+    assert_eq!(store.writer_setting("synchronous_commit").await.unwrap(), "on");
     let mut plain = sqlx::PgConnection::connect(url).await.unwrap();
     let default: String = sqlx::query_scalar("SHOW synchronous_commit")
         .fetch_one(&mut plain)
         .await
         .unwrap();
     assert_eq!(default, "off", "the test did change the server's default");
+    drop(store);
+    db.remove().await;
+}
+
+/// Every connection, the writer's and the pool's, plans each statement for its
+/// parameters: a generic plan cached while a table was nearly empty would keep
+/// sequential scans that grow with history (BENCHMARKS.md, "PostgreSQL").
+#[tokio::test]
+async fn every_connection_plans_statements_for_their_parameters() {
+    let Some(db) = TestDb::postgres().await else {
+        eprintln!("skipped: ORDERCHAT_TEST_DATABASE_URL is not set");
+        return;
+    };
+    let TestDb::Postgres { url, .. } = &db else {
+        unreachable!("a PostgreSQL test database")
+    };
+    let store = PostgresStore::connect(url).await.unwrap();
+    assert_eq!(
+        store.writer_setting("plan_cache_mode").await.unwrap(),
+        "force_custom_plan"
+    );
+    assert_eq!(
+        store.pool_setting("plan_cache_mode").await.unwrap(),
+        "force_custom_plan"
+    );
+    let mut plain = sqlx::PgConnection::connect(url).await.unwrap();
+    let default: String = sqlx::query_scalar("SHOW plan_cache_mode")
+        .fetch_one(&mut plain)
+        .await
+        .unwrap();
+    assert_eq!(
+        default, "auto",
+        "the server's own default, which the store must not keep"
+    );
     drop(store);
     db.remove().await;
 }

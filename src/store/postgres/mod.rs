@@ -71,11 +71,20 @@ impl PostgresStore {
         Ok(Self { pool, writer })
     }
 
-    /// `synchronous_commit` of the message writer's connection, read back from the
-    /// server rather than trusted from our options: that connection commits every
-    /// message, and `on` is what makes an ack mean "on disk".
-    pub async fn writer_synchronous_commit(&self) -> Result<String> {
-        self.writer.synchronous_commit().await
+    /// A setting of the message writer's connection, read back from the server rather
+    /// than trusted from our options: that connection commits every message, and
+    /// `synchronous_commit=on` is what makes an ack mean "on disk".
+    pub async fn writer_setting(&self, name: &'static str) -> Result<String> {
+        self.writer.setting(name).await
+    }
+
+    /// A setting of a connection of the read pool, read back from the server.
+    pub async fn pool_setting(&self, name: &str) -> Result<String> {
+        let value = sqlx::query_scalar("SELECT current_setting($1)")
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(value)
     }
 
     async fn participants(&self, order: &str) -> Result<Vec<Participant>> {

@@ -40,15 +40,15 @@ use crate::store::{CommitFeed, Inserted, Reply};
 /// prevented (a unique key fired, a deadlock or serialization failure).
 const ATTEMPTS: usize = 3;
 
-/// What the writer can be asked besides storing messages: the `synchronous_commit`
-/// setting its connection commits with.
-type SynchronousCommit = oneshot::Sender<Result<String>>;
+/// What the writer can be asked besides storing messages: a setting of its connection
+/// (`synchronous_commit`, which every commit depends on, and the like), by name.
+type Setting = (&'static str, oneshot::Sender<Result<String>>);
 
 /// Handle to the writer task; cheap to clone. The task ends when every handle is
 /// dropped and the queue is empty.
 #[derive(Clone)]
 pub(super) struct Writer {
-    jobs: queue::Jobs<SynchronousCommit>,
+    jobs: queue::Jobs<Setting>,
 }
 
 impl Writer {
@@ -72,23 +72,24 @@ impl Writer {
         self.jobs.insert(message, reply)
     }
 
-    /// `synchronous_commit` as the writer's own connection reports it: `on` means every
-    /// ack waited for the commit to be flushed to disk.
-    pub async fn synchronous_commit(&self) -> Result<String> {
-        self.jobs.ask(|reply| reply).await
+    /// The setting `name` as the writer's own connection reports it (for
+    /// `synchronous_commit`, `on` means every ack waited for the commit to be flushed
+    /// to disk).
+    pub async fn setting(&self, name: &'static str) -> Result<String> {
+        self.jobs.ask(|reply| (name, reply)).await
     }
 }
 
 async fn run(
     options: PgConnectOptions,
     mut connection: Option<PgConnection>,
-    mut queue: Queue<SynchronousCommit>,
+    mut queue: Queue<Setting>,
     feed: Option<CommitFeed>,
 ) {
     let mut batch: Vec<(NewMessage, Reply)> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = queue.recv().await {
-        for reply in queue.fill(first, &mut batch) {
-            let setting = synchronous_commit(&options, &mut connection).await;
+        for (name, reply) in queue.fill(first, &mut batch) {
+            let setting = setting(&options, &mut connection, name).await;
             let _ = reply.send(setting.map_err(Error::from));
         }
         if batch.is_empty() {
@@ -124,12 +125,19 @@ async fn run(
     tracing::debug!("message writer stopped");
 }
 
-async fn synchronous_commit(options: &PgConnectOptions, connection: &mut Option<PgConnection>) -> sqlx::Result<String> {
+async fn setting(
+    options: &PgConnectOptions,
+    connection: &mut Option<PgConnection>,
+    name: &str,
+) -> sqlx::Result<String> {
     let live = match connection {
         Some(live) => live,
         None => connection.insert(PgConnection::connect_with(options).await?),
     };
-    sqlx::query_scalar("SHOW synchronous_commit").fetch_one(live).await
+    sqlx::query_scalar("SELECT current_setting($1)")
+        .bind(name)
+        .fetch_one(live)
+        .await
 }
 
 /// Commits the batch, reconnecting if the connection is gone and retrying a batch that

@@ -52,7 +52,10 @@
 //! rewrites all of this node's counts and removes what it no longer holds (published
 //! like any change). The listener, subscribed again, reloads the online set and
 //! announces how it differs from its copy, so an outage may repeat an event, never lose
-//! one. The same resync runs when the heartbeat finds this node missing (Redis lost its
+//! one; users missing from that first load are announced offline only if a second load,
+//! one heartbeat expiry later, still lacks them (a Redis that lost its data is empty
+//! until every node has written its counts back, and the users who stayed connected
+//! meanwhile must not flicker offline and online). The same resync runs when the heartbeat finds this node missing (Redis lost its
 //! data, or the node was swept as dead after a long pause).
 //!
 //! The scripts touch keys they compute (a dead node's users), so this needs one Redis
@@ -246,6 +249,13 @@ impl ClusterPresence {
     /// changes, handing each to `announce`; on a lost subscription, starts over (the
     /// copy is untrusted meanwhile) and, once loaded again, announces what changed while
     /// it was away.
+    ///
+    /// Back after an outage, the set may be missing users who are still connected: if
+    /// Redis lost its data, each node writes its connections back at its next heartbeat
+    /// (`resync`), and this load may come first. So users missing from it stay in the
+    /// copy, unannounced, for one heartbeat expiry (by then every live node has written
+    /// its counts again, or counts as dead); a second load then announces those still
+    /// missing as offline. Users who came online are announced at once.
     async fn listen(self: Arc<Self>, announce: mpsc::UnboundedSender<Announcement>) {
         let mut lost = false;
         loop {
@@ -255,9 +265,13 @@ impl ClusterPresence {
                         let mut changes = pubsub.into_on_message();
                         // Subscribed first, loaded second: a change between the two is
                         // both in the set and queued, and applying it again is harmless.
-                        match self.load_online().await {
+                        match self.load_online(Missing::Keep).await {
                             Ok(changed) => {
                                 self.synced.store(true, Ordering::Release);
+                                // After an outage: the second load, one expiry later.
+                                let recheck = tokio::time::sleep(self.expiry);
+                                tokio::pin!(recheck);
+                                let mut rechecked = !lost;
                                 if lost {
                                     // At the first load there is no connection to tell.
                                     tracing::info!(changed = changed.len(), "cluster presence followed again");
@@ -266,9 +280,28 @@ impl ClusterPresence {
                                     }
                                 }
                                 lost = false;
-                                while let Some(message) = changes.next().await {
-                                    if let Some(change) = apply(&self.online, message.get_payload_bytes()) {
-                                        let _ = announce.send(change);
+                                loop {
+                                    tokio::select! {
+                                        message = changes.next() => {
+                                            let Some(message) = message else { break };
+                                            if let Some(change) = apply(&self.online, message.get_payload_bytes()) {
+                                                let _ = announce.send(change);
+                                            }
+                                        }
+                                        () = &mut recheck, if !rechecked => {
+                                            rechecked = true;
+                                            match self.load_online(Missing::Drop).await {
+                                                Ok(changed) => {
+                                                    for change in changed {
+                                                        let _ = announce.send(change);
+                                                    }
+                                                }
+                                                Err(err) => {
+                                                    tracing::debug!(error = %err, "loading the online set again failed");
+                                                    break;
+                                                }
+                                            }
+                                        }
                                     }
                                 }
                             }
@@ -289,8 +322,10 @@ impl ClusterPresence {
         }
     }
 
-    /// Replaces the copy with Redis' online set; returns the differences.
-    async fn load_online(&self) -> redis::RedisResult<Vec<Announcement>> {
+    /// Loads Redis' online set into the copy; returns the differences. Users of the copy
+    /// missing from the set are dropped (and returned as offline) or, with
+    /// [`Missing::Keep`], kept for a later load to decide.
+    async fn load_online(&self, missing: Missing) -> redis::RedisResult<Vec<Announcement>> {
         let mut conn = self.conn.clone();
         let command = redis::cmd("SMEMBERS").arg(ONLINE_KEY).to_owned();
         let members = command.query_async::<Vec<String>>(&mut conn);
@@ -305,13 +340,15 @@ impl ClusterPresence {
         let members: std::collections::HashSet<UserId> =
             members.iter().filter_map(|user| UserId::parse(user).ok()).collect();
         let mut changed: Vec<Announcement> = Vec::new();
-        self.online.retain(|user| {
-            let stays = members.contains(user);
-            if !stays {
-                changed.push((user.clone(), false));
-            }
-            stays
-        });
+        if missing == Missing::Drop {
+            self.online.retain(|user| {
+                let stays = members.contains(user);
+                if !stays {
+                    changed.push((user.clone(), false));
+                }
+                stays
+            });
+        }
         for user in members {
             if self.online.insert(user.clone()) {
                 changed.push((user, true));
@@ -319,6 +356,16 @@ impl ClusterPresence {
         }
         Ok(changed)
     }
+}
+
+/// What [`ClusterPresence::load_online`] does with users of the copy that Redis' online
+/// set lacks.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Missing {
+    /// Keeps them for a later load (the nodes may not have written their counts back).
+    Keep,
+    /// Drops them: they went offline.
+    Drop,
 }
 
 /// Applies one message of the presence channel (`+user` / `-user`) to the copy; returns

@@ -187,6 +187,7 @@ impl Application {
         let (feed, committed) = tokio::sync::mpsc::channel(16_384);
         let store = open_store_with_feed(&config, Some(feed)).await?;
         let metrics = Metrics::install();
+        metrics.declare_counters(cluster.is_some());
 
         let limits = &config.limits;
         // Our patch of engineioxide (vendor/README.md): socketioxide's builder has no

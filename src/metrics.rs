@@ -55,6 +55,53 @@ impl Metrics {
         Self { handle: handle.clone() }
     }
 
+    /// Puts at zero the counters an operator alerts on, so each series exists from the
+    /// start: Prometheus' `increase()` and `rate()` see nothing of a series' first
+    /// sample, so an error counter that appeared only with its first error would hide
+    /// exactly that error. `cluster`: also the counters of several nodes.
+    pub fn declare_counters(&self, cluster: bool) {
+        for name in [
+            "orderchat_messages_stored_total",
+            "orderchat_sessions_expired_total",
+            "orderchat_slow_consumers_dropped_total",
+        ] {
+            metrics::counter!(name).increment(0);
+        }
+        for kind in ["headers", "body"] {
+            metrics::counter!("orderchat_http_timeouts_total", "kind" => kind).increment(0);
+        }
+        for kind in ["message", "typing"] {
+            metrics::counter!("orderchat_rate_limited_total", "kind" => kind).increment(0);
+        }
+        metrics::counter!("orderchat_errors_total", "code" => "write_queue_full", "transport" => "store").increment(0);
+        if !cluster {
+            return;
+        }
+        for name in [
+            "orderchat_cluster_messages_published_total",
+            "orderchat_cluster_messages_received_total",
+            "orderchat_cluster_messages_filled_total",
+            "orderchat_cluster_messages_skipped_total",
+        ] {
+            metrics::counter!(name).increment(0);
+        }
+        for kind in [
+            "adapter",
+            "subscription",
+            "order_change",
+            "inbound_full",
+            "outbox_full",
+            "reorder_full",
+            "changes_full",
+            "presence",
+        ] {
+            metrics::counter!("orderchat_cluster_errors_total", "kind" => kind).increment(0);
+        }
+        for direction in ["sent", "received"] {
+            metrics::counter!("orderchat_cluster_order_changes_total", "direction" => direction).increment(0);
+        }
+    }
+
     pub fn render(&self) -> String {
         self.handle.run_upkeep();
         self.handle.render()

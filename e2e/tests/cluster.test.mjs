@@ -214,6 +214,16 @@ clusterTest('both nodes report Redis in /readyz and /metrics', async () => {
     assert.deepEqual(res.body, { status: 'ready', database: 'ok', redis: 'ok' });
     await eventually(async () => /^orderchat_cluster_redis_up 1$/m.test((await node.http('GET', '/metrics')).text),
       '/metrics says orderchat_cluster_redis_up 1');
+    // The counters an operator alerts on exist from the start (0 until something happens).
+    const text = (await node.http('GET', '/metrics')).text;
+    for (const series of [
+      ...['adapter', 'subscription', 'order_change', 'inbound_full', 'outbox_full', 'reorder_full', 'changes_full', 'presence']
+        .map((kind) => `orderchat_cluster_errors_total{kind="${kind}"}`),
+      'orderchat_cluster_messages_filled_total', 'orderchat_cluster_messages_skipped_total',
+      'orderchat_cluster_order_changes_total{direction="sent"}',
+    ]) {
+      assert.ok(text.split('\n').some((line) => line.startsWith(`${series} `)), `${series} is not on /metrics`);
+    }
   }
 });
 

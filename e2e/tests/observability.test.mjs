@@ -21,6 +21,30 @@ async function scrape(server) {
   return res.text();
 }
 
+// Alerts use increase()/rate(), which see nothing of a series' first sample: the
+// counters an operator alerts on exist at 0 from the start.
+test('/metrics lists the alerting counters at 0 on a fresh server', async () => {
+  const own = await spawnServer();
+  try {
+    const text = await scrape(own);
+    for (const series of [
+      'orderchat_messages_stored_total',
+      'orderchat_slow_consumers_dropped_total',
+      'orderchat_sessions_expired_total',
+      'orderchat_rate_limited_total{kind="message"}',
+      'orderchat_rate_limited_total{kind="typing"}',
+      'orderchat_http_timeouts_total{kind="headers"}',
+      'orderchat_http_timeouts_total{kind="body"}',
+    ]) {
+      assert.ok(text.split('\n').includes(`${series} 0`), `${series} 0 is not on /metrics:\n${text}`);
+    }
+    // Several-node counters only with Redis (cluster.test.mjs checks them there).
+    assert.doesNotMatch(text, /orderchat_cluster_errors_total/);
+  } finally {
+    await own.stop();
+  }
+});
+
 // A server of its own, so that every count below is exactly what this test caused.
 test('/metrics counts connections, rooms, deliveries, stored messages and errors exactly', async () => {
   const own = await spawnServer();

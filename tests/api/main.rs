@@ -14,6 +14,7 @@ mod persistence;
 mod read_state;
 mod refusals;
 mod search;
+mod stats;
 #[path = "../props/strategies.rs"]
 mod strategies;
 mod timeouts;

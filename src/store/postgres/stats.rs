@@ -12,6 +12,11 @@ use crate::store::MessageStats;
 
 /// Timestamps are RFC 3339 text; the casts read them as `timestamptz`. A wait is never
 /// negative, whatever the clocks of the nodes that stamped its two messages said.
+///
+/// Every window frame starts at UNBOUNDED PRECEDING, so each is a running aggregate
+/// (linear); "the next staff message" is read walking backwards (`ORDER BY seq DESC`)
+/// instead of with a frame `1 FOLLOWING AND UNBOUNDED FOLLOWING`, which PostgreSQL
+/// recomputes for every row (6 s for 16,384 messages; 30 ms this way).
 const STATS: &str = "\
 WITH m AS (
     SELECT seq, sender_type, created_at, deleted, attachments FROM messages WHERE order_id = $1
@@ -34,7 +39,7 @@ marked AS (
            MIN(CASE WHEN sender_type = 'admin' THEN seq END) OVER after AS next_admin
     FROM m
     WINDOW before AS (ORDER BY seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING),
-           after AS (ORDER BY seq ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING)
+           after AS (ORDER BY seq DESC ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
 ),
 waits AS (
     SELECT GREATEST(0, ROUND(EXTRACT(EPOCH FROM (a.created_at::timestamptz - q.created_at::timestamptz)) * 1000))::bigint AS ms

@@ -3,7 +3,8 @@
 //! staff first-response times come from window functions over the same rows (which
 //! message starts a customer wait, which staff message ends it), and their median from
 //! the sorted waits. The process receives one row whatever the length of the chat; the
-//! database reads the order's rows twice and sorts only the waits.
+//! database reads the order's rows twice, sorts them once (for the backward window
+//! below) and sorts the waits for the median.
 
 use sqlx::{FromRow, SqlitePool};
 

@@ -1,11 +1,12 @@
 //! The use cases of order chat: send, read history, mark read, search, moderate,
-//! manage orders. Both transports (HTTP in `http/`, Socket.IO in `realtime/`) call
-//! these and nothing else, so they can never disagree. No HTTP or Socket.IO type
-//! appears here: what the world must hear about goes out as an `Event` through the
-//! `Broadcaster` the realtime layer provides.
+//! export, count, manage orders. Both transports (HTTP in `http/`, Socket.IO in
+//! `realtime/`) call these and nothing else, so they can never disagree. No HTTP or
+//! Socket.IO type appears here: what the world must hear about goes out as an `Event`
+//! through the `Broadcaster` the realtime layer provides.
 
 mod directory;
 mod events;
+mod export;
 mod history;
 mod membership;
 mod moderate;
@@ -15,16 +16,19 @@ mod pushes;
 mod read;
 mod search;
 mod send;
+mod stats;
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
 pub use events::{Answer, Broadcaster, Event, Notification, Peers};
+pub use export::{Export, ExportFormat};
 pub use history::HistoryQuery;
 pub use orders::{OrderUpdate, PutOrder};
 pub use read::ParticipantStatus;
 pub use search::SearchQuery;
 pub use send::SendMessage;
+pub use stats::OrderStats;
 
 use crate::access;
 use crate::config::Limits;

@@ -1,5 +1,6 @@
 //! `/api/chat/orders…` and `/api/chat/search`: reading an order's chat — history,
-//! read state, participants, search — and the caller's list of chats.
+//! read state, participants, statistics, search — and the caller's list of chats.
+//! (The export, a file download, is in `export.rs`.)
 
 use axum::Router;
 use axum::body::Bytes;
@@ -25,6 +26,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/chat/orders/{order_id}/read", patch(mark_read))
         .route("/api/chat/orders/{order_id}/unread-count", get(unread_count))
         .route("/api/chat/orders/{order_id}/participants", get(participants))
+        .route("/api/chat/orders/{order_id}/stats", get(stats))
         .route("/api/chat/search", get(search_all))
 }
 
@@ -143,6 +145,17 @@ async fn participants(
 ) -> Result<ApiResponse> {
     let order_id = OrderId::parse(&order_id)?;
     Ok(ApiResponse::ok(state.chat.participants(&identity, &order_id).await?))
+}
+
+/// `GET /api/chat/orders/:orderId/stats` — message counts by sender, the caller's unread
+/// count, attachments, participants, first and last activity, median staff first response.
+async fn stats(
+    State(state): State<AppState>,
+    AuthUser(identity): AuthUser,
+    Path(order_id): Path<String>,
+) -> Result<ApiResponse> {
+    let order_id = OrderId::parse(&order_id)?;
+    Ok(ApiResponse::ok(state.chat.stats(&identity, &order_id).await?))
 }
 
 #[derive(Deserialize)]

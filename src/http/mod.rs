@@ -4,6 +4,7 @@
 //! every refusal (including the router's own 404/405 and extractor rejections).
 
 mod chats;
+mod export;
 mod extract;
 mod health;
 mod messages;
@@ -32,6 +33,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(health::routes())
         .merge(messages::routes())
         .merge(chats::routes())
+        .merge(export::routes())
         .merge(orders::routes())
         .fallback(|| async { Error::NotFound })
         .layer(DefaultBodyLimit::max(state.config.limits.max_body_bytes))

@@ -171,6 +171,32 @@ impl SearchTerms {
     }
 }
 
+/// What the database counts about one order's messages (`Store::message_stats`), in one
+/// pass over the order's rows: nothing of the history is loaded into the process.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MessageStats {
+    /// Every stored message, tombstones included (the order's last seq).
+    pub total: i64,
+    /// `total` split by `senderType`; the three add up to `total`.
+    pub by_user: i64,
+    pub by_admin: i64,
+    pub by_system: i64,
+    /// Tombstones among `total`.
+    pub deleted: i64,
+    /// Attachments referenced by the messages (a tombstone keeps none).
+    pub attachments: i64,
+    /// `createdAt` of the first and the last message; `None` in an empty chat.
+    pub first_at: Option<String>,
+    pub last_at: Option<String>,
+    /// Customer waits that a staff message answered (see `median_first_response_ms`).
+    pub answered_waits: i64,
+    /// The median, in milliseconds, of the staff first-response times: a wait starts at
+    /// the first `user` message after the chat's start or after the last `admin`
+    /// message, and ends at the next `admin` message (`system` messages neither start
+    /// nor end one; tombstones count as sent). `None` when no wait was answered.
+    pub median_first_response_ms: Option<f64>,
+}
+
 /// Where a history query starts.
 #[derive(Debug, Clone, Copy)]
 pub enum HistoryWindow {
@@ -234,6 +260,10 @@ pub trait Store: Send + Sync + 'static {
     /// History of one order, always chronological. For `Page`, `total` counts the whole
     /// order; for cursors, `total` is the number of messages beyond the cursor.
     async fn history(&self, order: &OrderId, window: HistoryWindow) -> Result<Page<Message>>;
+
+    /// Counts, activity bounds and the median staff first-response time of one order's
+    /// messages (see `MessageStats`); all zero for an order without messages.
+    async fn message_stats(&self, order: &OrderId) -> Result<MessageStats>;
 
     /// Turns a message into a tombstone.
     async fn delete_message(&self, id: &str) -> Result<Message>;

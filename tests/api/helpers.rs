@@ -28,6 +28,8 @@ struct TestCli {
 
 pub struct TestApp {
     pub url: String,
+    /// The server's database, for the few tests that set what no endpoint writes yet.
+    pub database_url: String,
     pub client: reqwest::Client,
     _dir: Option<TempDir>,
     stop: Option<oneshot::Sender<()>>,
@@ -58,9 +60,13 @@ pub async fn spawn_in(data_dir: PathBuf, flags: &[&str]) -> TestApp {
         "--jwt-secret".into(),
         SECRET.into(),
     ];
-    if let Some(url) = postgres_database_for(&data_dir).await {
-        args.extend(["--database-url".to_owned(), url]);
-    }
+    let database_url = match postgres_database_for(&data_dir).await {
+        Some(url) => {
+            args.extend(["--database-url".to_owned(), url.clone()]);
+            url
+        }
+        None => format!("sqlite://{}", data_dir.join("orderchat.db").display()),
+    };
     args.extend(flags.iter().map(|f| f.to_string()));
     let config = TestCli::parse_from(args).config;
     let app = Application::build(config).await.expect("app builds");
@@ -75,6 +81,7 @@ pub async fn spawn_in(data_dir: PathBuf, flags: &[&str]) -> TestApp {
         .expect("client");
     TestApp {
         url,
+        database_url,
         client,
         _dir: None,
         stop: Some(stop),
@@ -151,6 +158,39 @@ impl TestApp {
             serde_json::from_str(&text).expect("JSON body")
         };
         (status, body)
+    }
+
+    /// Runs one statement on the server's database directly, past the API: for what no
+    /// endpoint writes yet (attachments on messages).
+    pub async fn execute_sql(&self, sql: &str) {
+        use sqlx::Connection;
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        if self.database_url.starts_with("sqlite:") {
+            let mut connection = sqlx::SqliteConnection::connect(&self.database_url)
+                .await
+                .expect("SQLite");
+            sqlx::query(sql).execute(&mut connection).await.expect("statement runs");
+        } else {
+            let mut connection = sqlx::PgConnection::connect(&self.database_url)
+                .await
+                .expect("PostgreSQL");
+            sqlx::query(sql).execute(&mut connection).await.expect("statement runs");
+        }
+    }
+
+    /// A GET whose answer is not JSON: the status, the headers and the body as text.
+    pub async fn get_text(&self, path: &str, token: &str) -> (StatusCode, reqwest::header::HeaderMap, String) {
+        let response = self
+            .client
+            .get(format!("{}{}", self.url, path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request sent");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("body read in full");
+        (status, headers, text)
     }
 
     pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {

@@ -2,6 +2,7 @@
 //! SQLite file (`spawn_app`) and talks to it over HTTP like a client would.
 
 mod auth;
+mod export;
 mod fuzz;
 mod helpers;
 mod history;
@@ -13,6 +14,7 @@ mod persistence;
 mod read_state;
 mod refusals;
 mod search;
+mod stats;
 #[path = "../props/strategies.rs"]
 mod strategies;
 mod timeouts;

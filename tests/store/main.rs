@@ -24,6 +24,7 @@ mod orders;
 mod postgres_only;
 mod search;
 mod sqlite_only;
+mod stats;
 mod unread;
 mod writer;
 
@@ -79,6 +80,8 @@ on_every_backend!(
     search::search_matches_every_word_and_the_last_as_a_prefix,
     search::search_takes_any_words_without_failing,
     search::search_ignores_case_and_accents,
+    stats::stats_count_by_sender_and_take_the_median_staff_first_response,
+    stats::stats_take_the_mean_of_the_two_middle_waits_and_are_empty_without_messages,
 );
 
 /// One fresh database for one test, of either backend. `node()` opens another store on
@@ -119,6 +122,27 @@ impl TestDb {
         match self {
             TestDb::Sqlite { url, .. } => Arc::new(SqliteStore::open(url, None, write_queue).await.unwrap()),
             TestDb::Postgres { url, .. } => Arc::new(PostgresStore::open(url, None, write_queue).await.unwrap()),
+        }
+    }
+
+    /// Runs one statement on the database directly, past the store: for what the store
+    /// does not write yet (attachments) or writes from the clock (timestamps).
+    async fn execute(&self, sql: &str) {
+        match self {
+            TestDb::Sqlite { url, .. } => {
+                let mut connection = sqlx::SqliteConnection::connect(url).await.unwrap();
+                sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+                    .execute(&mut connection)
+                    .await
+                    .unwrap();
+            }
+            TestDb::Postgres { url, .. } => {
+                let mut connection = sqlx::PgConnection::connect(url).await.unwrap();
+                sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+                    .execute(&mut connection)
+                    .await
+                    .unwrap();
+            }
         }
     }
 

@@ -3,6 +3,7 @@
 //! lose the last commits on power loss). Reads use a pool of connections; new messages
 //! go through the group-commit writer in `writer.rs`.
 
+mod stats;
 mod writer;
 
 use std::str::FromStr;
@@ -17,8 +18,8 @@ use super::rows::{
     ChatRow, MessageRow, OrderRow, ParticipantJson, ParticipantRow, message_columns, returning_message_columns,
 };
 use super::{
-    ChatSummary, CommitFeed, DEFAULT_WRITE_QUEUE, HistoryWindow, OrderChanges, OrderRecord, Page, ReadPointer, Reply,
-    Scope, SearchTerms, Store,
+    ChatSummary, CommitFeed, DEFAULT_WRITE_QUEUE, HistoryWindow, MessageStats, OrderChanges, OrderRecord, Page,
+    ReadPointer, Reply, Scope, SearchTerms, Store,
 };
 use crate::domain::{Message, MessageText, NewMessage, Order, OrderId, Participant, Seq, UserId, timestamp};
 use crate::error::{Error, Result};
@@ -336,6 +337,10 @@ impl Store for SqliteStore {
             items: rows.into_iter().map(Message::from).collect(),
             total,
         })
+    }
+
+    async fn message_stats(&self, order: &OrderId) -> Result<MessageStats> {
+        stats::message_stats(&self.pool, order).await
     }
 
     async fn delete_message(&self, id: &str) -> Result<Message> {

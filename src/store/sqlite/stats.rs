@@ -1,0 +1,86 @@
+//! One order's statistics on SQLite, in one statement: the counts are a single aggregate
+//! over the order's rows, read in `seq` order off the `(order_id, seq)` index; the
+//! staff first-response times come from window functions over the same rows (which
+//! message starts a customer wait, which staff message ends it), and their median from
+//! the sorted waits. The process receives one row whatever the length of the chat; the
+//! database reads the order's rows twice, sorts them once (for the backward window
+//! below) and sorts the waits for the median.
+
+use sqlx::{FromRow, SqlitePool};
+
+use crate::domain::OrderId;
+use crate::error::Result;
+use crate::store::MessageStats;
+
+/// Timestamps are RFC 3339 text with milliseconds; `julianday` reads them, and the
+/// difference in days becomes whole milliseconds (a wait is never negative, whatever
+/// the clocks of the nodes that stamped its two messages said).
+/// Every window frame starts at UNBOUNDED PRECEDING, so each is a running aggregate
+/// (linear); "the next staff message" is read walking backwards (`ORDER BY seq DESC`)
+/// instead of with a frame `1 FOLLOWING AND UNBOUNDED FOLLOWING`, which PostgreSQL
+/// recomputes for every row (6 s for 16,384 messages; 30 ms this way).
+const STATS: &str = "\
+WITH m AS (
+    SELECT seq, sender_type, created_at, deleted, attachments FROM messages WHERE order_id = ?1
+),
+counts AS (
+    SELECT COUNT(*) AS total,
+           COALESCE(SUM(sender_type = 'user'), 0) AS by_user,
+           COALESCE(SUM(sender_type = 'admin'), 0) AS by_admin,
+           COALESCE(SUM(sender_type = 'system'), 0) AS by_system,
+           COALESCE(SUM(deleted <> 0), 0) AS deleted,
+           COALESCE(SUM(json_array_length(attachments)), 0) AS attachments,
+           MIN(created_at) AS first_at,
+           MAX(created_at) AS last_at
+    FROM m
+),
+marked AS (
+    SELECT seq, sender_type, created_at,
+           MAX(CASE WHEN sender_type = 'user' THEN seq END) OVER before AS previous_user,
+           MAX(CASE WHEN sender_type = 'admin' THEN seq END) OVER before AS previous_admin,
+           MIN(CASE WHEN sender_type = 'admin' THEN seq END) OVER after AS next_admin
+    FROM m
+    WINDOW before AS (ORDER BY seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING),
+           after AS (ORDER BY seq DESC ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+),
+waits AS MATERIALIZED (
+    SELECT MAX(0, CAST(ROUND((julianday(a.created_at) - julianday(q.created_at)) * 86400000.0) AS INTEGER)) AS ms
+    FROM marked q JOIN messages a ON a.order_id = ?1 AND a.seq = q.next_admin
+    WHERE q.sender_type = 'user' AND (q.previous_user IS NULL OR q.previous_user < q.previous_admin)
+),
+answered AS (SELECT COUNT(*) AS n FROM waits)
+SELECT counts.*, answered.n AS answered_waits,
+       (SELECT AVG(ms) FROM (SELECT ms FROM waits ORDER BY ms
+                             LIMIT 2 - (SELECT n FROM answered) % 2
+                             OFFSET ((SELECT n FROM answered) - 1) / 2)) AS median_ms
+FROM counts, answered";
+
+#[derive(FromRow)]
+struct StatsRow {
+    total: i64,
+    by_user: i64,
+    by_admin: i64,
+    by_system: i64,
+    deleted: i64,
+    attachments: i64,
+    first_at: Option<String>,
+    last_at: Option<String>,
+    answered_waits: i64,
+    median_ms: Option<f64>,
+}
+
+pub(super) async fn message_stats(pool: &SqlitePool, order: &OrderId) -> Result<MessageStats> {
+    let row: StatsRow = sqlx::query_as(STATS).bind(order.as_str()).fetch_one(pool).await?;
+    Ok(MessageStats {
+        total: row.total,
+        by_user: row.by_user,
+        by_admin: row.by_admin,
+        by_system: row.by_system,
+        deleted: row.deleted,
+        attachments: row.attachments,
+        first_at: row.first_at,
+        last_at: row.last_at,
+        answered_waits: row.answered_waits,
+        median_first_response_ms: row.median_ms,
+    })
+}

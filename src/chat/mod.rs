@@ -20,7 +20,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 pub use events::{Answer, Broadcaster, Event, Notification, Peers};
-pub use history::HistoryQuery;
+pub use history::{HistoryQuery, RepliesQuery};
 pub use orders::{OrderUpdate, PutOrder};
 pub use read::ParticipantStatus;
 pub use search::SearchQuery;

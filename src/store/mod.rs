@@ -235,6 +235,10 @@ pub trait Store: Send + Sync + 'static {
     /// order; for cursors, `total` is the number of messages beyond the cursor.
     async fn history(&self, order: &OrderId, window: HistoryWindow) -> Result<Page<Message>>;
 
+    /// The messages that reply to message `id`, in `seq` order: up to `limit` of those
+    /// with a seq above `after`. `total` is the number of replies above `after`.
+    async fn replies(&self, id: &str, after: Seq, limit: i64) -> Result<Page<Message>>;
+
     /// Turns a message into a tombstone.
     async fn delete_message(&self, id: &str) -> Result<Message>;
 

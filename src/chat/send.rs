@@ -101,7 +101,7 @@ impl ChatService {
         // writer with the reply, so storing and publishing it costs no further read.
         let reply_to = match &input.reply_to {
             Some(reply_to) => match self.store.message(reply_to).await? {
-                Some(quoted) if quoted.order_id == order_id => Some(ReplyPreview::of(&quoted)),
+                Some(quoted) if quoted.order_id == order_id => Some(Box::new(ReplyPreview::of(&quoted))),
                 _ => {
                     return Err(Error::invalid_field("replyTo", "no such message in this order"));
                 }

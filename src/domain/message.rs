@@ -137,7 +137,9 @@ pub struct Message {
     pub reply_to: Option<String>,
     /// What a client needs to render the quote of `reply_to`, as the quoted message
     /// stands when this one is read (see [`ReplyPreview`]).
-    pub reply_preview: Option<ReplyPreview>,
+    /// Boxed: most messages reply to nothing, and a `Message` is moved and held (reorder
+    /// buffers, write queues) on the hot path.
+    pub reply_preview: Option<Box<ReplyPreview>>,
     pub client_id: Option<String>,
     pub created_at: String,
     pub updated_at: String,
@@ -246,7 +248,8 @@ pub struct NewMessage {
     pub sender_type: SenderType,
     /// The message replied to, as it stood when the reply was checked: the new
     /// message's `replyTo` is its id, and its preview goes out with the new message.
-    pub reply_to: Option<ReplyPreview>,
+    /// Boxed, as in `Message`: a queued message stays small.
+    pub reply_to: Option<Box<ReplyPreview>>,
     pub client_id: Option<ClientId>,
 }
 

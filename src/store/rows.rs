@@ -86,7 +86,7 @@ pub(super) struct ReplyRow {
 }
 
 impl ReplyRow {
-    fn into_preview(self) -> Option<ReplyPreview> {
+    fn into_preview(self) -> Option<Box<ReplyPreview>> {
         let id = self.reply_id?;
         let user = self.reply_user_id.map(|id| MessageUser {
             id: UserId::from_trusted(id),
@@ -95,13 +95,13 @@ impl ReplyRow {
         });
         let sender_type = SenderType::from_stored(self.reply_sender_type.as_deref().unwrap_or_default());
         let text = self.reply_body.unwrap_or_default();
-        Some(ReplyPreview::new(
+        Some(Box::new(ReplyPreview::new(
             id,
             user,
             sender_type,
             &text,
             self.reply_deleted.unwrap_or(false),
-        ))
+        )))
     }
 }
 

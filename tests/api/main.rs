@@ -12,6 +12,7 @@ mod origin;
 mod persistence;
 mod read_state;
 mod refusals;
+mod replies;
 mod search;
 #[path = "../props/strategies.rs"]
 mod strategies;

@@ -8,7 +8,7 @@ use super::*;
 /// A reply by `author` to `quoted`, as the send use case builds it.
 fn reply_from(author: &str, quoted: &Message, text: &str) -> NewMessage {
     NewMessage {
-        reply_to: Some(ReplyPreview::of(quoted)),
+        reply_to: Some(Box::new(ReplyPreview::of(quoted))),
         ..text_from(author, quoted.order_id.as_str(), text, None)
     }
 }
@@ -37,9 +37,9 @@ pub(crate) async fn a_reply_carries_a_preview_of_the_quoted_message_on_every_rea
         deleted: false,
     };
     assert_eq!(reply.reply_to.as_deref(), Some(quoted.id.as_str()));
-    assert_eq!(reply.reply_preview.as_ref(), Some(&expected), "as committed");
+    assert_eq!(reply.reply_preview.as_deref(), Some(&expected), "as committed");
     assert_eq!(
-        read(&store, &reply.id).await.reply_preview.as_ref(),
+        read(&store, &reply.id).await.reply_preview.as_deref(),
         Some(&expected),
         "by id"
     );
@@ -51,16 +51,16 @@ pub(crate) async fn a_reply_carries_a_preview_of_the_quoted_message_on_every_rea
         history.items[0].reply_preview, None,
         "the quoted message replies to nothing"
     );
-    assert_eq!(history.items[1].reply_preview.as_ref(), Some(&expected), "in history");
+    assert_eq!(history.items[1].reply_preview.as_deref(), Some(&expected), "in history");
     let found = store
         .search(&Scope::All, None, &SearchTerms::new(["answer"]).unwrap(), 1, 10)
         .await
         .unwrap();
-    assert_eq!(found.items[0].reply_preview.as_ref(), Some(&expected), "in search");
+    assert_eq!(found.items[0].reply_preview.as_deref(), Some(&expected), "in search");
     let chats = store.order_chats(&Scope::All, &user("ana"), 1, 10).await.unwrap();
     let last = chats.items[0].last_message.as_ref().unwrap();
     assert_eq!(
-        last.reply_preview.as_ref(),
+        last.reply_preview.as_deref(),
         Some(&expected),
         "as the chat list's last message"
     );

@@ -60,7 +60,36 @@ pub fn parse_page(page: Option<i64>) -> Result<i64> {
     }
 }
 
+/// A validated `GET /api/chat/messages/:messageId/replies` request: the replies above
+/// seq `after` (0: from the first), at most `limit`.
+#[derive(Debug, Clone, Copy)]
+pub struct RepliesQuery {
+    pub after: Seq,
+    pub limit: i64,
+}
+
+impl RepliesQuery {
+    /// Parses `after` and `limit` as they come from a query string.
+    pub fn parse(after: Option<Seq>, limit: Option<i64>) -> Result<Self> {
+        let limit = parse_limit(limit)?;
+        match after {
+            Some(seq) if seq < 0 => Err(Error::InvalidQuery("after must not be negative".into())),
+            after => Ok(Self {
+                after: after.unwrap_or(0),
+                limit,
+            }),
+        }
+    }
+}
+
 impl ChatService {
+    /// The replies to a message the caller may see, in `seq` order (an unknown message,
+    /// or one of an order the caller may not see, is `MessageNotFound`).
+    pub async fn replies(&self, identity: &Identity, message_id: &str, query: RepliesQuery) -> Result<Page<Message>> {
+        let (quoted, _) = self.visible_message(identity, message_id).await?;
+        self.store.replies(&quoted.id, query.after, query.limit).await
+    }
+
     pub async fn history(&self, identity: &Identity, order_id: &OrderId, query: HistoryQuery) -> Result<Page<Message>> {
         self.visible_order(identity, order_id).await?;
         self.store.history(order_id, query.0).await

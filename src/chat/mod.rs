@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 pub use events::{Answer, Broadcaster, Event, Notification, Peers};
 pub use export::{Export, ExportFormat};
-pub use history::HistoryQuery;
+pub use history::{HistoryQuery, RepliesQuery};
 pub use orders::{OrderUpdate, PutOrder};
 pub use read::ParticipantStatus;
 pub use search::SearchQuery;

@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 
 impl ChatService {
     /// The message and its order, if the caller may see them.
-    async fn visible_message(&self, identity: &Identity, id: &str) -> Result<(Message, Order)> {
+    pub(super) async fn visible_message(&self, identity: &Identity, id: &str) -> Result<(Message, Order)> {
         let message = self.store.message(id).await?.ok_or(Error::MessageNotFound)?;
         let order = self
             .visible_order(identity, &message.order_id)

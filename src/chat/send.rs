@@ -8,7 +8,8 @@ use tokio::task::JoinHandle;
 
 use super::ChatService;
 use crate::domain::{
-    ClientId, Identity, MessageText, MessageType, MessageUser, NewMessage, Order, OrderId, Role, SenderType,
+    ClientId, Identity, MessageText, MessageType, MessageUser, NewMessage, Order, OrderId, ReplyPreview, Role,
+    SenderType,
 };
 use crate::error::{Error, Result};
 use crate::store::{Committed, Committing, Inserted, Reply};
@@ -96,14 +97,17 @@ impl ChatService {
         self.rate_limits.check_message(&identity.user_id)?;
 
         let order = self.visible_order(identity, &order_id).await?;
-        if let Some(reply_to) = &input.reply_to {
-            match self.store.message(reply_to).await? {
-                Some(target) if target.order_id == order_id => {}
+        // The quoted message is read here anyway, to check it: its preview goes to the
+        // writer with the reply, so storing and publishing it costs no further read.
+        let reply_to = match &input.reply_to {
+            Some(reply_to) => match self.store.message(reply_to).await? {
+                Some(quoted) if quoted.order_id == order_id => Some(Box::new(ReplyPreview::of(&quoted))),
                 _ => {
                     return Err(Error::invalid_field("replyTo", "no such message in this order"));
                 }
-            }
-        }
+            },
+            None => None,
+        };
 
         let (author, sender_type) = if system {
             (None, SenderType::System)
@@ -121,7 +125,7 @@ impl ChatService {
             text,
             message_type,
             sender_type,
-            reply_to: input.reply_to,
+            reply_to,
             client_id,
         })
     }

@@ -1,7 +1,8 @@
 //! A chat message as stored and as every response and event carries it (SPEC §3),
 //! and the validated input of a new one.
 
-use serde::{Deserialize, Serialize};
+use serde::ser::SerializeStruct;
+use serde::{Deserialize, Serialize, Serializer};
 
 use super::{ClientId, Identity, OrderId, Role, Seq, UserId};
 use crate::error::{Error, Result};
@@ -121,9 +122,9 @@ pub struct Attachment {
     pub url: String,
 }
 
-/// A stored message.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+/// A stored message. Serialised with `_id` beside `id` (same value): the old service's
+/// frontends key and delete messages by `_id` (SPEC §3).
+#[derive(Debug, Clone, PartialEq)]
 pub struct Message {
     pub id: String,
     pub order_id: OrderId,
@@ -134,6 +135,11 @@ pub struct Message {
     pub sender_type: SenderType,
     pub attachments: Vec<Attachment>,
     pub reply_to: Option<String>,
+    /// What a client needs to render the quote of `reply_to`, as the quoted message
+    /// stands when this one is read (see [`ReplyPreview`]).
+    /// Boxed: most messages reply to nothing, and a `Message` is moved and held (reorder
+    /// buffers, write queues) on the hot path.
+    pub reply_preview: Option<Box<ReplyPreview>>,
     pub client_id: Option<String>,
     pub created_at: String,
     pub updated_at: String,
@@ -148,6 +154,89 @@ impl Message {
     }
 }
 
+// Written by hand rather than derived: a derive cannot write one field under two names,
+// and this is the per-message path of every event (no intermediate JSON tree).
+impl Serialize for Message {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut s = serializer.serialize_struct("Message", 17)?;
+        s.serialize_field("id", &self.id)?;
+        s.serialize_field("_id", &self.id)?;
+        s.serialize_field("orderId", &self.order_id)?;
+        s.serialize_field("seq", &self.seq)?;
+        s.serialize_field("user", &self.user)?;
+        s.serialize_field("message", &self.message)?;
+        s.serialize_field("messageType", &self.message_type)?;
+        s.serialize_field("senderType", &self.sender_type)?;
+        s.serialize_field("attachments", &self.attachments)?;
+        s.serialize_field("replyTo", &self.reply_to)?;
+        s.serialize_field("replyPreview", &self.reply_preview)?;
+        s.serialize_field("clientId", &self.client_id)?;
+        s.serialize_field("createdAt", &self.created_at)?;
+        s.serialize_field("updatedAt", &self.updated_at)?;
+        s.serialize_field("editedAt", &self.edited_at)?;
+        s.serialize_field("deleted", &self.deleted)?;
+        s.end()
+    }
+}
+
+/// The characters of a quoted message's text a reply carries.
+pub const REPLY_EXCERPT_CHARS: usize = 140;
+
+/// The quoted message of a reply, as much of it as a client needs to render the quote:
+/// who wrote it and the start of its text. The text of a deleted message is never
+/// shown: `message` is then `null` and `deleted` is `true`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplyPreview {
+    pub id: String,
+    pub user: Option<MessageUser>,
+    pub sender_type: SenderType,
+    /// The first `REPLY_EXCERPT_CHARS` characters (not bytes) of the text; `None` once
+    /// the quoted message is deleted.
+    pub message: Option<String>,
+    pub deleted: bool,
+}
+
+impl ReplyPreview {
+    /// The preview of `quoted` as it stands.
+    pub fn of(quoted: &Message) -> Self {
+        Self::new(
+            quoted.id.clone(),
+            quoted.user.clone(),
+            quoted.sender_type,
+            &quoted.message,
+            quoted.deleted,
+        )
+    }
+
+    /// A preview from its parts; cuts the text to its excerpt, and drops it when deleted.
+    pub fn new(id: String, user: Option<MessageUser>, sender_type: SenderType, text: &str, deleted: bool) -> Self {
+        let message = (!deleted).then(|| match text.char_indices().nth(REPLY_EXCERPT_CHARS) {
+            Some((end, _)) => text[..end].to_owned(),
+            None => text.to_owned(),
+        });
+        Self {
+            id,
+            user,
+            sender_type,
+            message,
+            deleted,
+        }
+    }
+}
+
+impl Serialize for ReplyPreview {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut s = serializer.serialize_struct("ReplyPreview", 6)?;
+        s.serialize_field("id", &self.id)?;
+        s.serialize_field("_id", &self.id)?;
+        s.serialize_field("user", &self.user)?;
+        s.serialize_field("senderType", &self.sender_type)?;
+        s.serialize_field("message", &self.message)?;
+        s.serialize_field("deleted", &self.deleted)?;
+        s.end()
+    }
+}
+
 /// A message ready to be stored: everything but the id, seq and timestamps, which the
 /// store assigns when it commits.
 #[derive(Debug, Clone)]
@@ -157,7 +246,10 @@ pub struct NewMessage {
     pub text: MessageText,
     pub message_type: MessageType,
     pub sender_type: SenderType,
-    pub reply_to: Option<String>,
+    /// The message replied to, as it stood when the reply was checked: the new
+    /// message's `replyTo` is its id, and its preview goes out with the new message.
+    /// Boxed, as in `Message`: a queued message stays small.
+    pub reply_to: Option<Box<ReplyPreview>>,
     pub client_id: Option<ClientId>,
 }
 
@@ -184,5 +276,16 @@ mod tests {
         assert_eq!(MessageText::parse("a\r\nb", 10).unwrap().as_str(), "a\nb");
         // Length is in characters, not bytes.
         assert!(MessageText::parse(&"é".repeat(10), 10).is_ok());
+    }
+
+    #[test]
+    fn reply_excerpt_is_cut_at_a_character_and_hidden_once_deleted() {
+        let text = "é".repeat(REPLY_EXCERPT_CHARS + 5);
+        let preview = ReplyPreview::new("m1".into(), None, SenderType::User, &text, false);
+        assert_eq!(preview.message, Some("é".repeat(REPLY_EXCERPT_CHARS)));
+        let short = ReplyPreview::new("m1".into(), None, SenderType::User, "hi", false);
+        assert_eq!(short.message.as_deref(), Some("hi"));
+        let deleted = ReplyPreview::new("m1".into(), None, SenderType::User, "secret", true);
+        assert_eq!(deleted.message, None);
     }
 }

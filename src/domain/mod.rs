@@ -8,7 +8,9 @@ mod order;
 
 pub use identity::{Identity, Role};
 pub use ids::{ClientId, OrderId, UserId};
-pub use message::{Message, MessageText, MessageType, MessageUser, NewMessage, SenderType};
+pub use message::{
+    Message, MessageText, MessageType, MessageUser, NewMessage, REPLY_EXCERPT_CHARS, ReplyPreview, SenderType,
+};
 pub use order::{Order, OrderStatus, Participant};
 
 /// Position of a message inside its order: 1, 2, 3 … with no gaps.

@@ -1,21 +1,25 @@
-//! `/api/chat/messages`: sending, editing and deleting messages.
+//! `/api/chat/messages`: sending, editing and deleting messages, and the replies to one.
 
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::routing::{patch, post};
+use axum::routing::{get, patch, post};
 use serde::Deserialize;
 
-use super::extract::{ApiJson, AuthUser};
+use super::extract::{ApiJson, ApiQuery, AuthUser};
 use super::response::ApiResponse;
-use crate::chat::SendMessage;
+use crate::chat::{RepliesQuery, SendMessage};
+use crate::domain::Seq;
 use crate::error::Result;
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/api/chat/messages", post(send_message)).route(
-        "/api/chat/messages/{message_id}",
-        patch(edit_message).delete(delete_message),
-    )
+    Router::new()
+        .route("/api/chat/messages", post(send_message))
+        .route(
+            "/api/chat/messages/{message_id}",
+            patch(edit_message).delete(delete_message),
+        )
+        .route("/api/chat/messages/{message_id}/replies", get(replies))
 }
 
 /// `POST /api/chat/messages` — stores a message; 201 once it is durably committed, or
@@ -57,4 +61,25 @@ async fn delete_message(
 ) -> Result<ApiResponse> {
     let tombstone = state.chat.delete_message(&identity, &message_id).await?;
     Ok(ApiResponse::ok(tombstone).message("Message deleted"))
+}
+
+#[derive(Deserialize)]
+struct RepliesParams {
+    after: Option<Seq>,
+    limit: Option<i64>,
+}
+
+/// `GET /api/chat/messages/:messageId/replies` — the messages that reply to it, in seq
+/// order, by `after` seq cursor; 404 for a message the caller may not see.
+async fn replies(
+    State(state): State<AppState>,
+    AuthUser(identity): AuthUser,
+    Path(message_id): Path<String>,
+    ApiQuery(params): ApiQuery<RepliesParams>,
+) -> Result<ApiResponse> {
+    let query = RepliesQuery::parse(params.after, params.limit)?;
+    let page = state.chat.replies(&identity, &message_id, query).await?;
+    let has_more = page.total > query.limit;
+    let next = page.items.last().map(|m| m.seq);
+    Ok(ApiResponse::cursor(page.items, has_more, next))
 }

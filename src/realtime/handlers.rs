@@ -419,6 +419,7 @@ mod tests {
                 sender_type: SenderType::System,
                 attachments: Vec::new(),
                 reply_to: None,
+                reply_preview: None,
                 client_id: None,
                 created_at: String::new(),
                 updated_at: String::new(),

@@ -265,6 +265,10 @@ pub trait Store: Send + Sync + 'static {
     /// messages (see `MessageStats`); all zero for an order without messages.
     async fn message_stats(&self, order: &OrderId) -> Result<MessageStats>;
 
+    /// The messages that reply to message `id`, in `seq` order: up to `limit` of those
+    /// with a seq above `after`. `total` is the number of replies above `after`.
+    async fn replies(&self, id: &str, after: Seq, limit: i64) -> Result<Page<Message>>;
+
     /// Turns a message into a tombstone.
     async fn delete_message(&self, id: &str) -> Result<Message>;
 

@@ -4,27 +4,51 @@
 
 use sqlx::FromRow;
 
-use crate::domain::{Message, MessageType, MessageUser, Order, OrderId, Participant, SenderType, UserId};
+use crate::domain::{Message, MessageType, MessageUser, Order, OrderId, Participant, ReplyPreview, SenderType, UserId};
 
 /// The message columns in the order `MessageRow` reads them; a macro so that queries
 /// can be built with `concat!` and stay `&'static str`.
 macro_rules! message_columns {
     () => {
-        "m.id, m.order_id, m.seq, m.user_id, m.user_name, m.user_role, m.body, m.message_type, \
+        concat!(
+            "m.id, m.order_id, m.seq, m.user_id, m.user_name, m.user_role, m.body, m.message_type, \
          m.sender_type, m.attachments, m.reply_to, m.client_id, m.created_at, m.updated_at, \
-         m.edited_at, m.deleted"
+         m.edited_at, m.deleted, ",
+            $crate::store::rows::reply_preview_columns!()
+        )
     };
 }
 pub(super) use message_columns;
 
-/// The same columns unqualified, for `RETURNING`, which takes no table alias.
-macro_rules! returning_message_columns {
+/// The columns of the replied-to message `r` that `ReplyRow` reads.
+macro_rules! reply_preview_columns {
     () => {
-        "id, order_id, seq, user_id, user_name, user_role, body, message_type, sender_type, attachments, \
-         reply_to, client_id, created_at, updated_at, edited_at, deleted"
+        "r.id AS reply_id, r.user_id AS reply_user_id, r.user_name AS reply_user_name, \
+         r.user_role AS reply_user_role, r.sender_type AS reply_sender_type, \
+         substr(r.body, 1, 140) AS reply_body, r.deleted AS reply_deleted"
     };
 }
-pub(super) use returning_message_columns;
+pub(super) use reply_preview_columns;
+
+/// `messages m` with the message each one replies to as `r`, which the reply columns
+/// of `message_columns!()` read: the preview is joined on every read (a primary-key
+/// lookup per reply), so it always shows the quoted message as it stands — edited,
+/// or deleted and its text gone. `substr` counts characters on both databases and only
+/// bounds what is read; `ReplyPreview::new` makes the excerpt.
+macro_rules! messages_with_replies {
+    () => {
+        concat!("messages m", $crate::store::rows::reply_join!())
+    };
+}
+pub(super) use messages_with_replies;
+
+/// The join of `messages_with_replies!()`, for a query that reaches `m` another way.
+macro_rules! reply_join {
+    () => {
+        " LEFT JOIN messages r ON r.id = m.reply_to"
+    };
+}
+pub(super) use reply_join;
 
 #[derive(Debug, FromRow)]
 pub(super) struct MessageRow {
@@ -44,6 +68,41 @@ pub(super) struct MessageRow {
     updated_at: String,
     edited_at: Option<String>,
     deleted: bool,
+    #[sqlx(flatten)]
+    reply: ReplyRow,
+}
+
+/// The reply columns of `message_columns!()`: all `NULL` for a message that replies to
+/// nothing (or to a message that is gone).
+#[derive(Debug, Default, FromRow)]
+pub(super) struct ReplyRow {
+    reply_id: Option<String>,
+    reply_user_id: Option<String>,
+    reply_user_name: Option<String>,
+    reply_user_role: Option<String>,
+    reply_sender_type: Option<String>,
+    reply_body: Option<String>,
+    reply_deleted: Option<bool>,
+}
+
+impl ReplyRow {
+    fn into_preview(self) -> Option<Box<ReplyPreview>> {
+        let id = self.reply_id?;
+        let user = self.reply_user_id.map(|id| MessageUser {
+            id: UserId::from_trusted(id),
+            name: self.reply_user_name,
+            role: self.reply_user_role.unwrap_or_default(),
+        });
+        let sender_type = SenderType::from_stored(self.reply_sender_type.as_deref().unwrap_or_default());
+        let text = self.reply_body.unwrap_or_default();
+        Some(Box::new(ReplyPreview::new(
+            id,
+            user,
+            sender_type,
+            &text,
+            self.reply_deleted.unwrap_or(false),
+        )))
+    }
 }
 
 impl MessageRow {
@@ -66,6 +125,15 @@ impl MessageRow {
             updated_at: row.get(13)?,
             edited_at: row.get(14)?,
             deleted: row.get(15)?,
+            reply: ReplyRow {
+                reply_id: row.get(16)?,
+                reply_user_id: row.get(17)?,
+                reply_user_name: row.get(18)?,
+                reply_user_role: row.get(19)?,
+                reply_sender_type: row.get(20)?,
+                reply_body: row.get(21)?,
+                reply_deleted: row.get(22)?,
+            },
         })
     }
 }
@@ -88,6 +156,7 @@ impl From<MessageRow> for Message {
             // Written by us as JSON; an unreadable value would be a bug, shown as none.
             attachments: serde_json::from_str(&row.attachments).unwrap_or_default(),
             reply_to: row.reply_to,
+            reply_preview: row.reply.into_preview(),
             client_id: row.client_id,
             created_at: row.created_at,
             updated_at: row.updated_at,
@@ -144,6 +213,7 @@ macro_rules! chat_row_from {
                         updated_at: row.try_get("m_updated_at")?,
                         edited_at: row.try_get("m_edited_at")?,
                         deleted: row.try_get("m_deleted")?,
+                        reply: ReplyRow::from_row(row)?,
                     }),
                     None => None,
                 };

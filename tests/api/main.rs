@@ -13,6 +13,7 @@ mod origin;
 mod persistence;
 mod read_state;
 mod refusals;
+mod replies;
 mod search;
 mod stats;
 #[path = "../props/strategies.rs"]

@@ -22,6 +22,7 @@ use tempfile::TempDir;
 mod messages;
 mod orders;
 mod postgres_only;
+mod replies;
 mod search;
 mod sqlite_only;
 mod stats;
@@ -75,6 +76,9 @@ on_every_backend!(
     messages::history_windows_are_seq_ranges_with_their_counts,
     messages::edits_and_deletions_change_the_stored_message,
     messages::ids_that_cannot_exist_are_not_found,
+    replies::a_reply_carries_a_preview_of_the_quoted_message_on_every_read,
+    replies::a_quote_follows_edits_and_hides_the_text_once_deleted,
+    replies::the_replies_to_a_message_come_in_seq_order_by_cursor,
     search::search_respects_scope_and_order,
     search::search_keeps_orders_whose_ids_share_tokens_apart,
     search::search_matches_every_word_and_the_last_as_a_prefix,

@@ -23,7 +23,8 @@ use sqlx::{Postgres, QueryBuilder};
 
 use self::writer::Writer;
 use super::rows::{
-    ChatRow, MessageRow, OrderRow, ParticipantJson, ParticipantRow, message_columns, returning_message_columns,
+    ChatRow, MessageRow, OrderRow, ParticipantJson, ParticipantRow, message_columns, messages_with_replies, reply_join,
+    reply_preview_columns,
 };
 use super::{
     ChatSummary, CommitFeed, DEFAULT_WRITE_QUEUE, HistoryWindow, MessageStats, OrderChanges, OrderRecord, Page,
@@ -269,7 +270,9 @@ impl Store for PostgresStore {
         let row: Option<MessageRow> = sqlx::query_as(concat!(
             "SELECT ",
             message_columns!(),
-            " FROM messages m WHERE m.id = $1"
+            " FROM ",
+            messages_with_replies!(),
+            " WHERE m.id = $1"
         ))
         .bind(id)
         .fetch_optional(&self.pool)
@@ -302,14 +305,18 @@ impl Store for PostgresStore {
             concat!(
                 "SELECT * FROM (SELECT ",
                 message_columns!(),
-                " FROM messages m WHERE m.order_id = $1 AND m.seq > $2 AND m.seq < $3 \
+                " FROM ",
+                messages_with_replies!(),
+                " WHERE m.order_id = $1 AND m.seq > $2 AND m.seq < $3 \
                  ORDER BY m.seq DESC LIMIT $4) AS w ORDER BY seq"
             )
         } else {
             concat!(
                 "SELECT ",
                 message_columns!(),
-                " FROM messages m WHERE m.order_id = $1 AND m.seq > $2 AND m.seq < $3 ORDER BY m.seq LIMIT $4"
+                " FROM ",
+                messages_with_replies!(),
+                " WHERE m.order_id = $1 AND m.seq > $2 AND m.seq < $3 ORDER BY m.seq LIMIT $4"
             )
         };
         let rows: Vec<MessageRow> = sqlx::query_as(sql)
@@ -329,6 +336,37 @@ impl Store for PostgresStore {
         stats::message_stats(&self.pool, order).await
     }
 
+    async fn replies(&self, id: &str, after: Seq, limit: i64) -> Result<Page<Message>> {
+        if !could_be_message_id(id) {
+            return Ok(Page {
+                items: Vec::new(),
+                total: 0,
+            });
+        }
+        // Both read off the (reply_to, seq) index; replies to one message are few.
+        let rows: Vec<MessageRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            message_columns!(),
+            " FROM ",
+            messages_with_replies!(),
+            " WHERE m.reply_to = $1 AND m.seq > $2 ORDER BY m.seq LIMIT $3"
+        ))
+        .bind(id)
+        .bind(after)
+        .bind(limit.max(0))
+        .fetch_all(&self.pool)
+        .await?;
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM messages WHERE reply_to = $1 AND seq > $2")
+            .bind(id)
+            .bind(after)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(Page {
+            items: rows.into_iter().map(Message::from).collect(),
+            total,
+        })
+    }
+
     async fn delete_message(&self, id: &str) -> Result<Message> {
         if !could_be_message_id(id) {
             return Err(Error::MessageNotFound);
@@ -346,15 +384,11 @@ impl Store for PostgresStore {
         let Some((order, seq, author, already_deleted)) = target else {
             return Err(Error::MessageNotFound);
         };
-        let row: MessageRow = sqlx::query_as(concat!(
-            "UPDATE messages SET body = '', attachments = '[]', deleted = true, updated_at = $1 WHERE id = $2 \
-             RETURNING ",
-            returning_message_columns!()
-        ))
-        .bind(&now)
-        .bind(id)
-        .fetch_one(&mut *tx)
-        .await?;
+        sqlx::query("UPDATE messages SET body = '', attachments = '[]', deleted = true, updated_at = $1 WHERE id = $2")
+            .bind(&now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         if !already_deleted {
             sqlx::query(
                 "UPDATE read_pointers SET unread = unread - 1 \
@@ -367,7 +401,8 @@ impl Store for PostgresStore {
             .await?;
         }
         tx.commit().await?;
-        Ok(Message::from(row))
+        // Read again for the reply preview, which `RETURNING` cannot join.
+        self.message(id).await?.ok_or(Error::MessageNotFound)
     }
 
     async fn edit_message(&self, id: &str, text: &MessageText) -> Result<Message> {
@@ -376,17 +411,19 @@ impl Store for PostgresStore {
             return Err(Error::Conflict("a deleted message cannot be edited"));
         }
         let now = timestamp(chrono::Utc::now());
-        let row: Option<MessageRow> = sqlx::query_as(concat!(
-            "UPDATE messages SET body = $1, updated_at = $2, edited_at = $2 WHERE id = $3 AND NOT deleted RETURNING ",
-            returning_message_columns!()
-        ))
+        let edited: Option<String> = sqlx::query_scalar(
+            "UPDATE messages SET body = $1, updated_at = $2, edited_at = $2 WHERE id = $3 AND NOT deleted RETURNING id",
+        )
         .bind(text.as_str())
         .bind(&now)
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(Message::from)
-            .ok_or(Error::Conflict("a deleted message cannot be edited"))
+        match edited {
+            // Read again for the reply preview, which `RETURNING` cannot join.
+            Some(_) => self.message(id).await?.ok_or(Error::MessageNotFound),
+            None => Err(Error::Conflict("a deleted message cannot be edited")),
+        }
     }
 
     async fn mark_read_up_to(&self, order: &OrderId, user: &UserId, seq: Seq) -> Result<(Seq, i64)> {
@@ -478,7 +515,7 @@ impl Store for PostgresStore {
         // One query, as in SQLite: the page's orders with their participants (a JSON
         // array), newest message, the viewer's unread counter (a count for staff who
         // never opened the chat) and the total across pages as a window count.
-        let mut query = QueryBuilder::<Postgres>::new(
+        let mut query = QueryBuilder::<Postgres>::new(concat!(
             "SELECT o.id, o.number, o.status, o.last_seq, o.last_activity_at, o.created_at, o.updated_at, \
                COALESCE((SELECT json_agg(json_build_object('userId', p.user_id, 'role', p.role, 'name', p.name) \
                   ORDER BY p.position) FROM order_participants p WHERE p.order_id = o.id)::text, '[]') \
@@ -487,17 +524,21 @@ impl Store for PostgresStore {
                m.user_role AS m_user_role, m.body AS m_body, m.message_type AS m_message_type, \
                m.sender_type AS m_sender_type, m.attachments AS m_attachments, m.reply_to AS m_reply_to, \
                m.client_id AS m_client_id, m.created_at AS m_created_at, m.updated_at AS m_updated_at, \
-               m.edited_at AS m_edited_at, m.deleted AS m_deleted, \
+               m.edited_at AS m_edited_at, m.deleted AS m_deleted, ",
+            reply_preview_columns!(),
+            ", \
                COALESCE(rp.unread, (SELECT COUNT(*) FROM messages u WHERE u.order_id = o.id AND NOT u.deleted \
-                 AND u.user_id IS DISTINCT FROM ",
-        );
+                 AND u.user_id IS DISTINCT FROM "
+        ));
         query
             .push_bind(viewer.as_str().to_owned())
-            .push(
+            .push(concat!(
                 ")) AS unread, COUNT(*) OVER () AS total FROM orders o \
-                 LEFT JOIN messages m ON m.order_id = o.id AND m.seq = o.last_seq \
-                 LEFT JOIN read_pointers rp ON rp.order_id = o.id AND rp.user_id = ",
-            )
+                 LEFT JOIN messages m ON m.order_id = o.id AND m.seq = o.last_seq",
+                reply_join!(),
+                " \
+                 LEFT JOIN read_pointers rp ON rp.order_id = o.id AND rp.user_id = "
+            ))
             .push_bind(viewer.as_str().to_owned());
         if let Scope::ParticipantOf(user) = scope {
             query

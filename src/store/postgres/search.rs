@@ -7,7 +7,7 @@ use sqlx::{PgPool, Postgres, QueryBuilder};
 
 use crate::domain::{Message, OrderId};
 use crate::error::Result;
-use crate::store::rows::{MessageRow, message_columns};
+use crate::store::rows::{MessageRow, message_columns, messages_with_replies};
 use crate::store::{Page, Scope, SearchTerms};
 
 /// Messages that are not deleted and hold every word (the last one as a prefix), in
@@ -72,11 +72,11 @@ fn search_head(whole: &str, prefix: &str, count: bool) -> QueryBuilder<Postgres>
         .push_bind(prefix.to_owned())
         .push(")::text, '''$', ''':*')) AS query) SELECT ");
     if count {
-        query.push("COUNT(*)");
+        query.push("COUNT(*) FROM messages m");
     } else {
-        query.push(message_columns!());
+        query.push(concat!(message_columns!(), " FROM ", messages_with_replies!()));
     }
-    query.push(" FROM messages m, q WHERE m.words @@ q.query AND NOT m.deleted");
+    query.push(", q WHERE m.words @@ q.query AND NOT m.deleted");
     query
 }
 

@@ -33,7 +33,7 @@ use tokio::sync::oneshot;
 use crate::domain::{Message, NewMessage, timestamp};
 use crate::error::{Error, Result};
 use crate::store::queue::{self, MAX_BATCH, Queue};
-use crate::store::rows::{MessageRow, message_columns};
+use crate::store::rows::{MessageRow, message_columns, messages_with_replies};
 use crate::store::{CommitFeed, Inserted, Reply};
 
 /// How often a batch is tried when it lost a race the order locks should have
@@ -257,7 +257,8 @@ async fn write_batch(
             message_type: new.message_type,
             sender_type: new.sender_type,
             attachments: Vec::new(),
-            reply_to: new.reply_to.clone(),
+            reply_to: new.reply_to.as_ref().map(|quoted| quoted.id.clone()),
+            reply_preview: new.reply_to.clone(),
             client_id: new.client_id.as_ref().map(|c| c.as_str().to_owned()),
             created_at: now.clone(),
             updated_at: now.clone(),
@@ -316,7 +317,9 @@ async fn earlier_messages(
     let rows: Vec<MessageRow> = sqlx::query_as(concat!(
         "SELECT DISTINCT ",
         message_columns!(),
-        " FROM messages m JOIN UNNEST($1::text[], $2::text[], $3::text[]) AS k (order_id, user_id, client_id) \
+        " FROM ",
+        messages_with_replies!(),
+        " JOIN UNNEST($1::text[], $2::text[], $3::text[]) AS k (order_id, user_id, client_id) \
          ON m.order_id = k.order_id AND m.user_id = k.user_id AND m.client_id = k.client_id"
     ))
     .bind(&orders)

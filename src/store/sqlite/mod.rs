@@ -15,7 +15,8 @@ use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 
 use self::writer::Writer;
 use super::rows::{
-    ChatRow, MessageRow, OrderRow, ParticipantJson, ParticipantRow, message_columns, returning_message_columns,
+    ChatRow, MessageRow, OrderRow, ParticipantJson, ParticipantRow, message_columns, messages_with_replies, reply_join,
+    reply_preview_columns,
 };
 use super::{
     ChatSummary, CommitFeed, DEFAULT_WRITE_QUEUE, HistoryWindow, MessageStats, OrderChanges, OrderRecord, Page,
@@ -280,7 +281,9 @@ impl Store for SqliteStore {
         let row: Option<MessageRow> = sqlx::query_as(concat!(
             "SELECT ",
             message_columns!(),
-            " FROM messages m WHERE m.id = ?"
+            " FROM ",
+            messages_with_replies!(),
+            " WHERE m.id = ?"
         ))
         .bind(id)
         .fetch_optional(&self.pool)
@@ -316,14 +319,18 @@ impl Store for SqliteStore {
             concat!(
                 "SELECT * FROM (SELECT ",
                 message_columns!(),
-                " FROM messages m WHERE m.order_id = ? AND m.seq > ? AND m.seq < ? \
+                " FROM ",
+                messages_with_replies!(),
+                " WHERE m.order_id = ? AND m.seq > ? AND m.seq < ? \
                  ORDER BY m.seq DESC LIMIT ?) ORDER BY seq"
             )
         } else {
             concat!(
                 "SELECT ",
                 message_columns!(),
-                " FROM messages m WHERE m.order_id = ? AND m.seq > ? AND m.seq < ? ORDER BY m.seq LIMIT ?"
+                " FROM ",
+                messages_with_replies!(),
+                " WHERE m.order_id = ? AND m.seq > ? AND m.seq < ? ORDER BY m.seq LIMIT ?"
             )
         };
         let rows: Vec<MessageRow> = sqlx::query_as(sql)
@@ -343,32 +350,61 @@ impl Store for SqliteStore {
         stats::message_stats(&self.pool, order).await
     }
 
+    async fn replies(&self, id: &str, after: Seq, limit: i64) -> Result<Page<Message>> {
+        // Both read off the (reply_to, seq) index; replies to one message are few.
+        let rows: Vec<MessageRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            message_columns!(),
+            " FROM ",
+            messages_with_replies!(),
+            " WHERE m.reply_to = ? AND m.seq > ? ORDER BY m.seq LIMIT ?"
+        ))
+        .bind(id)
+        .bind(after)
+        .bind(limit.max(0))
+        .fetch_all(&self.pool)
+        .await?;
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM messages WHERE reply_to = ? AND seq > ?")
+            .bind(id)
+            .bind(after)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(Page {
+            items: rows.into_iter().map(Message::from).collect(),
+            total,
+        })
+    }
+
     async fn delete_message(&self, id: &str) -> Result<Message> {
         let now = timestamp(chrono::Utc::now());
-        let row: Option<MessageRow> = sqlx::query_as(concat!(
-            "UPDATE messages SET body = '', attachments = '[]', deleted = 1, updated_at = ? WHERE id = ? RETURNING ",
-            returning_message_columns!()
-        ))
+        let deleted: Option<String> = sqlx::query_scalar(
+            "UPDATE messages SET body = '', attachments = '[]', deleted = 1, updated_at = ? WHERE id = ? RETURNING id",
+        )
         .bind(&now)
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(Message::from).ok_or(Error::MessageNotFound)
+        // Read again for the reply preview, which `RETURNING` cannot join.
+        match deleted {
+            Some(_) => self.message(id).await?.ok_or(Error::MessageNotFound),
+            None => Err(Error::MessageNotFound),
+        }
     }
 
     async fn edit_message(&self, id: &str, text: &MessageText) -> Result<Message> {
         let now = timestamp(chrono::Utc::now());
-        let row: Option<MessageRow> = sqlx::query_as(concat!(
-            "UPDATE messages SET body = ?1, updated_at = ?2, edited_at = ?2 WHERE id = ?3 AND deleted = 0 RETURNING ",
-            returning_message_columns!()
-        ))
+        let edited: Option<String> = sqlx::query_scalar(
+            "UPDATE messages SET body = ?1, updated_at = ?2, edited_at = ?2 WHERE id = ?3 AND deleted = 0 RETURNING id",
+        )
         .bind(text.as_str())
         .bind(&now)
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(Message::from)
-            .ok_or(Error::Conflict("a deleted message cannot be edited"))
+        match edited {
+            Some(_) => self.message(id).await?.ok_or(Error::MessageNotFound),
+            None => Err(Error::Conflict("a deleted message cannot be edited")),
+        }
     }
 
     async fn mark_read_up_to(&self, order: &OrderId, user: &UserId, seq: Seq) -> Result<(Seq, i64)> {
@@ -449,7 +485,7 @@ impl Store for SqliteStore {
         // One query: the orders of the page with their participants, newest message and
         // the viewer's unread counter, and the total across pages as a window count.
         // Staff without a counter in an order (they never opened it) get a count.
-        let mut query = QueryBuilder::<Sqlite>::new(
+        let mut query = QueryBuilder::<Sqlite>::new(concat!(
             "SELECT o.id, o.number, o.status, o.last_seq, o.last_activity_at, o.created_at, o.updated_at, \
                (SELECT json_group_array(json_object('userId', p.user_id, 'role', p.role, 'name', p.name)) \
                   FROM (SELECT * FROM order_participants p WHERE p.order_id = o.id ORDER BY p.rowid) p) AS participants, \
@@ -457,17 +493,21 @@ impl Store for SqliteStore {
                m.user_role AS m_user_role, m.body AS m_body, m.message_type AS m_message_type, \
                m.sender_type AS m_sender_type, m.attachments AS m_attachments, m.reply_to AS m_reply_to, \
                m.client_id AS m_client_id, m.created_at AS m_created_at, m.updated_at AS m_updated_at, \
-               m.edited_at AS m_edited_at, m.deleted AS m_deleted, \
+               m.edited_at AS m_edited_at, m.deleted AS m_deleted, ",
+            reply_preview_columns!(),
+            ", \
                CASE WHEN rp.unread IS NOT NULL THEN rp.unread ELSE \
-                 (SELECT COUNT(*) FROM messages u WHERE u.order_id = o.id AND u.deleted = 0 AND u.user_id IS NOT ",
-        );
+                 (SELECT COUNT(*) FROM messages u WHERE u.order_id = o.id AND u.deleted = 0 AND u.user_id IS NOT "
+        ));
         query
             .push_bind(viewer.as_str().to_owned())
-            .push(
+            .push(concat!(
                 ") END AS unread, COUNT(*) OVER () AS total FROM orders o \
-                 LEFT JOIN messages m ON m.order_id = o.id AND m.seq = o.last_seq \
-                 LEFT JOIN read_pointers rp ON rp.order_id = o.id AND rp.user_id = ",
-            )
+                 LEFT JOIN messages m ON m.order_id = o.id AND m.seq = o.last_seq",
+                reply_join!(),
+                " \
+                 LEFT JOIN read_pointers rp ON rp.order_id = o.id AND rp.user_id = "
+            ))
             .push_bind(viewer.as_str().to_owned());
         if let Scope::ParticipantOf(user) = scope {
             query
@@ -548,7 +588,8 @@ impl Store for SqliteStore {
         let mut select = QueryBuilder::<Sqlite>::new(concat!(
             "SELECT ",
             message_columns!(),
-            " FROM messages_fts JOIN messages m ON m.rowid = messages_fts.rowid"
+            " FROM messages_fts JOIN messages m ON m.rowid = messages_fts.rowid",
+            reply_join!()
         ));
         filters(&mut select, scope, order, terms);
         select

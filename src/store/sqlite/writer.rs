@@ -27,7 +27,7 @@ use tokio::sync::oneshot;
 use crate::domain::{Message, NewMessage, timestamp};
 use crate::error::{Error, Result};
 use crate::store::queue::{self, MAX_BATCH, Queue};
-use crate::store::rows::{MessageRow, message_columns};
+use crate::store::rows::{MessageRow, message_columns, messages_with_replies};
 use crate::store::{CommitFeed, Inserted, Reply};
 
 /// WAL pages (4 KiB each) between two checkpoints (see `open`).
@@ -155,7 +155,9 @@ fn insert_one(tx: &Transaction<'_>, new: &NewMessage) -> rusqlite::Result<Result
             .prepare_cached(concat!(
                 "SELECT ",
                 message_columns!(),
-                " FROM messages m WHERE m.order_id = ?1 AND m.user_id = ?2 AND m.client_id = ?3"
+                " FROM ",
+                messages_with_replies!(),
+                " WHERE m.order_id = ?1 AND m.user_id = ?2 AND m.client_id = ?3"
             ))?
             .query_row(
                 params![new.order_id.as_str(), author, client_id.as_str()],
@@ -190,7 +192,8 @@ fn insert_one(tx: &Transaction<'_>, new: &NewMessage) -> rusqlite::Result<Result
         message_type: new.message_type,
         sender_type: new.sender_type,
         attachments: Vec::new(),
-        reply_to: new.reply_to.clone(),
+        reply_to: new.reply_to.as_ref().map(|quoted| quoted.id.clone()),
+        reply_preview: new.reply_to.clone(),
         client_id: new.client_id.as_ref().map(|c| c.as_str().to_owned()),
         created_at: now.clone(),
         updated_at: now,

@@ -172,8 +172,9 @@ impl SearchTerms {
 }
 
 /// What the database counts about one order's messages (`Store::message_stats`), in one
-/// pass over the order's rows: nothing of the history is loaded into the process.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// pass over the order's rows: nothing of the history is loaded into the process. Each
+/// backend's statement names its columns after these fields.
+#[derive(Debug, Clone, Default, PartialEq, sqlx::FromRow)]
 pub struct MessageStats {
     /// Every stored message, tombstones included (the order's last seq).
     pub total: i64,

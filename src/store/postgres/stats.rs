@@ -4,7 +4,7 @@
 //! staff message ends it, and `percentile_cont` for the median of the waits. The
 //! process receives one row whatever the length of the chat.
 
-use sqlx::{FromRow, PgPool};
+use sqlx::PgPool;
 
 use crate::domain::OrderId;
 use crate::error::Result;
@@ -48,35 +48,9 @@ waits AS (
 )
 SELECT counts.*,
        (SELECT COUNT(*) FROM waits) AS answered_waits,
-       (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) FROM waits) AS median_ms
+       (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) FROM waits) AS median_first_response_ms
 FROM counts";
 
-#[derive(FromRow)]
-struct StatsRow {
-    total: i64,
-    by_user: i64,
-    by_admin: i64,
-    by_system: i64,
-    deleted: i64,
-    attachments: i64,
-    first_at: Option<String>,
-    last_at: Option<String>,
-    answered_waits: i64,
-    median_ms: Option<f64>,
-}
-
 pub(super) async fn message_stats(pool: &PgPool, order: &OrderId) -> Result<MessageStats> {
-    let row: StatsRow = sqlx::query_as(STATS).bind(order.as_str()).fetch_one(pool).await?;
-    Ok(MessageStats {
-        total: row.total,
-        by_user: row.by_user,
-        by_admin: row.by_admin,
-        by_system: row.by_system,
-        deleted: row.deleted,
-        attachments: row.attachments,
-        first_at: row.first_at,
-        last_at: row.last_at,
-        answered_waits: row.answered_waits,
-        median_first_response_ms: row.median_ms,
-    })
+    Ok(sqlx::query_as(STATS).bind(order.as_str()).fetch_one(pool).await?)
 }

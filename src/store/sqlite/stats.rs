@@ -6,7 +6,7 @@
 //! database reads the order's rows twice, sorts them once (for the backward window
 //! below) and sorts the waits for the median.
 
-use sqlx::{FromRow, SqlitePool};
+use sqlx::SqlitePool;
 
 use crate::domain::OrderId;
 use crate::error::Result;
@@ -52,35 +52,9 @@ answered AS (SELECT COUNT(*) AS n FROM waits)
 SELECT counts.*, answered.n AS answered_waits,
        (SELECT AVG(ms) FROM (SELECT ms FROM waits ORDER BY ms
                              LIMIT 2 - (SELECT n FROM answered) % 2
-                             OFFSET ((SELECT n FROM answered) - 1) / 2)) AS median_ms
+                             OFFSET ((SELECT n FROM answered) - 1) / 2)) AS median_first_response_ms
 FROM counts, answered";
 
-#[derive(FromRow)]
-struct StatsRow {
-    total: i64,
-    by_user: i64,
-    by_admin: i64,
-    by_system: i64,
-    deleted: i64,
-    attachments: i64,
-    first_at: Option<String>,
-    last_at: Option<String>,
-    answered_waits: i64,
-    median_ms: Option<f64>,
-}
-
 pub(super) async fn message_stats(pool: &SqlitePool, order: &OrderId) -> Result<MessageStats> {
-    let row: StatsRow = sqlx::query_as(STATS).bind(order.as_str()).fetch_one(pool).await?;
-    Ok(MessageStats {
-        total: row.total,
-        by_user: row.by_user,
-        by_admin: row.by_admin,
-        by_system: row.by_system,
-        deleted: row.deleted,
-        attachments: row.attachments,
-        first_at: row.first_at,
-        last_at: row.last_at,
-        answered_waits: row.answered_waits,
-        median_first_response_ms: row.median_ms,
-    })
+    Ok(sqlx::query_as(STATS).bind(order.as_str()).fetch_one(pool).await?)
 }

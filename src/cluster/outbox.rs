@@ -147,6 +147,25 @@ mod tests {
         async fn message_changed(&self, _: OrderId, _: Seq, _: Change, _: Box<RawValue>) {}
     }
 
+    /// Node A (its adapter health `health`) and node B on the Redis at `url`, B listening
+    /// to A's messages (what it hears comes out of the receiver), and a fresh order.
+    async fn two_nodes(
+        url: &str,
+        health: Arc<AdapterHealth>,
+    ) -> (
+        Arc<Cluster>,
+        Arc<Cluster>,
+        mpsc::UnboundedReceiver<(String, Seq)>,
+        OrderId,
+    ) {
+        let a = Arc::new(Cluster::connect(url, health).await.unwrap());
+        let b = Arc::new(Cluster::connect(url, Arc::new(AdapterHealth::default())).await.unwrap());
+        let (heard, on_b) = mpsc::unbounded_channel();
+        b.spawn_message_listener(Arc::new(Heard(heard))).await.unwrap();
+        let order = OrderId::parse(&format!("order-{}", uuid::Uuid::now_v7().simple())).unwrap();
+        (a, b, on_b, order)
+    }
+
     fn answered_into(answers: &Arc<Mutex<Vec<Seq>>>, seq: Seq) -> Answer {
         let answers = answers.clone();
         Box::new(move || answers.lock().unwrap().push(seq))
@@ -158,19 +177,7 @@ mod tests {
             eprintln!("skipped: ORDERCHAT_TEST_REDIS_URL is not set (scripts/test sets it)");
             return;
         };
-        let a = Arc::new(
-            Cluster::connect(&url, Arc::new(AdapterHealth::default()))
-                .await
-                .unwrap(),
-        );
-        let b = Arc::new(
-            Cluster::connect(&url, Arc::new(AdapterHealth::default()))
-                .await
-                .unwrap(),
-        );
-        let (heard, mut on_b) = mpsc::unbounded_channel();
-        let _listener = b.spawn_message_listener(Arc::new(Heard(heard))).await.unwrap();
-        let order = OrderId::parse(&format!("order-{}", uuid::Uuid::now_v7().simple())).unwrap();
+        let (a, _b, mut on_b, order) = two_nodes(&url, Arc::new(AdapterHealth::default())).await;
 
         // Far more than one pipeline, all queued before the first reply can come back.
         let total = 3 * MAX_BATCH as Seq + 7;
@@ -209,15 +216,7 @@ mod tests {
             return;
         };
         let health = Arc::new(AdapterHealth::default());
-        let a = Arc::new(Cluster::connect(&url, health.clone()).await.unwrap());
-        let b = Arc::new(
-            Cluster::connect(&url, Arc::new(AdapterHealth::default()))
-                .await
-                .unwrap(),
-        );
-        let (heard, mut on_b) = mpsc::unbounded_channel();
-        let _listener = b.spawn_message_listener(Arc::new(Heard(heard))).await.unwrap();
-        let order = OrderId::parse(&format!("order-{}", uuid::Uuid::now_v7().simple())).unwrap();
+        let (a, _b, mut on_b, order) = two_nodes(&url, health.clone()).await;
         let answers = Arc::new(Mutex::new(Vec::new()));
 
         health.failed("test", &"down");

@@ -478,3 +478,15 @@ export function notExactlyOnce(counts, stored) {
   for (const seq of counts.keys()) if (seq > stored) wrong.push(`seq ${seq} beyond the ${stored} stored`);
   return wrong;
 }
+
+/**
+ * A fresh order on `srv` of a customer and a driver: its id, both user ids, and a token
+ * for each (`ct`, `dt`).
+ */
+export async function customerAndDriver(srv) {
+  const orderId = id('order');
+  const customer = id('cust');
+  const driver = id('drv');
+  await srv.order(orderId, { [customer]: 'customer', [driver]: 'driver' });
+  return { orderId, customer, driver, ct: token(customer, 'customer'), dt: token(driver, 'driver') };
+}

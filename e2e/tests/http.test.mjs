@@ -7,7 +7,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnServer, token, id, history, eventually } from '../helpers.mjs';
+import { spawnServer, token, id, history, eventually, customerAndDriver } from '../helpers.mjs';
 
 /** Waits until the clock has moved past an RFC 3339 timestamp the server gave. */
 const clockPast = (at) => eventually(() => Date.now() > Date.parse(at), `the clock passed ${at}`);
@@ -20,13 +20,8 @@ after(async () => { await srv?.stop(); });
 
 const service = token('platform', 'service');
 
-async function scene() {
-  const orderId = id('order');
-  const customer = id('cust');
-  const driver = id('drv');
-  await srv.order(orderId, { [customer]: 'customer', [driver]: 'driver' });
-  return { orderId, customer, driver, ct: token(customer, 'customer'), dt: token(driver, 'driver') };
-}
+/** A fresh order of a customer and a driver on this file's server. */
+const scene = () => customerAndDriver(srv);
 
 const seqs = (res) => res.body.data.map((m) => m.seq);
 /** Search results may be messages or { message: Message, … }: the text of a hit. */

@@ -8,7 +8,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnServer, token, id, emitAck, waitFor, received, settle, history, nameOf, eventually } from '../helpers.mjs';
+import { spawnServer, token, id, emitAck, waitFor, received, settle, history, nameOf, eventually, customerAndDriver } from '../helpers.mjs';
 
 let srv;
 before(async () => {
@@ -19,13 +19,8 @@ after(async () => { await srv?.stop(); });
 const service = token('platform', 'service');
 const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/;
 
-async function scene() {
-  const orderId = id('order');
-  const customer = id('cust');
-  const driver = id('drv');
-  await srv.order(orderId, { [customer]: 'customer', [driver]: 'driver' });
-  return { orderId, customer, driver, ct: token(customer, 'customer'), dt: token(driver, 'driver') };
-}
+/** A fresh order of a customer and a driver on this file's server. */
+const scene = () => customerAndDriver(srv);
 
 async function joined(tok, orderId) {
   const s = await srv.connect(tok);

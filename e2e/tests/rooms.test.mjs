@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { io } from 'socket.io-client';
-import { spawnServer, token, id, emitAck, waitFor, received, settle, TIMEOUT, readerReconnectingWhileFlowing, notExactlyOnce } from '../helpers.mjs';
+import { spawnServer, token, id, emitAck, waitFor, received, settle, TIMEOUT, readerReconnectingWhileFlowing, notExactlyOnce, customerAndDriver } from '../helpers.mjs';
 
 let srv;
 before(async () => {
@@ -16,13 +16,8 @@ before(async () => {
 after(async () => { await srv?.stop(); });
 
 /** A fresh order with a customer and a driver, both with tokens. */
-async function scene() {
-  const orderId = id('order');
-  const customer = id('cust');
-  const driver = id('drv');
-  await srv.order(orderId, { [customer]: 'customer', [driver]: 'driver' });
-  return { orderId, customer, driver, ct: token(customer, 'customer'), dt: token(driver, 'driver') };
-}
+/** A fresh order of a customer and a driver on this file's server. */
+const scene = () => customerAndDriver(srv);
 
 test('a participant joins with a bare orderId and gets lastSeq, no messages and who is online', async () => {
   const { orderId, driver, ct, dt } = await scene();

@@ -6,19 +6,14 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnServer, token, id, emitAck, waitFor, history, nameOf } from '../helpers.mjs';
+import { spawnServer, token, id, emitAck, waitFor, history, nameOf, customerAndDriver } from '../helpers.mjs';
 
 let srv;
 before(async () => { srv = await spawnServer(); });
 after(async () => { await srv?.stop(); });
 
-async function scene() {
-  const orderId = id('order');
-  const customer = id('cust');
-  const driver = id('drv');
-  await srv.order(orderId, { [customer]: 'customer', [driver]: 'driver' });
-  return { orderId, customer, driver, ct: token(customer, 'customer'), dt: token(driver, 'driver') };
-}
+/** A fresh order of a customer and a driver on this file's server. */
+const scene = () => customerAndDriver(srv);
 
 function keyedByUnderscoreId(msg, where) {
   assert.equal(typeof msg._id, 'string', `${where}: ${JSON.stringify(msg)}`);

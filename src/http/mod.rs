@@ -3,6 +3,7 @@
 //! to every route: body limit, request metrics, shutdown tracking, and JSON bodies for
 //! every refusal (including the router's own 404/405 and extractor rejections).
 
+mod attachments;
 mod chats;
 mod export;
 mod extract;
@@ -20,6 +21,8 @@ use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 
+use tower_http::timeout::{DeadlineBody, TimeoutBody};
+
 use crate::error::Error;
 use crate::shutdown::Shutdown;
 use crate::state::AppState;
@@ -32,6 +35,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
         .merge(health::routes())
         .merge(messages::routes())
+        .merge(attachments::routes(state))
         .merge(chats::routes())
         .merge(export::routes())
         .merge(orders::routes())
@@ -40,6 +44,42 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .layer(middleware::from_fn(json_refusals))
         .layer(middleware::from_fn_with_state(state.shutdown.clone(), in_flight))
         .layer(middleware::from_fn(track_request))
+}
+
+/// How long a request body may take to arrive: the ordinary body timeout for every
+/// request (HTTP API and Socket.IO long-polling), and a longer deadline for file
+/// uploads, whose bodies may still not stall for longer than the ordinary timeout.
+#[derive(Clone, Copy)]
+pub struct BodyDeadlines {
+    body: Duration,
+    upload: Duration,
+}
+
+impl BodyDeadlines {
+    pub fn new(config: &crate::config::Config) -> Self {
+        Self {
+            body: config.limits.http_body_timeout(),
+            upload: Duration::from_secs(config.attachments.attachment_body_timeout_secs.max(1)),
+        }
+    }
+}
+
+/// Puts the request body under its deadline (see `BodyDeadlines`); a body that misses
+/// it fails to read with `tower_http`'s `TimeoutError`, which the extractors answer
+/// with `408`.
+pub async fn body_deadline(State(deadlines): State<BodyDeadlines>, request: Request, next: Next) -> Response {
+    let upload = request.method() == axum::http::Method::POST && request.uri().path() == "/api/chat/attachments";
+    let request = if upload {
+        request.map(|body| {
+            axum::body::Body::new(TimeoutBody::new(
+                deadlines.body,
+                DeadlineBody::new(deadlines.upload, body),
+            ))
+        })
+    } else {
+        request.map(|body| axum::body::Body::new(DeadlineBody::new(deadlines.body, body)))
+    };
+    next.run(request).await
 }
 
 /// Counts the request as in flight, so shutdown waits for its answer; once the

@@ -71,11 +71,12 @@ impl Error {
             | Error::InvalidQuery(_)
             | Error::MessageEmpty
             | Error::MessageTooLong { .. }
-            | Error::MessageInvalidCharacters => StatusCode::BAD_REQUEST,
+            | Error::MessageInvalidCharacters
+            | Error::InvalidEmoji(_) => StatusCode::BAD_REQUEST,
             Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::OrderNotFound | Error::MessageNotFound | Error::NotFound => StatusCode::NOT_FOUND,
-            Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::Conflict(_) | Error::MessageDeleted | Error::TooManyReactions { .. } => StatusCode::CONFLICT,
             Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::RateLimited { .. } | Error::TooManyConnections => StatusCode::TOO_MANY_REQUESTS,

@@ -25,7 +25,7 @@ pub enum Error {
     MessageInvalidCharacters,
     #[error("emoji: {0}")]
     InvalidEmoji(String),
-    #[error("a deleted message cannot get reactions")]
+    #[error("the message is deleted: its reactions cannot change")]
     MessageDeleted,
     #[error("a message carries at most {max} different reactions")]
     TooManyReactions { max: usize },

@@ -194,6 +194,10 @@ pub(super) fn reactions_json(reactions: &[Reaction]) -> String {
 }
 
 fn reactions_from_json(raw: &str) -> Vec<Reaction> {
+    // Most messages have none: no parsing on that path of every read.
+    if raw == "[]" {
+        return Vec::new();
+    }
     // Written by us; an unreadable value would be a bug, shown as none.
     let stored: Vec<ReactionJson> = serde_json::from_str(raw).unwrap_or_default();
     stored

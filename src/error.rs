@@ -23,6 +23,12 @@ pub enum Error {
     MessageTooLong { max: usize },
     #[error("message contains control characters (only newline and tab are allowed)")]
     MessageInvalidCharacters,
+    #[error("emoji: {0}")]
+    InvalidEmoji(String),
+    #[error("the message is deleted: its reactions cannot change")]
+    MessageDeleted,
+    #[error("a message carries at most {max} different reactions")]
+    TooManyReactions { max: usize },
     #[error("authentication required: {0}")]
     Unauthenticated(String),
     #[error("{0}")]
@@ -87,6 +93,9 @@ impl Error {
             Error::MessageEmpty => "message_empty",
             Error::MessageTooLong { .. } => "message_too_long",
             Error::MessageInvalidCharacters => "message_invalid_characters",
+            Error::InvalidEmoji(_) => "invalid_emoji",
+            Error::MessageDeleted => "message_deleted",
+            Error::TooManyReactions { .. } => "too_many_reactions",
             Error::Unauthenticated(_) => "unauthenticated",
             Error::Forbidden(_) => "forbidden",
             Error::OrderNotFound => "order_not_found",

@@ -56,15 +56,21 @@ test('for an outsider an existing order looks exactly like a missing one', async
   }
 });
 
-test('an outsider gets 404 message_not_found when editing or deleting the order’s messages', async () => {
+test('an outsider gets 404 message_not_found when editing, deleting or reacting to the order’s messages', async () => {
   const edit = await srv.http('PATCH', `/api/chat/messages/${msg.id}`, ot, { message: 'defaced' });
   assert.equal(edit.status, 404, edit.text);
   assert.equal(edit.body.code, 'message_not_found');
   const del = await srv.http('DELETE', `/api/chat/messages/${msg.id}`, ot);
   assert.equal(del.status, 404, del.text);
   assert.equal(del.body.code, 'message_not_found');
+  for (const method of ['PUT', 'DELETE']) {
+    const react = await srv.http(method, `/api/chat/messages/${msg.id}/reactions/${encodeURIComponent('👍')}`, ot);
+    assert.equal(react.status, 404, react.text);
+    assert.equal(react.body.code, 'message_not_found');
+  }
   const stored = await history(srv, ct, orderId);
   assert.equal(stored.find((m) => m.id === msg.id).message, 'private conversation');
+  assert.deepEqual(stored.find((m) => m.id === msg.id).reactions, [], 'the outsider reacted');
   assert.equal(stored.length, 1, 'the outsider stored something');
 });
 
@@ -124,6 +130,7 @@ test('an outsider who tried to join never receives any of the room’s events', 
   const sent = await emitAck(customer, 'send-message', { orderId, message: 'the gate code is 1234' });
   await emitAck(driver, 'mark-read', orderId);
   await srv.http('PATCH', `/api/chat/messages/${sent.message.id}`, ct, { message: 'the gate code is 9999' });
+  await emitAck(driver, 'add-reaction', { messageId: sent.message.id, emoji: '👍' });
   await srv.http('DELETE', `/api/chat/messages/${sent.message.id}`, ct);
   await srv.http('PATCH', `/api/orders/${orderId}`, token('platform', 'service'), { status: 'picked_up' });
   await emitAck(driver, 'leave-order-room', orderId);

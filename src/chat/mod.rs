@@ -1,4 +1,4 @@
-//! The use cases of order chat: send, read history, mark read, search, moderate,
+//! The use cases of order chat: send, read history, mark read, search, moderate, react,
 //! export, count, manage orders. Both transports (HTTP in `http/`, Socket.IO in
 //! `realtime/`) call these and nothing else, so they can never disagree. No HTTP or
 //! Socket.IO type appears here: what the world must hear about goes out as an `Event`
@@ -14,6 +14,7 @@ mod moderate;
 mod orders;
 mod presence;
 mod pushes;
+mod reactions;
 mod read;
 mod search;
 mod send;

@@ -23,7 +23,7 @@ pub struct SendMessage {
     pub order_id: IdInput,
     /// Optional for a message with attachments (a photo without a caption).
     #[serde(default)]
-    pub message: String,
+    pub message: Option<String>,
     #[serde(default)]
     pub message_type: Option<MessageType>,
     #[serde(default)]
@@ -85,10 +85,15 @@ impl ChatService {
         let order_id = OrderId::parse(&input.order_id.as_text())?;
         let attachment_ids = input.attachments.unwrap_or_default();
         // A file message may go without a caption; any other needs its text.
-        let text = if attachment_ids.is_empty() {
-            MessageText::parse(&input.message, self.max_message_length)?
-        } else {
-            MessageText::parse_caption(&input.message, self.max_message_length)?
+        let text = match (&input.message, attachment_ids.is_empty()) {
+            (Some(text), true) => MessageText::parse(text, self.max_message_length)?,
+            (None, true) => {
+                return Err(Error::invalid_field(
+                    "message",
+                    "missing field (only a message with attachments may go without text)",
+                ));
+            }
+            (text, false) => MessageText::parse_caption(text.as_deref().unwrap_or_default(), self.max_message_length)?,
         };
         let client_id = input.client_id.map(|c| ClientId::parse(&c.as_text())).transpose()?;
         let message_type = input.message_type.unwrap_or(if attachment_ids.is_empty() {

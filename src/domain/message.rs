@@ -4,7 +4,8 @@
 use serde::ser::SerializeStruct;
 use serde::{Deserialize, Serialize, Serializer};
 
-use super::{ClientId, Identity, OrderId, Role, Seq, UserId};
+use super::reaction::ReactionsFor;
+use super::{ClientId, Identity, OrderId, Reaction, Role, Seq, UserId};
 use crate::error::{Error, Result};
 
 /// Message text that passed the rules: not blank, not too long, no control characters
@@ -159,6 +160,8 @@ pub struct Message {
     pub updated_at: String,
     pub edited_at: Option<String>,
     pub deleted: bool,
+    /// One entry per emoji, in order of first use (empty on a tombstone).
+    pub reactions: Vec<Reaction>,
 }
 
 impl Message {
@@ -166,13 +169,21 @@ impl Message {
     pub fn author(&self) -> Option<&UserId> {
         self.user.as_ref().map(|u| &u.id)
     }
-}
 
-// Written by hand rather than derived: a derive cannot write one field under two names,
-// and this is the per-message path of every event (no intermediate JSON tree).
-impl Serialize for Message {
-    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
-        let mut s = serializer.serialize_struct("Message", 17)?;
+    /// This message as `viewer` gets it: each reaction says whether it is `mine`.
+    pub fn for_viewer<'a>(&'a self, viewer: &'a UserId) -> ForViewer<'a> {
+        ForViewer { message: self, viewer }
+    }
+
+    /// The message's fields, with `mine` in each reaction when written for one reader
+    /// (an HTTP response, an ack) and without it for a whole room (events), whose
+    /// clients compare `userIds` with their own id.
+    pub fn serialize_for<S: Serializer>(
+        &self,
+        viewer: Option<&UserId>,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        let mut s = serializer.serialize_struct("Message", 18)?;
         s.serialize_field("id", &self.id)?;
         s.serialize_field("_id", &self.id)?;
         s.serialize_field("orderId", &self.order_id)?;
@@ -189,7 +200,36 @@ impl Serialize for Message {
         s.serialize_field("updatedAt", &self.updated_at)?;
         s.serialize_field("editedAt", &self.edited_at)?;
         s.serialize_field("deleted", &self.deleted)?;
+        s.serialize_field(
+            "reactions",
+            &ReactionsFor {
+                reactions: &self.reactions,
+                viewer,
+            },
+        )?;
         s.end()
+    }
+}
+
+// Written by hand rather than derived: a derive cannot write one field under two names,
+// and this is the per-message path of every event (no intermediate JSON tree). Without
+// a reader: the shape of events sent to a room.
+impl Serialize for Message {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        self.serialize_for(None, serializer)
+    }
+}
+
+/// A message serialised for one reader (see `Message::serialize_for`).
+#[derive(Debug, Clone, Copy)]
+pub struct ForViewer<'a> {
+    message: &'a Message,
+    viewer: &'a UserId,
+}
+
+impl Serialize for ForViewer<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        self.message.serialize_for(Some(self.viewer), serializer)
     }
 }
 

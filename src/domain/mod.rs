@@ -5,14 +5,16 @@ mod identity;
 mod ids;
 mod message;
 mod order;
+mod reaction;
 
 pub use identity::{Identity, Role};
 pub use ids::{ClientId, OrderId, UserId};
 pub use message::{
-    Attachment, Message, MessageText, MessageType, MessageUser, NewMessage, REPLY_EXCERPT_CHARS, ReplyPreview,
-    SenderType,
+    Attachment, ForViewer, Message, MessageText, MessageType, MessageUser, NewMessage, REPLY_EXCERPT_CHARS,
+    ReplyPreview, SenderType,
 };
 pub use order::{Order, OrderStatus, Participant};
+pub use reaction::{Emoji, MAX_EMOJI_CHARS, MAX_REACTION_EMOJIS, Reaction, summarize_reactions};
 
 /// Position of a message inside its order: 1, 2, 3 … with no gaps.
 pub type Seq = i64;

@@ -12,11 +12,11 @@ use serde_json::json;
 use super::extract::{ApiQuery, AuthUser};
 use super::response::ApiResponse;
 use crate::chat::{HistoryQuery, SearchQuery};
-use crate::domain::{OrderId, Seq};
+use crate::domain::{ForViewer, Message, OrderId, Seq, UserId};
 use crate::error::{Error, Result};
 use crate::input;
 use crate::state::AppState;
-use crate::store::HistoryWindow;
+use crate::store::{HistoryWindow, Page};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -50,14 +50,14 @@ async fn order_chats(
             json!({
                 "orderId": c.order.id,
                 "order": c.order,
-                "lastMessage": c.last_message,
+                "lastMessage": c.last_message.as_ref().map(|m| m.for_viewer(&identity.user_id)),
                 "unreadCount": c.unread_count,
                 "lastActivityAt": c.last_activity_at,
             })
         })
         .collect();
     Ok(ApiResponse::page(
-        crate::store::Page {
+        Page {
             items,
             total: chats.total,
         },
@@ -85,18 +85,13 @@ async fn history(
     let order_id = OrderId::parse(&order_id)?;
     let query = HistoryQuery::parse(params.page, params.limit, params.before, params.after)?;
     let page = state.chat.history(&identity, &order_id, query).await?;
+    let first = page.items.first().map(|m| m.seq);
+    let last = page.items.last().map(|m| m.seq);
+    let page = viewed(&page, &identity.user_id);
     Ok(match query.0 {
         HistoryWindow::Page { page: number, limit } => ApiResponse::page(page, number, limit),
-        HistoryWindow::Before { limit, .. } => {
-            let has_more = page.total > limit;
-            let next = page.items.first().map(|m| m.seq);
-            ApiResponse::cursor(page.items, has_more, next)
-        }
-        HistoryWindow::After { limit, .. } => {
-            let has_more = page.total > limit;
-            let next = page.items.last().map(|m| m.seq);
-            ApiResponse::cursor(page.items, has_more, next)
-        }
+        HistoryWindow::Before { limit, .. } => ApiResponse::cursor(page.items, page.total > limit, first),
+        HistoryWindow::After { limit, .. } => ApiResponse::cursor(page.items, page.total > limit, last),
     })
 }
 
@@ -175,7 +170,11 @@ async fn search_order(
     let order_id = OrderId::parse(&order_id)?;
     let query = SearchQuery::parse(params.q.as_deref(), params.page, params.limit)?;
     let page = state.chat.search_order(&identity, &order_id, &query).await?;
-    Ok(ApiResponse::page(page, query.page(), query.limit()))
+    Ok(ApiResponse::page(
+        viewed(&page, &identity.user_id),
+        query.page(),
+        query.limit(),
+    ))
 }
 
 /// `GET /api/chat/search?q=` — ranked full-text search across the caller's orders.
@@ -186,5 +185,17 @@ async fn search_all(
 ) -> Result<ApiResponse> {
     let query = SearchQuery::parse(params.q.as_deref(), params.page, params.limit)?;
     let page = state.chat.search_all(&identity, &query).await?;
-    Ok(ApiResponse::page(page, query.page(), query.limit()))
+    Ok(ApiResponse::page(
+        viewed(&page, &identity.user_id),
+        query.page(),
+        query.limit(),
+    ))
+}
+
+/// A page of messages as `viewer` reads them (`mine` in their reactions).
+fn viewed<'a>(page: &'a Page<Message>, viewer: &'a UserId) -> Page<ForViewer<'a>> {
+    Page {
+        items: page.items.iter().map(|m| m.for_viewer(viewer)).collect(),
+        total: page.total,
+    }
 }

@@ -71,7 +71,8 @@ impl Error {
             | Error::InvalidQuery(_)
             | Error::MessageEmpty
             | Error::MessageTooLong { .. }
-            | Error::MessageInvalidCharacters => StatusCode::BAD_REQUEST,
+            | Error::MessageInvalidCharacters
+            | Error::InvalidEmoji(_) => StatusCode::BAD_REQUEST,
             Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::OrderNotFound
@@ -79,7 +80,9 @@ impl Error {
             | Error::NotFound
             | Error::AttachmentNotFound
             | Error::NoThumbnail => StatusCode::NOT_FOUND,
-            Error::Conflict(_) | Error::AttachmentTaken => StatusCode::CONFLICT,
+            Error::Conflict(_) | Error::AttachmentTaken | Error::MessageDeleted | Error::TooManyReactions { .. } => {
+                StatusCode::CONFLICT
+            }
             Error::PayloadTooLarge { .. } | Error::FileTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType | Error::UnsupportedFileType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::RateLimited { .. } | Error::TooManyConnections | Error::UploadQuotaExceeded { .. } => {

@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::AckSender;
 
-use crate::domain::{Message, OrderId};
+use crate::domain::{ForViewer, OrderId, UserId};
 use crate::error::{Error, Result, retry_after_secs};
 use crate::store::Inserted;
 
@@ -26,17 +26,18 @@ pub fn send_ack<A: Adapter>(ack: AckSender<A>, event: &'static str, result: Resu
 }
 
 /// The ack of a stored `send-message`: `{ message, duplicate, ok: true }`, serialised
-/// straight from the message (it is sent by the publisher, once per message).
-pub fn send_stored_ack<A: Adapter>(ack: AckSender<A>, result: Result<Inserted>) {
+/// straight from the message (it is sent by the publisher, once per message), for the
+/// sender (`mine` in reactions, which a duplicate may already have).
+pub fn send_stored_ack<A: Adapter>(ack: AckSender<A>, sender: &UserId, result: Result<Inserted>) {
     #[derive(Serialize)]
     struct Stored<'a> {
-        message: &'a Message,
+        message: ForViewer<'a>,
         duplicate: bool,
         ok: bool,
     }
     let sent = match result {
         Ok(inserted) => ack.send(&Stored {
-            message: &inserted.message,
+            message: inserted.message.for_viewer(sender),
             duplicate: inserted.duplicate,
             ok: true,
         }),

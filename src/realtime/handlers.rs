@@ -36,6 +36,8 @@ pub fn register<A: Adapter>(s: &SocketRef<A>, app: &Arc<AppState>) {
     on(s, app, "mark-read", mark_read::<A>);
     on_send_message(s, app);
     on(s, app, "refresh-token", refresh_token::<A>);
+    on(s, app, "add-reaction", add_reaction::<A>);
+    on(s, app, "remove-reaction", remove_reaction::<A>);
 }
 
 /// The caller of an event, unless the event must be refused before any handler runs:
@@ -179,6 +181,7 @@ async fn join_order_room<A: Adapter>(
         .filter(|p| app.realtime.presence.is_online(&p.user_id))
         .map(|p| p.user_id.clone())
         .collect();
+    let messages: Vec<_> = messages.iter().map(|m| m.for_viewer(&identity.user_id)).collect();
     Ok(json!({
         "orderId": order_id,
         "lastSeq": order.last_seq,
@@ -353,16 +356,17 @@ fn on_send_message<A: Adapter>(s: &SocketRef<A>, app: &Arc<AppState>) {
                 let prepared = async {
                     let identity = caller(&app, &s, "send-message")?;
                     let input: SendMessage = input::from_json_object(data.unwrap_or(Value::Null))?;
-                    app.chat.prepare_message(&identity, input).await
+                    let message = app.chat.prepare_message(&identity, input).await?;
+                    Ok((identity, message))
                 }
                 .await;
                 match prepared {
-                    Ok(message) => app.chat.queue_prepared(
+                    Ok((identity, message)) => app.chat.queue_prepared(
                         message,
                         Box::new(move |result| {
                             // Shutdown waits for the ack, not just for the handler.
                             let _in_flight = in_flight;
-                            send_stored_ack(ack, result);
+                            send_stored_ack(ack, &identity.user_id, result);
                         }),
                     ),
                     Err(err) => send_ack(ack, "send-message", Err(err)),
@@ -371,6 +375,41 @@ fn on_send_message<A: Adapter>(s: &SocketRef<A>, app: &Arc<AppState>) {
             }
         },
     );
+}
+
+/// `add-reaction { messageId, emoji }`: the ack carries the message, with `mine` for
+/// the caller; the room hears `message-updated` when something changed.
+async fn add_reaction<A: Adapter>(
+    app: Arc<AppState>,
+    _s: SocketRef<A>,
+    identity: Identity,
+    data: Value,
+) -> Result<Value> {
+    let (message_id, emoji) = reaction_ref(&data)?;
+    let message = app.chat.add_reaction(&identity, message_id, emoji).await?;
+    Ok(json!({ "message": message.for_viewer(&identity.user_id) }))
+}
+
+/// `remove-reaction { messageId, emoji }`, answered like `add-reaction`.
+async fn remove_reaction<A: Adapter>(
+    app: Arc<AppState>,
+    _s: SocketRef<A>,
+    identity: Identity,
+    data: Value,
+) -> Result<Value> {
+    let (message_id, emoji) = reaction_ref(&data)?;
+    let message = app.chat.remove_reaction(&identity, message_id, emoji).await?;
+    Ok(json!({ "message": message.for_viewer(&identity.user_id) }))
+}
+
+/// The `{ messageId, emoji }` of a reaction event.
+fn reaction_ref(data: &Value) -> Result<(&str, &str)> {
+    let field = |name: &'static str| {
+        data.get(name)
+            .and_then(Value::as_str)
+            .ok_or_else(|| Error::invalid_field(name, "expected { messageId, emoji } with string values"))
+    };
+    Ok((field("messageId")?, field("emoji")?))
 }
 
 /// `refresh-token { token }`: replaces the connection's token with a newer one of the
@@ -425,6 +464,7 @@ mod tests {
                 updated_at: String::new(),
                 edited_at: None,
                 deleted: false,
+                reactions: Vec::new(),
             })
             .collect();
         Page { items, total }

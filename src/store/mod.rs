@@ -15,7 +15,7 @@ mod sqlite;
 
 use async_trait::async_trait;
 
-use crate::domain::{Message, MessageText, NewMessage, Order, OrderId, Participant, Seq, UserId};
+use crate::domain::{Emoji, Message, MessageText, NewMessage, Order, OrderId, Participant, Seq, UserId};
 use crate::error::Result;
 
 pub use postgres::PostgresStore;
@@ -332,10 +332,22 @@ pub trait Store: Send + Sync + 'static {
     /// caller's to delete).
     async fn delete_attachments_of(&self, message_id: &str) -> Result<Vec<StoredAttachment>>;
 
-    /// Turns a message into a tombstone.
+    /// Turns a message into a tombstone: its text, attachments and reactions are gone.
     async fn delete_message(&self, id: &str) -> Result<Message>;
 
     async fn edit_message(&self, id: &str, text: &MessageText) -> Result<Message>;
+
+    /// Adds `user`'s reaction with `emoji` to message `id` and rewrites the message's
+    /// reaction summary in the same transaction. Returns the message as it then stands
+    /// and whether anything changed (the same reaction again changes nothing). Fails
+    /// with `MessageNotFound`, with `MessageDeleted` for a tombstone, and with
+    /// `TooManyReactions` when `emoji` would be the message's
+    /// `MAX_REACTION_EMOJIS + 1`th distinct emoji.
+    async fn add_reaction(&self, id: &str, user: &UserId, emoji: &Emoji) -> Result<(Message, bool)>;
+
+    /// Removes `user`'s reaction with `emoji` from message `id`, as `add_reaction`
+    /// adds one; removing a reaction that is not there changes nothing.
+    async fn remove_reaction(&self, id: &str, user: &UserId, emoji: &Emoji) -> Result<(Message, bool)>;
 
     /// Moves a user's read pointer forward to `seq` (clamped to the order's last seq;
     /// never backwards) and returns where it now stands and the user's unread count.

@@ -1,10 +1,12 @@
 //! Rows as the databases return them, and their conversion into domain types. Both
 //! backends keep the same column names and types (text timestamps, JSON text for
-//! attachments), so one set of row types serves both.
+//! attachments and the reactions summary), so one set of row types serves both.
 
 use sqlx::FromRow;
 
-use crate::domain::{Message, MessageType, MessageUser, Order, OrderId, Participant, ReplyPreview, SenderType, UserId};
+use crate::domain::{
+    Message, MessageType, MessageUser, Order, OrderId, Participant, Reaction, ReplyPreview, SenderType, UserId,
+};
 
 /// The message columns in the order `MessageRow` reads them; a macro so that queries
 /// can be built with `concat!` and stay `&'static str`.
@@ -13,7 +15,7 @@ macro_rules! message_columns {
         concat!(
             "m.id, m.order_id, m.seq, m.user_id, m.user_name, m.user_role, m.body, m.message_type, \
          m.sender_type, m.attachments, m.reply_to, m.client_id, m.created_at, m.updated_at, \
-         m.edited_at, m.deleted, ",
+         m.edited_at, m.deleted, m.reactions, ",
             $crate::store::rows::reply_preview_columns!()
         )
     };
@@ -68,6 +70,7 @@ pub(super) struct MessageRow {
     updated_at: String,
     edited_at: Option<String>,
     deleted: bool,
+    reactions: String,
     #[sqlx(flatten)]
     reply: ReplyRow,
 }
@@ -125,14 +128,15 @@ impl MessageRow {
             updated_at: row.get(13)?,
             edited_at: row.get(14)?,
             deleted: row.get(15)?,
+            reactions: row.get(16)?,
             reply: ReplyRow {
-                reply_id: row.get(16)?,
-                reply_user_id: row.get(17)?,
-                reply_user_name: row.get(18)?,
-                reply_user_role: row.get(19)?,
-                reply_sender_type: row.get(20)?,
-                reply_body: row.get(21)?,
-                reply_deleted: row.get(22)?,
+                reply_id: row.get(17)?,
+                reply_user_id: row.get(18)?,
+                reply_user_name: row.get(19)?,
+                reply_user_role: row.get(20)?,
+                reply_sender_type: row.get(21)?,
+                reply_body: row.get(22)?,
+                reply_deleted: row.get(23)?,
             },
         })
     }
@@ -162,8 +166,47 @@ impl From<MessageRow> for Message {
             updated_at: row.updated_at,
             edited_at: row.edited_at,
             deleted: row.deleted,
+            reactions: reactions_from_json(&row.reactions),
         }
     }
+}
+
+/// One emoji of the `messages.reactions` summary as stored: the users who reacted with
+/// it, in order; the count is theirs to count.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ReactionJson {
+    emoji: String,
+    user_ids: Vec<String>,
+}
+
+/// The summary column for `reactions` (see the reactions migration).
+pub(super) fn reactions_json(reactions: &[Reaction]) -> String {
+    let stored: Vec<ReactionJson> = reactions
+        .iter()
+        .map(|r| ReactionJson {
+            emoji: r.emoji.clone(),
+            user_ids: r.user_ids.iter().map(|u| u.as_str().to_owned()).collect(),
+        })
+        .collect();
+    // Strings only: serialising them cannot fail.
+    serde_json::to_string(&stored).unwrap_or_else(|_| "[]".to_owned())
+}
+
+fn reactions_from_json(raw: &str) -> Vec<Reaction> {
+    // Most messages have none: no parsing on that path of every read.
+    if raw == "[]" {
+        return Vec::new();
+    }
+    // Written by us; an unreadable value would be a bug, shown as none.
+    let stored: Vec<ReactionJson> = serde_json::from_str(raw).unwrap_or_default();
+    stored
+        .into_iter()
+        .map(|r| Reaction {
+            emoji: r.emoji,
+            user_ids: r.user_ids.into_iter().map(UserId::from_trusted).collect(),
+        })
+        .collect()
 }
 
 #[derive(Debug, FromRow)]
@@ -213,6 +256,7 @@ macro_rules! chat_row_from {
                         updated_at: row.try_get("m_updated_at")?,
                         edited_at: row.try_get("m_edited_at")?,
                         deleted: row.try_get("m_deleted")?,
+                        reactions: row.try_get("m_reactions")?,
                         reply: ReplyRow::from_row(row)?,
                     }),
                     None => None,

@@ -11,6 +11,7 @@ mod moderation;
 mod orders;
 mod origin;
 mod persistence;
+mod reactions;
 mod read_state;
 mod refusals;
 mod replies;

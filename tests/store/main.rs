@@ -23,6 +23,7 @@ mod attachments;
 mod messages;
 mod orders;
 mod postgres_only;
+mod reactions;
 mod replies;
 mod search;
 mod sqlite_only;
@@ -77,6 +78,11 @@ on_every_backend!(
     messages::history_windows_are_seq_ranges_with_their_counts,
     messages::edits_and_deletions_change_the_stored_message,
     messages::ids_that_cannot_exist_are_not_found,
+    reactions::reactions_are_one_per_user_per_emoji_and_idempotent,
+    reactions::the_reaction_summary_comes_with_every_read,
+    reactions::a_message_takes_a_limited_number_of_distinct_emojis,
+    reactions::deleting_a_message_clears_its_reactions_and_refuses_new_ones,
+    reactions::concurrent_reactions_from_two_nodes_are_all_counted,
     replies::a_reply_carries_a_preview_of_the_quoted_message_on_every_read,
     replies::a_quote_follows_edits_and_hides_the_text_once_deleted,
     replies::the_replies_to_a_message_come_in_seq_order_by_cursor,

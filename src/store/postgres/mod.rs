@@ -11,6 +11,7 @@
 //! cannot miss a message another node just stored.
 
 mod attachments;
+mod reactions;
 mod search;
 mod stats;
 mod writer;
@@ -31,7 +32,7 @@ use super::{
     ChatSummary, CommitFeed, DEFAULT_WRITE_QUEUE, HistoryWindow, MessageStats, OrderChanges, OrderRecord, Page,
     ReadPointer, Reply, Scope, SearchTerms, Store, StoredAttachment, UploadUsage,
 };
-use crate::domain::{Message, MessageText, NewMessage, Order, OrderId, Participant, Seq, UserId, timestamp};
+use crate::domain::{Emoji, Message, MessageText, NewMessage, Order, OrderId, Participant, Seq, UserId, timestamp};
 use crate::error::{Error, Result};
 
 /// Migrations are embedded in the binary. sqlx takes an advisory lock while it runs
@@ -405,8 +406,15 @@ impl Store for PostgresStore {
         let Some((order, seq, author, already_deleted)) = target else {
             return Err(Error::MessageNotFound);
         };
-        sqlx::query("UPDATE messages SET body = '', attachments = '[]', deleted = true, updated_at = $1 WHERE id = $2")
-            .bind(&now)
+        sqlx::query(
+            "UPDATE messages SET body = '', attachments = '[]', reactions = '[]', deleted = true, updated_at = $1 \
+             WHERE id = $2",
+        )
+        .bind(&now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM reactions WHERE message_id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;
@@ -445,6 +453,14 @@ impl Store for PostgresStore {
             Some(_) => self.message(id).await?.ok_or(Error::MessageNotFound),
             None => Err(Error::Conflict("a deleted message cannot be edited")),
         }
+    }
+
+    async fn add_reaction(&self, id: &str, user: &UserId, emoji: &Emoji) -> Result<(Message, bool)> {
+        reactions::add(&self.pool, id, user, emoji).await
+    }
+
+    async fn remove_reaction(&self, id: &str, user: &UserId, emoji: &Emoji) -> Result<(Message, bool)> {
+        reactions::remove(&self.pool, id, user, emoji).await
     }
 
     async fn mark_read_up_to(&self, order: &OrderId, user: &UserId, seq: Seq) -> Result<(Seq, i64)> {
@@ -545,7 +561,7 @@ impl Store for PostgresStore {
                m.user_role AS m_user_role, m.body AS m_body, m.message_type AS m_message_type, \
                m.sender_type AS m_sender_type, m.attachments AS m_attachments, m.reply_to AS m_reply_to, \
                m.client_id AS m_client_id, m.created_at AS m_created_at, m.updated_at AS m_updated_at, \
-               m.edited_at AS m_edited_at, m.deleted AS m_deleted, ",
+               m.edited_at AS m_edited_at, m.deleted AS m_deleted, m.reactions AS m_reactions, ",
             reply_preview_columns!(),
             ", \
                COALESCE(rp.unread, (SELECT COUNT(*) FROM messages u WHERE u.order_id = o.id AND NOT u.deleted \

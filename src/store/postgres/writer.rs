@@ -270,6 +270,7 @@ async fn write_batch(
             updated_at: now.clone(),
             edited_at: None,
             deleted: false,
+            reactions: Vec::new(),
         };
         if let Some(key) = key {
             // A repeat later in this same batch gets this message.

@@ -4,6 +4,7 @@
 //! go through the group-commit writer in `writer.rs`.
 
 mod attachments;
+mod reactions;
 mod stats;
 mod writer;
 
@@ -23,7 +24,7 @@ use super::{
     ChatSummary, CommitFeed, DEFAULT_WRITE_QUEUE, HistoryWindow, MessageStats, OrderChanges, OrderRecord, Page,
     ReadPointer, Reply, Scope, SearchTerms, Store, StoredAttachment, UploadUsage,
 };
-use crate::domain::{Message, MessageText, NewMessage, Order, OrderId, Participant, Seq, UserId, timestamp};
+use crate::domain::{Emoji, Message, MessageText, NewMessage, Order, OrderId, Participant, Seq, UserId, timestamp};
 use crate::error::{Error, Result};
 
 /// Migrations are embedded in the binary, so `serve` and `migrate` need no files.
@@ -398,13 +399,20 @@ impl Store for SqliteStore {
 
     async fn delete_message(&self, id: &str) -> Result<Message> {
         let now = timestamp(chrono::Utc::now());
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let deleted: Option<String> = sqlx::query_scalar(
-            "UPDATE messages SET body = '', attachments = '[]', deleted = 1, updated_at = ? WHERE id = ? RETURNING id",
+            "UPDATE messages SET body = '', attachments = '[]', reactions = '[]', deleted = 1, updated_at = ? \
+             WHERE id = ? RETURNING id",
         )
         .bind(&now)
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
+        sqlx::query("DELETE FROM reactions WHERE message_id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         // Read again for the reply preview, which `RETURNING` cannot join.
         match deleted {
             Some(_) => self.message(id).await?.ok_or(Error::MessageNotFound),
@@ -426,6 +434,14 @@ impl Store for SqliteStore {
             Some(_) => self.message(id).await?.ok_or(Error::MessageNotFound),
             None => Err(Error::Conflict("a deleted message cannot be edited")),
         }
+    }
+
+    async fn add_reaction(&self, id: &str, user: &UserId, emoji: &Emoji) -> Result<(Message, bool)> {
+        reactions::add(&self.pool, id, user, emoji).await
+    }
+
+    async fn remove_reaction(&self, id: &str, user: &UserId, emoji: &Emoji) -> Result<(Message, bool)> {
+        reactions::remove(&self.pool, id, user, emoji).await
     }
 
     async fn mark_read_up_to(&self, order: &OrderId, user: &UserId, seq: Seq) -> Result<(Seq, i64)> {
@@ -514,7 +530,7 @@ impl Store for SqliteStore {
                m.user_role AS m_user_role, m.body AS m_body, m.message_type AS m_message_type, \
                m.sender_type AS m_sender_type, m.attachments AS m_attachments, m.reply_to AS m_reply_to, \
                m.client_id AS m_client_id, m.created_at AS m_created_at, m.updated_at AS m_updated_at, \
-               m.edited_at AS m_edited_at, m.deleted AS m_deleted, ",
+               m.edited_at AS m_edited_at, m.deleted AS m_deleted, m.reactions AS m_reactions, ",
             reply_preview_columns!(),
             ", \
                CASE WHEN rp.unread IS NOT NULL THEN rp.unread ELSE \

@@ -207,6 +207,7 @@ fn insert_one(tx: &Transaction<'_>, new: &NewMessage) -> rusqlite::Result<Result
         updated_at: now,
         edited_at: None,
         deleted: false,
+        reactions: Vec::new(),
     };
     tx.prepare_cached(
         "INSERT INTO messages (id, order_id, seq, user_id, user_name, user_role, body, message_type, \

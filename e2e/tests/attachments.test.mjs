@@ -7,6 +7,7 @@
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync, statSync } from 'node:fs';
 import { spawnServer, token, id, emitAck, waitFor, eventually, customerAndDriver, sleep } from '../helpers.mjs';
 import { png, windowsExe, elf, pdf, upload, download, attachmentStores, storedObjects, storeEnv } from '../files.mjs';
 
@@ -281,5 +282,39 @@ for (const store of attachmentStores()) {
 test('a bad ORDERCHAT_ATTACHMENTS_URL stops the start with a clear message', async () => {
   for (const url of ['ftp://files.example/x', 'file://relative/dir', 's3://']) {
     await assert.rejects(spawnServer({ ORDERCHAT_ATTACHMENTS_URL: url }), /ORDERCHAT_ATTACHMENTS_URL/, url);
+  }
+});
+
+/** The resident memory of process `pid`, in bytes (Linux). */
+function rssOf(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)[1]) * 1024;
+}
+
+test('a 200 MB upload streams through: the server’s memory stays flat', async () => {
+  const srv = await spawnServer({
+    ORDERCHAT_MAX_ATTACHMENT_BYTES: String(256 * MiB),
+    ORDERCHAT_ATTACHMENT_QUOTA_BYTES_PER_DAY: '0',
+  });
+  try {
+    const { orderId, dt } = await customerAndDriver(srv);
+    // Warm up (first upload allocates the server's steady buffers), then measure.
+    assert.equal((await upload(srv, dt, { fields: [['orderId', orderId]], file: { name: 'warm.pdf', size: 8 * MiB, fill: Buffer.from('%PDF-1.7\n') } })).status, 201);
+    const before = rssOf(srv.proc.pid);
+    let peak = before;
+    const sampler = setInterval(() => { peak = Math.max(peak, rssOf(srv.proc.pid)); }, 10);
+    const size = 200 * MiB;
+    const res = await upload(srv, dt, { fields: [['orderId', orderId]], file: { name: 'scan.pdf', size, fill: Buffer.from('%PDF-1.7\n') } });
+    clearInterval(sampler);
+    assert.equal(res.status, 201, res.text);
+    assert.equal(res.body.data.size, size);
+    const grew = peak - before;
+    // Two 5 MiB parts in flight plus the HTTP buffers: well under a tenth of the file.
+    assert.ok(grew < 40 * MiB, `RSS grew by ${(grew / MiB).toFixed(1)} MiB during a ${size / MiB} MiB upload`);
+    console.log(`# 200 MiB upload: RSS ${(before / MiB).toFixed(1)} MiB before, peak ${(peak / MiB).toFixed(1)} MiB (+${(grew / MiB).toFixed(1)})`);
+    const [stored] = (await storedObjects(srv, {})).filter((path) => statSync(path).size === size);
+    assert.ok(stored, 'the whole file is in the store');
+  } finally {
+    await srv.stop();
   }
 });

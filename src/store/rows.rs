@@ -5,7 +5,8 @@
 use sqlx::FromRow;
 
 use crate::domain::{
-    Message, MessageType, MessageUser, Order, OrderId, Participant, Reaction, ReplyPreview, SenderType, UserId,
+    Attachment, Message, MessageType, MessageUser, Order, OrderId, Participant, Reaction, ReplyPreview, SenderType,
+    UserId,
 };
 
 /// The message columns in the order `MessageRow` reads them; a macro so that queries
@@ -157,8 +158,7 @@ impl From<MessageRow> for Message {
             message: row.body,
             message_type: MessageType::from_stored(&row.message_type),
             sender_type: SenderType::from_stored(&row.sender_type),
-            // Written by us as JSON; an unreadable value would be a bug, shown as none.
-            attachments: serde_json::from_str(&row.attachments).unwrap_or_default(),
+            attachments: attachments_from_json(&row.attachments),
             reply_to: row.reply_to,
             reply_preview: row.reply.into_preview(),
             client_id: row.client_id,
@@ -191,6 +191,15 @@ pub(super) fn reactions_json(reactions: &[Reaction]) -> String {
         .collect();
     // Strings only: serialising them cannot fail.
     serde_json::to_string(&stored).unwrap_or_else(|_| "[]".to_owned())
+}
+
+fn attachments_from_json(raw: &str) -> Vec<Attachment> {
+    // Most messages have none: no parsing on that path of every read.
+    if raw == "[]" {
+        return Vec::new();
+    }
+    // Written by us as JSON; an unreadable value would be a bug, shown as none.
+    serde_json::from_str(raw).unwrap_or_default()
 }
 
 fn reactions_from_json(raw: &str) -> Vec<Reaction> {

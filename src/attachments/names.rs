@@ -38,7 +38,13 @@ pub fn sanitize(raw: &str) -> String {
             let stem: String = trimmed.chars().take(keep).collect();
             format!("{stem}.{ext}")
         }
-        None => trimmed.chars().take(MAX_NAME_CHARS).collect(),
+        // Cut where it may end in a space, which a second pass would trim.
+        None => trimmed
+            .chars()
+            .take(MAX_NAME_CHARS)
+            .collect::<String>()
+            .trim_end()
+            .to_owned(),
     }
 }
 

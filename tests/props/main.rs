@@ -8,6 +8,7 @@
 mod bodies;
 mod contract;
 mod emoji;
+mod files;
 mod history;
 mod ids;
 mod message_text;

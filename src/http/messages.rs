@@ -1,29 +1,42 @@
 //! `/api/chat/messages`: sending, editing and deleting messages, and the replies to one.
 
-use axum::Router;
 use axum::extract::{Path, State};
-use axum::routing::{get, patch, post};
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::{ApiJson, ApiQuery, AuthUser};
+use super::openapi::{
+    BadRequest, Conflict, Cursored, Forbidden, Internal, NotFound, PayloadTooLarge, RateLimited, RequestTimeout,
+    Success, Unauthenticated, Unavailable, UnsupportedMediaType,
+};
 use super::response::ApiResponse;
 use crate::chat::{RepliesQuery, SendMessage};
-use crate::domain::Seq;
+use crate::domain::{Message, Seq};
 use crate::error::Result;
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/chat/messages", post(send_message))
-        .route(
-            "/api/chat/messages/{message_id}",
-            patch(edit_message).delete(delete_message),
-        )
-        .route("/api/chat/messages/{message_id}/replies", get(replies))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(send_message))
+        .routes(routes!(edit_message, delete_message))
+        .routes(routes!(replies))
 }
 
 /// `POST /api/chat/messages` — stores a message; 201 once it is durably committed, or
 /// 200 with the earlier message when its `clientId` was already used.
+#[utoipa::path(
+    post,
+    path = "/api/chat/messages",
+    tag = "messages",
+    request_body = SendMessage,
+    responses(
+        (status = 201, description = "Stored (durably committed) and sent to the order's room", body = Success<Message>),
+        (status = 200, description = "This `clientId` was already used by the caller in this order: the message stored then", body = Success<Message>),
+        BadRequest, Unauthenticated, Forbidden, NotFound, RequestTimeout, PayloadTooLarge, UnsupportedMediaType,
+        RateLimited, Internal, Unavailable,
+    )
+)]
 async fn send_message(
     State(state): State<AppState>,
     AuthUser(identity): AuthUser,
@@ -37,12 +50,24 @@ async fn send_message(
     })
 }
 
-#[derive(Deserialize)]
+/// The new text of a message.
+#[derive(Deserialize, utoipa::ToSchema)]
 struct EditBody {
     message: String,
 }
 
 /// `PATCH /api/chat/messages/:messageId` — the author edits the text.
+#[utoipa::path(
+    patch,
+    path = "/api/chat/messages/{message_id}",
+    tag = "messages",
+    params(("message_id" = String, Path, description = "The message's `id`")),
+    request_body = EditBody,
+    responses(
+        (status = 200, description = "The edited message (`editedAt` set); `message-updated` is emitted", body = Success<Message>),
+        BadRequest, Unauthenticated, Forbidden, NotFound, RequestTimeout, Conflict, PayloadTooLarge, UnsupportedMediaType, Internal, Unavailable,
+    )
+)]
 async fn edit_message(
     State(state): State<AppState>,
     AuthUser(identity): AuthUser,
@@ -54,6 +79,16 @@ async fn edit_message(
 }
 
 /// `DELETE /api/chat/messages/:messageId` — the author (or staff) leaves a tombstone.
+#[utoipa::path(
+    delete,
+    path = "/api/chat/messages/{message_id}",
+    tag = "messages",
+    params(("message_id" = String, Path, description = "The message's `id`")),
+    responses(
+        (status = 200, description = "The tombstone (`deleted: true`, no text); `message-deleted` is emitted", body = Success<Message>),
+        BadRequest, Unauthenticated, Forbidden, NotFound, Internal, Unavailable,
+    )
+)]
 async fn delete_message(
     State(state): State<AppState>,
     AuthUser(identity): AuthUser,
@@ -63,14 +98,28 @@ async fn delete_message(
     Ok(ApiResponse::ok(tombstone).message("Message deleted"))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct RepliesParams {
+    /// Only replies with a seq above this one.
+    #[param(value_type = Option<i64>)]
     after: Option<Seq>,
+    /// Replies per page.
     limit: Option<i64>,
 }
 
 /// `GET /api/chat/messages/:messageId/replies` — the messages that reply to it, in seq
 /// order, by `after` seq cursor; 404 for a message the caller may not see.
+#[utoipa::path(
+    get,
+    path = "/api/chat/messages/{message_id}/replies",
+    tag = "messages",
+    params(("message_id" = String, Path, description = "The quoted message's `id`"), RepliesParams),
+    responses(
+        (status = 200, description = "The replies, in seq order; `meta.nextCursor` is the next `after`", body = Cursored<Message>),
+        BadRequest, Unauthenticated, NotFound, Internal, Unavailable,
+    )
+)]
 async fn replies(
     State(state): State<AppState>,
     AuthUser(identity): AuthUser,

@@ -8,17 +8,20 @@ mod export;
 mod extract;
 mod health;
 mod messages;
+mod openapi;
 mod orders;
 mod response;
 mod serve;
 
 use std::time::{Duration, Instant};
 
-use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Router};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::error::Error;
 use crate::shutdown::Shutdown;
@@ -29,17 +32,31 @@ pub use serve::HttpServer;
 
 /// Every HTTP route, with the per-request layers.
 pub fn router(state: &AppState) -> Router<AppState> {
-    Router::new()
-        .merge(health::routes())
-        .merge(messages::routes())
-        .merge(chats::routes())
-        .merge(export::routes())
-        .merge(orders::routes())
+    let (router, document) = routes().split_for_parts();
+    router
+        .layer(Extension(openapi::Document::new(&document)))
         .fallback(|| async { Error::NotFound })
         .layer(DefaultBodyLimit::max(state.config.limits.max_body_bytes))
         .layer(middleware::from_fn(json_refusals))
         .layer(middleware::from_fn_with_state(state.shutdown.clone(), in_flight))
         .layer(middleware::from_fn(track_request))
+}
+
+/// Every route, each with its entry in the OpenAPI document (`openapi.rs`): a handler
+/// is registered with `routes!`, so it cannot be served without being documented.
+fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .merge(health::routes())
+        .merge(messages::routes())
+        .merge(chats::routes())
+        .merge(export::routes())
+        .merge(orders::routes())
+        .merge(openapi::routes())
+}
+
+/// The OpenAPI document of every route, as `GET /api/openapi.json` serves it.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    routes().into_openapi()
 }
 
 /// Counts the request as in flight, so shutdown waits for its answer; once the

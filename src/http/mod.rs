@@ -55,8 +55,8 @@ fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// The OpenAPI document of every route, as `GET /api/openapi.json` serves it.
-pub fn openapi_document() -> utoipa::openapi::OpenApi {
-    routes().into_openapi()
+pub fn openapi_document() -> serde_json::Value {
+    openapi::to_json(&routes().into_openapi())
 }
 
 /// Counts the request as in flight, so shutdown waits for its answer; once the

@@ -19,7 +19,7 @@ use axum::Extension;
 use axum::body::Bytes;
 use axum::http::{HeaderValue, header};
 use axum::response::IntoResponse;
-use serde_json::json;
+use serde_json::{Value, json};
 use utoipa::openapi::extensions::ExtensionsBuilder;
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
@@ -122,9 +122,53 @@ pub struct Document(Bytes);
 
 impl Document {
     pub fn new(openapi: &utoipa::openapi::OpenApi) -> Self {
-        // Plain data with string keys: serialising it cannot fail.
-        let json = serde_json::to_vec(openapi).expect("the OpenAPI document serialises to JSON");
+        let json = serde_json::to_vec(&to_json(openapi)).expect("a JSON value serialises");
         Self(Bytes::from(json))
+    }
+}
+
+/// The document as JSON, with every inline copy of a named object schema replaced by a
+/// `$ref` to it. (utoipa inlines the type argument of a generic envelope, so
+/// `Success<Message>` would otherwise carry its own copy of `Message`; with the `$ref`
+/// a client generator sees one `Message` type, and the schema lives in one place.)
+pub fn to_json(openapi: &utoipa::openapi::OpenApi) -> Value {
+    // Plain data with string keys: serialising it cannot fail.
+    let mut document = serde_json::to_value(openapi).expect("the OpenAPI document serialises to JSON");
+    let named: Vec<(String, Value)> = document
+        .pointer("/components/schemas")
+        .and_then(Value::as_object)
+        .map(|schemas| {
+            schemas
+                .iter()
+                .filter(|(_, schema)| schema.get("properties").is_some())
+                .map(|(name, schema)| (name.clone(), schema.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    // Below each component's root (never a component by a `$ref` to itself), and in
+    // the paths.
+    if let Some(Value::Object(schemas)) = document.pointer_mut("/components/schemas") {
+        for schema in schemas.values_mut() {
+            share_below(schema, &named);
+        }
+    }
+    if let Some(paths) = document.get_mut("paths") {
+        share_below(paths, &named);
+    }
+    document
+}
+
+fn share_below(node: &mut Value, named: &[(String, Value)]) {
+    let children: Vec<&mut Value> = match node {
+        Value::Object(map) => map.values_mut().collect(),
+        Value::Array(items) => items.iter_mut().collect(),
+        _ => return,
+    };
+    for child in children {
+        match named.iter().find(|(_, schema)| schema == child) {
+            Some((name, _)) => *child = json!({ "$ref": format!("#/components/schemas/{name}") }),
+            None => share_below(child, named),
+        }
     }
 }
 
@@ -303,7 +347,7 @@ mod tests {
     use serde_json::Value;
 
     fn document() -> Value {
-        serde_json::to_value(crate::http::openapi_document()).unwrap()
+        crate::http::openapi_document()
     }
 
     fn refs(value: &Value, found: &mut Vec<String>) {
@@ -332,6 +376,16 @@ mod tests {
                 .unwrap_or_else(|| panic!("unexpected $ref {target}"));
             assert!(doc["components"]["schemas"][name].is_object(), "dangling $ref {target}");
         }
+    }
+
+    #[test]
+    fn the_envelopes_refer_to_the_message_schema_instead_of_copying_it() {
+        let doc = document();
+        let success = &doc["components"]["schemas"]["Success_Message"]["properties"]["data"];
+        assert_eq!(success, &serde_json::json!({ "$ref": "#/components/schemas/Message" }));
+        let paged = &doc["components"]["schemas"]["Paged_Message"]["properties"]["data"]["items"];
+        assert_eq!(paged, &serde_json::json!({ "$ref": "#/components/schemas/Message" }));
+        assert!(doc["components"]["schemas"]["Message"]["properties"].is_object());
     }
 
     #[test]

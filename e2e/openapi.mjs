@@ -3,13 +3,16 @@
 // the document cannot drift from what the server answers.
 //
 //   const contract = await loadContract(url);          // once per test process
-//   contract.check({ method, path, headers }, { status, headers, body });  // throws
+//   contract.check({ method, path, headers }, { status, headers, body, text });  // throws
+//
+// (`body` is the parsed JSON; `text`, or `bytes` for a file, says whether there was one.)
 //
 // A response fails the check when:
 //   - its path matches no path of the document and it is not a 404 with the error body;
 //   - its path is documented but not for this method, and it is not a 405 with the
 //     error body and an `Allow` header naming the documented methods;
-//   - its status is not documented for the operation, or its content type is not;
+//   - its status is not documented for the operation, or its content type is not
+//     (media ranges such as `*/*` or `image/*` in the document match as in HTTP);
 //   - its JSON body does not validate against the documented schema (JSON Schema
 //     2020-12, as OpenAPI 3.1 uses; objects are closed, so an undocumented field fails).
 // CORS preflights (`OPTIONS` with `Access-Control-Request-Method`) are the CORS
@@ -101,13 +104,15 @@ export class Contract {
     const contentType = (response.headers.get('content-type') || '').split(';')[0].trim().toLowerCase();
     const content = answer.content || {};
     if (!contentType) {
-      if (Object.keys(content).length && response.text) throw new Error(`${where}: a body without Content-Type`);
+      const hasBody = Boolean(response.text) || response.bytes?.length > 0;
+      if (Object.keys(content).length && hasBody) throw new Error(`${where}: a body without Content-Type`);
       return `${documentedMethod} ${template} ${status}`;
     }
-    if (!content[contentType]) {
+    const mediaRange = [contentType, `${contentType.split('/')[0]}/*`, '*/*'].find((range) => content[range]);
+    if (!mediaRange) {
       throw new Error(`${where}: Content-Type ${contentType} is not documented (documented: ${Object.keys(content).join(', ') || 'none'})`);
     }
-    if (contentType === 'application/json' && content[contentType].schema) {
+    if (mediaRange === 'application/json' && content[mediaRange].schema) {
       const pointer = ['paths', template, documentedMethod, 'responses', answer === operation.responses[status] ? status : 'default', 'content', contentType, 'schema'];
       this.validate(pointer, response.body, `${where} (${documentedMethod.toUpperCase()} ${template})`);
     }

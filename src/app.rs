@@ -15,11 +15,11 @@ use socketioxide_core::adapter::DefinedAdapter;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
-use tower_http::timeout::RequestBodyDeadlineLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::attachments::ObjectStorage;
 use crate::auth::Verifier;
-use crate::chat::ChatService;
+use crate::chat::{ChatService, Files};
 use crate::cluster::{AdapterHealth, Cluster, ClusterAdapter, ClusterPresence};
 use crate::config::Config;
 use crate::http::HttpServer;
@@ -42,6 +42,7 @@ struct Wiring {
     /// Several nodes: presence and connections per user in Redis.
     cluster_presence: Option<Arc<ClusterPresence>>,
     health: Arc<AdapterHealth>,
+    files: Files,
 }
 
 impl Wiring {
@@ -76,6 +77,7 @@ impl Wiring {
         let mut chat = ChatService::new(
             self.store,
             broadcaster,
+            self.files,
             limits,
             &self.config.closed_statuses,
             shutdown.clone(),
@@ -104,7 +106,10 @@ impl Wiring {
                 crate::origin::check_socket_origin,
             ))
             .layer(self.origins.cors_layer())
-            .layer(RequestBodyDeadlineLayer::new(state.config.limits.http_body_timeout()))
+            .layer(axum::middleware::from_fn_with_state(
+                crate::http::BodyDeadlines::new(&state.config),
+                crate::http::body_deadline,
+            ))
             .layer(TraceLayer::new_for_http());
         (router, state, initialised)
     }
@@ -132,6 +137,18 @@ pub fn raise_open_file_limit() {
         ),
         Err(err) => tracing::warn!(error = %err, "could not raise the open-file limit"),
     }
+}
+
+/// Opens the attachment store `ORDERCHAT_ATTACHMENTS_URL` names and checks it answers.
+async fn open_files(config: &Config) -> anyhow::Result<Files> {
+    let storage = ObjectStorage::from_url(&config.attachments.url(&config.data_dir))?;
+    storage.check().await?;
+    tracing::info!(
+        store = storage.description(),
+        "attachments stored in {}",
+        storage.description()
+    );
+    Ok(Files::new(storage, &config.attachments))
 }
 
 /// Opens the configured store (running its migrations).
@@ -186,6 +203,7 @@ impl Application {
         // Deep enough that the writer never waits on the publisher under any real burst.
         let (feed, committed) = tokio::sync::mpsc::channel(16_384);
         let store = open_store_with_feed(&config, Some(feed)).await?;
+        let files = open_files(&config).await?;
         let metrics = Metrics::install();
         metrics.declare_counters(cluster.is_some());
 
@@ -221,6 +239,7 @@ impl Application {
             cluster,
             cluster_presence,
             health,
+            files,
         };
         let (router, state) = match wiring.cluster.clone() {
             None => {
@@ -290,6 +309,7 @@ impl Application {
         let server = HttpServer::start(self.listener, self.router, header_timeout);
         tracing::info!("orderchat listening on {addr}");
         let housekeeping = realtime::spawn_housekeeping(state.clone());
+        let upload_cleanup = state.chat.spawn_upload_cleanup();
         let gap_filler = realtime::spawn_gap_filler(state.clone());
         let mut cluster_tasks: Vec<_> = state
             .cluster
@@ -328,6 +348,7 @@ impl Application {
         }
         state.shutdown.wait_idle(Duration::from_secs(1)).await;
         housekeeping.abort();
+        upload_cleanup.abort();
         gap_filler.abort();
         // After the sockets closed (their seats were given back on this node only).
         state.realtime.presence.goodbye().await;

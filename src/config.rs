@@ -48,6 +48,9 @@ pub struct Config {
     #[command(flatten)]
     pub limits: Limits,
 
+    #[command(flatten)]
+    pub attachments: AttachmentSettings,
+
     /// Comma-separated origins allowed for HTTP CORS and the WebSocket `Origin` check;
     /// unset: same origin only. `*` allows any origin.
     #[arg(long, env = "ORDERCHAT_CORS_ORIGINS", value_delimiter = ',')]
@@ -193,6 +196,60 @@ impl Limits {
 
     pub fn http_body_timeout(&self) -> Duration {
         Duration::from_secs(self.http_body_timeout_secs.max(1))
+    }
+}
+
+/// File attachments (SPEC §4, §6): where they are stored and what is taken.
+#[derive(Debug, Clone, Args)]
+pub struct AttachmentSettings {
+    /// `file:///DIR` or `s3://BUCKET/PREFIX` (credentials and endpoint from the usual
+    /// AWS variables); unset: `attachments/` in the data directory.
+    #[arg(long, env = "ORDERCHAT_ATTACHMENTS_URL")]
+    pub attachments_url: Option<String>,
+
+    /// Largest file, in bytes (25 MiB: phone photos and scanned documents).
+    #[arg(long, env = "ORDERCHAT_MAX_ATTACHMENT_BYTES", default_value_t = 25 * 1024 * 1024)]
+    pub max_attachment_bytes: u64,
+
+    /// Content types taken, decided from the file's bytes; others get `415`.
+    #[arg(
+        long,
+        env = "ORDERCHAT_ATTACHMENT_TYPES",
+        value_delimiter = ',',
+        default_value = crate::attachments::content::DEFAULT_TYPES
+    )]
+    pub attachment_types: Vec<String>,
+
+    /// Bytes one user may upload in any 24 hours (`0`: no quota).
+    #[arg(long, env = "ORDERCHAT_ATTACHMENT_QUOTA_BYTES_PER_DAY", default_value_t = 1024 * 1024 * 1024)]
+    pub attachment_quota_bytes_per_day: u64,
+
+    /// Seconds after which an upload that no message attached is deleted.
+    #[arg(long, env = "ORDERCHAT_ATTACHMENT_UNREFERENCED_SECS", default_value_t = 24 * 3600)]
+    pub attachment_unreferenced_secs: u64,
+
+    /// Seconds an upload's body may take to arrive (longer than other requests' body
+    /// timeout: a 25 MB photo on a weak mobile link). A body that stalls for the
+    /// ordinary body timeout is still cut off.
+    #[arg(long, env = "ORDERCHAT_ATTACHMENT_BODY_TIMEOUT_SECS", default_value_t = 600)]
+    pub attachment_body_timeout_secs: u64,
+
+    /// Largest image a thumbnail is made of, in bytes (decoding needs it in memory).
+    #[arg(long, env = "ORDERCHAT_THUMBNAIL_MAX_SOURCE_BYTES", default_value_t = 20 * 1024 * 1024)]
+    pub thumbnail_max_source_bytes: u64,
+}
+
+impl AttachmentSettings {
+    pub fn url(&self, data_dir: &std::path::Path) -> String {
+        match &self.attachments_url {
+            Some(url) => url.clone(),
+            None => {
+                let dir = data_dir.join("attachments");
+                // The data directory may be relative (`./data`): object_store wants it absolute.
+                let dir = std::path::absolute(&dir).unwrap_or(dir);
+                format!("file://{}", dir.display())
+            }
+        }
     }
 }
 

@@ -33,8 +33,24 @@ pub enum Error {
     MessageNotFound,
     #[error("not found")]
     NotFound,
+    #[error("attachment not found")]
+    AttachmentNotFound,
+    #[error("the requested range lies outside the file ({size} bytes)")]
+    RangeNotSatisfiable { size: u64 },
+    #[error("this attachment has no thumbnail (only JPEG, PNG, GIF and WebP images have one)")]
+    NoThumbnail,
     #[error("{0}")]
     Conflict(&'static str),
+    /// A message attached an upload that another message took first.
+    #[error("an attachment is already attached to another message")]
+    AttachmentTaken,
+    /// The file's bytes are of a type the server does not take.
+    #[error("files of type {0} are not accepted")]
+    UnsupportedFileType(String),
+    #[error("the file is larger than {max} bytes")]
+    FileTooLarge { max: u64 },
+    #[error("daily upload quota of {quota} bytes used up, retry in {} s", retry_after_secs(*.retry_after))]
+    UploadQuotaExceeded { quota: u64, retry_after: Duration },
     #[error("request body is larger than {max} bytes")]
     PayloadTooLarge { max: usize },
     #[error("expected Content-Type: application/json")]
@@ -76,7 +92,14 @@ impl Error {
             Error::OrderNotFound => "order_not_found",
             Error::MessageNotFound => "message_not_found",
             Error::NotFound => "not_found",
+            Error::AttachmentNotFound => "attachment_not_found",
+            Error::RangeNotSatisfiable { .. } => "range_not_satisfiable",
+            Error::NoThumbnail => "no_thumbnail",
             Error::Conflict(_) => "conflict",
+            Error::AttachmentTaken => "attachment_taken",
+            Error::UnsupportedFileType(_) => "unsupported_file_type",
+            Error::FileTooLarge { .. } => "file_too_large",
+            Error::UploadQuotaExceeded { .. } => "upload_quota_exceeded",
             Error::PayloadTooLarge { .. } => "payload_too_large",
             Error::UnsupportedMediaType => "unsupported_media_type",
             Error::RateLimited { .. } => "rate_limited",

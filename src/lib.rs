@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod app;
+pub mod attachments;
 pub mod auth;
 pub mod chat;
 pub mod cluster;

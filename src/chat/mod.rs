@@ -4,6 +4,7 @@
 //! Socket.IO type appears here: what the world must hear about goes out as an `Event`
 //! through the `Broadcaster` the realtime layer provides.
 
+mod attachments;
 mod directory;
 mod events;
 mod export;
@@ -21,6 +22,7 @@ mod stats;
 use std::collections::HashSet;
 use std::sync::Arc;
 
+pub use attachments::{Download, Files, MAX_ATTACHMENTS_PER_MESSAGE, NewUpload};
 pub use events::{Answer, Broadcaster, Event, Notification, Peers};
 pub use export::{Export, ExportFormat};
 pub use history::{HistoryQuery, RepliesQuery};
@@ -49,6 +51,8 @@ pub struct ChatService {
     membership: Arc<membership::MembershipLocks>,
     directory: Arc<directory::Directory>,
     pushes: Arc<pushes::Pushes>,
+    /// Attachment files: their store and rules.
+    files: Arc<Files>,
     max_message_length: usize,
     /// Push flushes hold an in-flight token from it, so shutdown waits for them
     /// before closing the store.
@@ -61,6 +65,7 @@ impl ChatService {
     pub fn new(
         store: Arc<dyn Store>,
         broadcaster: Arc<dyn Broadcaster>,
+        files: Files,
         limits: &Limits,
         closed_statuses: &[String],
         shutdown: Shutdown,
@@ -73,6 +78,7 @@ impl ChatService {
             membership: Arc::default(),
             directory: Arc::default(),
             pushes: Arc::default(),
+            files: Arc::new(files),
             max_message_length: limits.max_message_length,
             shutdown,
             closed_statuses: Arc::new(closed_statuses.iter().map(|s| s.trim().to_lowercase()).collect()),

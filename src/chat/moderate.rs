@@ -29,6 +29,11 @@ impl ChatService {
             return Ok(message);
         }
         let tombstone = self.store.delete_message(id).await?;
+        // The tombstone is committed: its files go now (nobody can download them any
+        // more, and a crash before this leaves them to no one but the disk).
+        if !message.attachments.is_empty() {
+            self.delete_files_of(id).await;
+        }
         self.broadcaster.publish(Event::MessageDeleted(tombstone.clone())).await;
         // A deleted message no longer counts as unread.
         self.push_unread_counts(&order.id, tombstone.author()).await;

@@ -21,6 +21,8 @@ use crate::store::{Committed, Committing, Inserted, Reply};
 #[serde(rename_all = "camelCase")]
 pub struct SendMessage {
     pub order_id: IdInput,
+    /// Optional for a message with attachments (a photo without a caption).
+    #[serde(default)]
     pub message: String,
     /// `text` by default; `system` only for the platform (role `service`).
     #[serde(default)]
@@ -99,13 +101,23 @@ impl ChatService {
     /// what the store writes.
     pub async fn prepare_message(&self, identity: &Identity, input: SendMessage) -> Result<NewMessage> {
         let order_id = OrderId::parse(&input.order_id.as_text())?;
-        let text = MessageText::parse(&input.message, self.max_message_length)?;
+        let attachment_ids = input.attachments.unwrap_or_default();
+        // A file message may go without a caption; any other needs its text.
+        let text = if attachment_ids.is_empty() {
+            MessageText::parse(&input.message, self.max_message_length)?
+        } else {
+            MessageText::parse_caption(&input.message, self.max_message_length)?
+        };
         let client_id = input.client_id.map(|c| ClientId::parse(&c.as_text())).transpose()?;
-        let message_type = input.message_type.unwrap_or(MessageType::Text);
-        if input.attachments.as_ref().is_some_and(|a| !a.is_empty()) || message_type == MessageType::File {
+        let message_type = input.message_type.unwrap_or(if attachment_ids.is_empty() {
+            MessageType::Text
+        } else {
+            MessageType::File
+        });
+        if message_type == MessageType::File && attachment_ids.is_empty() {
             return Err(Error::invalid_field(
                 "attachments",
-                "file attachments are not supported yet",
+                "a file message needs at least one attachment (upload it with POST /api/chat/attachments)",
             ));
         }
         let system = message_type == MessageType::System;
@@ -126,6 +138,9 @@ impl ChatService {
             },
             None => None,
         };
+        let attachments = self
+            .attachments_for_message(identity, &order_id, &attachment_ids, client_id.is_some())
+            .await?;
 
         let (author, sender_type) = if system {
             (None, SenderType::System)
@@ -145,6 +160,7 @@ impl ChatService {
             sender_type,
             reply_to,
             client_id,
+            attachments,
         })
     }
 
@@ -158,6 +174,7 @@ impl ChatService {
             sender_type: SenderType::System,
             reply_to: None,
             client_id: None,
+            attachments: Vec::new(),
         };
         self.store.insert_message(new).await
     }

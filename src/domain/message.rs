@@ -34,6 +34,15 @@ impl MessageText {
         Ok(Self(raw.to_owned()))
     }
 
+    /// The text of a message that carries attachments: it may be blank (a photo
+    /// without a caption); otherwise the same rules as `parse`.
+    pub fn parse_caption(raw: &str, max_chars: usize) -> Result<Self> {
+        if raw.trim().is_empty() {
+            return Ok(Self(String::new()));
+        }
+        Self::parse(raw, max_chars)
+    }
+
     /// Text the server writes itself (system messages).
     pub fn system(text: String) -> Self {
         Self(text)
@@ -113,7 +122,8 @@ pub struct MessageUser {
     pub role: String,
 }
 
-/// A file attached to a message.
+/// A file attached to a message (SPEC §3), as the upload answer and every message
+/// carry it. Stored with the message as JSON, so reading a message needs no join.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Attachment {
@@ -122,6 +132,11 @@ pub struct Attachment {
     pub content_type: String,
     pub size: i64,
     pub url: String,
+    /// A small JPEG of an image upload, for chat lists; `None` for other files (and
+    /// images that could not be decoded).
+    #[serde(default)]
+    #[schema(required)]
+    pub thumbnail_url: Option<String>,
 }
 
 /// A stored message. Serialised with `_id` beside `id` (same value): the old service's
@@ -347,6 +362,9 @@ pub struct NewMessage {
     /// Boxed, as in `Message`: a queued message stays small.
     pub reply_to: Option<Box<ReplyPreview>>,
     pub client_id: Option<ClientId>,
+    /// Uploads the message attaches; the writer claims them for it in the message's
+    /// own transaction (`Store::queue_message`), or refuses the message.
+    pub attachments: Vec<Attachment>,
 }
 
 #[cfg(test)]
@@ -418,6 +436,7 @@ mod tests {
                 content_type: "image/png".into(),
                 size: 3,
                 url: "/api/chat/attachments/a1".into(),
+                thumbnail_url: Some("/api/chat/attachments/a1/thumbnail".into()),
             }],
             reply_to: Some("m0".into()),
             reply_preview: Some(Box::new(quoted)),

@@ -9,7 +9,8 @@ mod order;
 pub use identity::{Identity, Role};
 pub use ids::{ClientId, OrderId, UserId};
 pub use message::{
-    Message, MessageText, MessageType, MessageUser, NewMessage, REPLY_EXCERPT_CHARS, ReplyPreview, SenderType,
+    Attachment, Message, MessageText, MessageType, MessageUser, NewMessage, REPLY_EXCERPT_CHARS, ReplyPreview,
+    SenderType,
 };
 pub use order::{Order, OrderStatus, Participant};
 

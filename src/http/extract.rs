@@ -80,7 +80,7 @@ fn json_error(rejection: JsonRejection, limits: &Limits) -> Error {
 }
 
 /// Whether reading the body failed because the body deadline passed.
-fn caused_by_body_timeout(rejection: &JsonRejection) -> bool {
+pub(super) fn caused_by_body_timeout(rejection: &(dyn std::error::Error + 'static)) -> bool {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(rejection);
     while let Some(err) = cause {
         if err.is::<TimeoutError>() {

@@ -33,8 +33,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
     responses(
         (status = 201, description = "Stored (durably committed) and sent to the order's room", body = Success<Message>),
         (status = 200, description = "This `clientId` was already used by the caller in this order: the message stored then", body = Success<Message>),
-        BadRequest, Unauthenticated, Forbidden, NotFound, RequestTimeout, PayloadTooLarge, UnsupportedMediaType,
-        RateLimited, Internal, Unavailable,
+        BadRequest, Unauthenticated, Forbidden, NotFound, RequestTimeout, Conflict, PayloadTooLarge,
+        UnsupportedMediaType, RateLimited, Internal, Unavailable,
     )
 )]
 async fn send_message(

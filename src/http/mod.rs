@@ -3,6 +3,7 @@
 //! to every route: body limit, request metrics, shutdown tracking, and JSON bodies for
 //! every refusal (including the router's own 404/405 and extractor rejections).
 
+mod attachments;
 mod chats;
 mod export;
 mod extract;
@@ -23,6 +24,8 @@ use axum::{Extension, Router};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
+use tower_http::timeout::{DeadlineBody, TimeoutBody};
+
 use crate::error::Error;
 use crate::shutdown::Shutdown;
 use crate::state::AppState;
@@ -32,7 +35,7 @@ pub use serve::HttpServer;
 
 /// Every HTTP route, with the per-request layers.
 pub fn router(state: &AppState) -> Router<AppState> {
-    let (router, document) = routes().split_for_parts();
+    let (router, document) = routes(attachments::upload_body_limit(state)).split_for_parts();
     router
         .layer(Extension(openapi::Document::new(&document)))
         .fallback(|| async { Error::NotFound })
@@ -44,10 +47,12 @@ pub fn router(state: &AppState) -> Router<AppState> {
 
 /// Every route, each with its entry in the OpenAPI document (`openapi.rs`): a handler
 /// is registered with `routes!`, so it cannot be served without being documented.
-fn routes() -> OpenApiRouter<AppState> {
+/// `upload_body_limit` bounds the body of `POST /api/chat/attachments`.
+fn routes(upload_body_limit: usize) -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(health::routes())
         .merge(messages::routes())
+        .merge(attachments::routes(upload_body_limit))
         .merge(chats::routes())
         .merge(export::routes())
         .merge(orders::routes())
@@ -56,7 +61,44 @@ fn routes() -> OpenApiRouter<AppState> {
 
 /// The OpenAPI document of every route, as `GET /api/openapi.json` serves it.
 pub fn openapi_document() -> serde_json::Value {
-    openapi::to_json(&routes().into_openapi())
+    // Body limits do not show in the document.
+    openapi::to_json(&routes(usize::MAX).into_openapi())
+}
+
+/// How long a request body may take to arrive: the ordinary body timeout for every
+/// request (HTTP API and Socket.IO long-polling), and a longer deadline for file
+/// uploads, whose bodies may still not stall for longer than the ordinary timeout.
+#[derive(Clone, Copy)]
+pub struct BodyDeadlines {
+    body: Duration,
+    upload: Duration,
+}
+
+impl BodyDeadlines {
+    pub fn new(config: &crate::config::Config) -> Self {
+        Self {
+            body: config.limits.http_body_timeout(),
+            upload: Duration::from_secs(config.attachments.attachment_body_timeout_secs.max(1)),
+        }
+    }
+}
+
+/// Puts the request body under its deadline (see `BodyDeadlines`); a body that misses
+/// it fails to read with `tower_http`'s `TimeoutError`, which the extractors answer
+/// with `408`.
+pub async fn body_deadline(State(deadlines): State<BodyDeadlines>, request: Request, next: Next) -> Response {
+    let upload = request.method() == axum::http::Method::POST && request.uri().path() == "/api/chat/attachments";
+    let request = if upload {
+        request.map(|body| {
+            axum::body::Body::new(TimeoutBody::new(
+                deadlines.body,
+                DeadlineBody::new(deadlines.upload, body),
+            ))
+        })
+    } else {
+        request.map(|body| axum::body::Body::new(DeadlineBody::new(deadlines.body, body)))
+    };
+    next.run(request).await
 }
 
 /// Counts the request as in flight, so shutdown waits for its answer; once the

@@ -51,6 +51,7 @@ use crate::state::AppState;
     tags(
         (name = "messages", description = "Sending, editing and deleting messages"),
         (name = "chats", description = "Reading an order's chat: history, read state, participants, statistics, search"),
+        (name = "attachments", description = "Uploading files to reference in messages, downloading them and their thumbnails"),
         (name = "orders", description = "Orders as the platform (role `service`) registers them"),
         (name = "operations", description = "Liveness, readiness, metrics and this document (no token)"),
     )
@@ -329,13 +330,15 @@ refusals! {
     Unauthenticated => 401, "Missing or bad bearer token (`unauthenticated`)",
         "WWW-Authenticate": "`Bearer`";
     Forbidden => 403, "The caller may see this but not do it (`forbidden`)";
-    NotFound => 404, "Unknown, or not visible to the caller: no hint that it exists (`order_not_found`, `message_not_found`, `not_found`)";
+    NotFound => 404, "Unknown, or not visible to the caller: no hint that it exists (`order_not_found`, `message_not_found`, `attachment_not_found`, `no_thumbnail` for a file that is not an image, `not_found`)";
     RequestTimeout => 408, "The body did not arrive in time (`request_timeout`)",
         "Connection": "`close`";
-    Conflict => 409, "Conflicts with the current state, e.g. editing a deleted message (`conflict`)";
-    PayloadTooLarge => 413, "The body is larger than the configured limit (`payload_too_large`)";
-    UnsupportedMediaType => 415, "The body is not `Content-Type: application/json` (`unsupported_media_type`)";
-    RateLimited => 429, "Too many messages in the interval (`rate_limited`)",
+    Conflict => 409, "Conflicts with the current state: editing a deleted message (`conflict`), attaching an upload another message took (`attachment_taken`)";
+    PayloadTooLarge => 413, "The body is larger than the configured limit (`payload_too_large`; `file_too_large` for an upload)";
+    UnsupportedMediaType => 415, "The body is not of the expected type: `application/json` (`unsupported_media_type`), `multipart/form-data` for an upload, or a file type the server does not take (`unsupported_file_type`)";
+    RangeNotSatisfiable => 416, "The `Range` lies wholly outside the file (`range_not_satisfiable`)",
+        "Content-Range": "`bytes */size`";
+    RateLimited => 429, "Too many messages in the interval (`rate_limited`), or the daily upload quota is used up (`upload_quota_exceeded`)",
         "Retry-After": "Seconds to wait, at least 1";
     Internal => 500, "An unexpected failure, logged on the server (`internal_error`); never for bad input";
     Unavailable => 503, "Shutting down, or the database is unreachable or too busy (`unavailable`); retry shortly",

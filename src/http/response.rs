@@ -86,12 +86,19 @@ impl Error {
             | Error::MessageInvalidCharacters => StatusCode::BAD_REQUEST,
             Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
-            Error::OrderNotFound | Error::MessageNotFound | Error::NotFound => StatusCode::NOT_FOUND,
-            Error::Conflict(_) => StatusCode::CONFLICT,
-            Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Error::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Error::RateLimited { .. } | Error::TooManyConnections => StatusCode::TOO_MANY_REQUESTS,
+            Error::OrderNotFound
+            | Error::MessageNotFound
+            | Error::NotFound
+            | Error::AttachmentNotFound
+            | Error::NoThumbnail => StatusCode::NOT_FOUND,
+            Error::Conflict(_) | Error::AttachmentTaken => StatusCode::CONFLICT,
+            Error::PayloadTooLarge { .. } | Error::FileTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::UnsupportedMediaType | Error::UnsupportedFileType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::RateLimited { .. } | Error::TooManyConnections | Error::UploadQuotaExceeded { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             Error::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            Error::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Refused { status, .. } => StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -111,7 +118,7 @@ impl IntoResponse for Error {
             message: self.to_string(),
         };
         let mut response = (self.status(), Json(body)).into_response();
-        if let Error::RateLimited { retry_after } = &self {
+        if let Error::RateLimited { retry_after } | Error::UploadQuotaExceeded { retry_after, .. } = &self {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs(*retry_after)));

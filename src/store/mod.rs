@@ -198,6 +198,50 @@ pub struct MessageStats {
     pub median_first_response_ms: Option<f64>,
 }
 
+/// An upload as the database keeps it (`attachments` table): its metadata, where its
+/// bytes are, and the message that took it (`None` until one does).
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct StoredAttachment {
+    pub id: String,
+    pub order_id: String,
+    pub uploader_id: String,
+    pub file_name: String,
+    pub content_type: String,
+    pub size: i64,
+    /// The object store key of the file, and of its thumbnail if it has one.
+    pub object_key: String,
+    pub thumbnail_key: Option<String>,
+    pub message_id: Option<String>,
+    pub created_at: String,
+}
+
+/// The columns `StoredAttachment` reads, in both backends' queries; a macro so that
+/// queries are built with `concat!` and stay `&'static str`.
+macro_rules! attachment_columns {
+    () => {
+        "id, order_id, uploader_id, file_name, content_type, size, object_key, thumbnail_key, message_id, created_at"
+    };
+}
+pub(crate) use attachment_columns;
+
+/// The `attachments` column of a message (both backends): its attachments as JSON.
+pub(crate) fn attachments_json(message: &Message) -> String {
+    if message.attachments.is_empty() {
+        return "[]".to_owned();
+    }
+    // Plain strings and numbers: serialising them cannot fail.
+    serde_json::to_string(&message.attachments).unwrap_or_else(|_| "[]".to_owned())
+}
+
+/// What a user uploaded since a point in time (the daily quota).
+#[derive(Debug, Clone, Default, PartialEq, sqlx::FromRow)]
+pub struct UploadUsage {
+    pub bytes: i64,
+    /// `createdAt` of the oldest upload counted, when there is one: the quota frees up
+    /// from then on.
+    pub oldest_at: Option<String>,
+}
+
 /// Where a history query starts.
 #[derive(Debug, Clone, Copy)]
 pub enum HistoryWindow {
@@ -269,6 +313,24 @@ pub trait Store: Send + Sync + 'static {
     /// The messages that reply to message `id`, in `seq` order: up to `limit` of those
     /// with a seq above `after`. `total` is the number of replies above `after`.
     async fn replies(&self, id: &str, after: Seq, limit: i64) -> Result<Page<Message>>;
+
+    /// Records an upload (no message references it yet).
+    async fn insert_attachment(&self, attachment: &StoredAttachment) -> Result<()>;
+
+    async fn attachment(&self, id: &str) -> Result<Option<StoredAttachment>>;
+
+    /// Bytes `user` uploaded since `since` (an RFC 3339 timestamp), uploads deleted
+    /// since not counted.
+    async fn upload_usage(&self, user: &UserId, since: &str) -> Result<UploadUsage>;
+
+    /// Deletes up to `limit` uploads created before `before` that no message took, and
+    /// returns them (their objects are the caller's to delete). A message that takes one
+    /// at the same time either gets it (and it is not deleted) or is refused.
+    async fn delete_unreferenced_attachments(&self, before: &str, limit: i64) -> Result<Vec<StoredAttachment>>;
+
+    /// Deletes the upload rows of message `id` and returns them (their objects are the
+    /// caller's to delete).
+    async fn delete_attachments_of(&self, message_id: &str) -> Result<Vec<StoredAttachment>>;
 
     /// Turns a message into a tombstone.
     async fn delete_message(&self, id: &str) -> Result<Message>;

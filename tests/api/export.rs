@@ -77,7 +77,7 @@ async fn json_export_holds_every_message_with_tombstones_and_attachments() {
     let (status, _) = app.call(Method::DELETE, &path, Some(&ana), None).await;
     assert_eq!(status, StatusCode::OK);
     let attachment = json!({ "id": "f1", "fileName": "label, \"v2\".pdf", "contentType": "application/pdf",
-                             "size": 1234, "url": "/api/chat/attachments/f1" });
+                             "size": 1234, "url": "/api/chat/attachments/f1", "thumbnailUrl": null });
     app.execute_sql(&format!(
         "UPDATE messages SET attachments = '{}' WHERE id = '{}'",
         json!([attachment]),

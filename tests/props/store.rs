@@ -71,6 +71,7 @@ impl Db {
                     sender_type: SenderType::User,
                     reply_to: None,
                     client_id: None,
+                    attachments: Vec::new(),
                 };
                 store.insert_message(message).await.expect("message stored");
             }

@@ -19,6 +19,7 @@ use orderchat::store::{
 use sqlx::Connection;
 use tempfile::TempDir;
 
+mod attachments;
 mod messages;
 mod orders;
 mod postgres_only;
@@ -86,6 +87,10 @@ on_every_backend!(
     search::search_ignores_case_and_accents,
     stats::stats_count_by_sender_and_take_the_median_staff_first_response,
     stats::stats_take_the_mean_of_the_two_middle_waits_and_are_empty_without_messages,
+    attachments::uploads_are_recorded_and_counted_for_the_quota,
+    attachments::a_message_takes_its_uploads_once_and_only_its_authors_in_its_order,
+    attachments::messages_racing_for_one_upload_give_it_to_one,
+    attachments::unreferenced_uploads_and_a_deleted_messages_uploads_are_deleted,
 );
 
 /// One fresh database for one test, of either backend. `node()` opens another store on
@@ -223,5 +228,6 @@ fn text_from(author: &str, order_id: &str, text: &str, client_id: Option<&str>) 
         sender_type: SenderType::User,
         reply_to: None,
         client_id: client_id.map(|c| ClientId::parse(c).unwrap()),
+        attachments: Vec::new(),
     }
 }

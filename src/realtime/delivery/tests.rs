@@ -145,6 +145,8 @@ async fn chat_with_messages(dir: &std::path::Path, order: &OrderId, stored: usiz
     struct Cli {
         #[command(flatten)]
         limits: Limits,
+        #[command(flatten)]
+        attachments: crate::config::AttachmentSettings,
     }
 
     let url = format!("sqlite://{}", dir.join("chat.db").display());
@@ -165,11 +167,22 @@ async fn chat_with_messages(dir: &std::path::Path, order: &OrderId, stored: usiz
             sender_type: SenderType::System,
             reply_to: None,
             client_id: None,
+            attachments: Vec::new(),
         };
         store.insert_message(message).await.unwrap();
     }
-    let limits = Cli::parse_from(["test"]).limits;
-    ChatService::new(Arc::new(store), Arc::new(Nobody), &limits, &[], Shutdown::default())
+    let settings = Cli::parse_from(["test"]);
+    let storage =
+        crate::attachments::ObjectStorage::from_url(&format!("file://{}", dir.join("files").display())).unwrap();
+    let files = crate::chat::Files::new(storage, &settings.attachments);
+    ChatService::new(
+        Arc::new(store),
+        Arc::new(Nobody),
+        files,
+        &settings.limits,
+        &[],
+        Shutdown::default(),
+    )
 }
 
 #[tokio::test]

@@ -10,6 +10,7 @@
 //! after that lock sees everything committed before it, so counters computed there
 //! cannot miss a message another node just stored.
 
+mod attachments;
 mod search;
 mod stats;
 mod writer;
@@ -28,7 +29,7 @@ use super::rows::{
 };
 use super::{
     ChatSummary, CommitFeed, DEFAULT_WRITE_QUEUE, HistoryWindow, MessageStats, OrderChanges, OrderRecord, Page,
-    ReadPointer, Reply, Scope, SearchTerms, Store,
+    ReadPointer, Reply, Scope, SearchTerms, Store, StoredAttachment, UploadUsage,
 };
 use crate::domain::{Message, MessageText, NewMessage, Order, OrderId, Participant, Seq, UserId, timestamp};
 use crate::error::{Error, Result};
@@ -365,6 +366,26 @@ impl Store for PostgresStore {
             items: rows.into_iter().map(Message::from).collect(),
             total,
         })
+    }
+
+    async fn insert_attachment(&self, attachment: &StoredAttachment) -> Result<()> {
+        attachments::insert(&self.pool, attachment).await
+    }
+
+    async fn attachment(&self, id: &str) -> Result<Option<StoredAttachment>> {
+        attachments::get(&self.pool, id).await
+    }
+
+    async fn upload_usage(&self, user: &UserId, since: &str) -> Result<UploadUsage> {
+        attachments::usage(&self.pool, user, since).await
+    }
+
+    async fn delete_unreferenced_attachments(&self, before: &str, limit: i64) -> Result<Vec<StoredAttachment>> {
+        attachments::delete_unreferenced(&self.pool, before, limit).await
+    }
+
+    async fn delete_attachments_of(&self, message_id: &str) -> Result<Vec<StoredAttachment>> {
+        attachments::delete_of_message(&self.pool, message_id).await
     }
 
     async fn delete_message(&self, id: &str) -> Result<Message> {

@@ -30,11 +30,12 @@ use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{Connection, Postgres, Transaction};
 use tokio::sync::oneshot;
 
+use super::attachments;
 use crate::domain::{Message, NewMessage, timestamp};
 use crate::error::{Error, Result};
 use crate::store::queue::{self, MAX_BATCH, Queue};
 use crate::store::rows::{MessageRow, message_columns, messages_with_replies};
-use crate::store::{CommitFeed, Inserted, Reply};
+use crate::store::{CommitFeed, Inserted, Reply, attachments_json};
 
 /// How often a batch is tried when it lost a race the order locks should have
 /// prevented (a unique key fired, a deadlock or serialization failure).
@@ -247,16 +248,21 @@ async fn write_batch(
             }));
             continue;
         }
+        let id = uuid::Uuid::now_v7().to_string();
+        if !new.attachments.is_empty() && !attachments::claim(&mut tx, new, &id).await? {
+            results.push(Err(Error::AttachmentTaken));
+            continue;
+        }
         *seq += 1;
         let message = Message {
-            id: uuid::Uuid::now_v7().to_string(),
+            id,
             order_id: new.order_id.clone(),
             seq: *seq,
             user: new.author.clone(),
             message: new.text.as_str().to_owned(),
             message_type: new.message_type,
             sender_type: new.sender_type,
-            attachments: Vec::new(),
+            attachments: new.attachments.clone(),
             reply_to: new.reply_to.as_ref().map(|quoted| quoted.id.clone()),
             reply_preview: new.reply_to.clone(),
             client_id: new.client_id.as_ref().map(|c| c.as_str().to_owned()),
@@ -353,18 +359,19 @@ async fn insert_messages(tx: &mut Transaction<'_, Postgres>, fresh: &[Message]) 
     let bodies = column(|m| Some(m.message.as_str()));
     let message_types = column(|m| Some(m.message_type.as_str()));
     let sender_types = column(|m| Some(m.sender_type.as_str()));
+    let attachments: Vec<String> = fresh.iter().map(attachments_json).collect();
     let reply_tos = column(|m| m.reply_to.as_deref());
     let client_ids = column(|m| m.client_id.as_deref());
     let created = column(|m| Some(m.created_at.as_str()));
     sqlx::query(
         "INSERT INTO messages (id, order_id, seq, user_id, user_name, user_role, body, message_type, \
-         sender_type, reply_to, client_id, created_at, updated_at) \
+         sender_type, reply_to, client_id, created_at, updated_at, attachments) \
          SELECT id, order_id, seq, user_id, user_name, user_role, body, message_type, sender_type, reply_to, \
-           client_id, created_at, created_at \
+           client_id, created_at, created_at, attachments \
          FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::text[], $5::text[], $6::text[], $7::text[], \
-           $8::text[], $9::text[], $10::text[], $11::text[], $12::text[]) \
+           $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[]) \
            AS n (id, order_id, seq, user_id, user_name, user_role, body, message_type, sender_type, reply_to, \
-           client_id, created_at)",
+           client_id, created_at, attachments)",
     )
     .bind(&ids)
     .bind(&orders)
@@ -378,6 +385,7 @@ async fn insert_messages(tx: &mut Transaction<'_, Postgres>, fresh: &[Message]) 
     .bind(&reply_tos)
     .bind(&client_ids)
     .bind(&created)
+    .bind(&attachments)
     .execute(&mut **tx)
     .await?;
     Ok(())

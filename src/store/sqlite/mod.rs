@@ -3,6 +3,7 @@
 //! lose the last commits on power loss). Reads use a pool of connections; new messages
 //! go through the group-commit writer in `writer.rs`.
 
+mod attachments;
 mod stats;
 mod writer;
 
@@ -20,7 +21,7 @@ use super::rows::{
 };
 use super::{
     ChatSummary, CommitFeed, DEFAULT_WRITE_QUEUE, HistoryWindow, MessageStats, OrderChanges, OrderRecord, Page,
-    ReadPointer, Reply, Scope, SearchTerms, Store,
+    ReadPointer, Reply, Scope, SearchTerms, Store, StoredAttachment, UploadUsage,
 };
 use crate::domain::{Message, MessageText, NewMessage, Order, OrderId, Participant, Seq, UserId, timestamp};
 use crate::error::{Error, Result};
@@ -373,6 +374,26 @@ impl Store for SqliteStore {
             items: rows.into_iter().map(Message::from).collect(),
             total,
         })
+    }
+
+    async fn insert_attachment(&self, attachment: &StoredAttachment) -> Result<()> {
+        attachments::insert(&self.pool, attachment).await
+    }
+
+    async fn attachment(&self, id: &str) -> Result<Option<StoredAttachment>> {
+        attachments::get(&self.pool, id).await
+    }
+
+    async fn upload_usage(&self, user: &UserId, since: &str) -> Result<UploadUsage> {
+        attachments::usage(&self.pool, user, since).await
+    }
+
+    async fn delete_unreferenced_attachments(&self, before: &str, limit: i64) -> Result<Vec<StoredAttachment>> {
+        attachments::delete_unreferenced(&self.pool, before, limit).await
+    }
+
+    async fn delete_attachments_of(&self, message_id: &str) -> Result<Vec<StoredAttachment>> {
+        attachments::delete_of_message(&self.pool, message_id).await
     }
 
     async fn delete_message(&self, id: &str) -> Result<Message> {

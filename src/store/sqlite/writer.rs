@@ -24,11 +24,12 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use tokio::sync::oneshot;
 
+use super::attachments;
 use crate::domain::{Message, NewMessage, timestamp};
 use crate::error::{Error, Result};
 use crate::store::queue::{self, MAX_BATCH, Queue};
 use crate::store::rows::{MessageRow, message_columns, messages_with_replies};
-use crate::store::{CommitFeed, Inserted, Reply};
+use crate::store::{CommitFeed, Inserted, Reply, attachments_json};
 
 /// WAL pages (4 KiB each) between two checkpoints (see `open`).
 const CHECKPOINT_PAGES: i64 = 10_000;
@@ -172,6 +173,13 @@ fn insert_one(tx: &Transaction<'_>, new: &NewMessage) -> rusqlite::Result<Result
         }
     }
 
+    let attachment_ids = (!new.attachments.is_empty()).then(|| attachments::attachment_ids(new));
+    if let Some(ids) = &attachment_ids
+        && !attachments::claimable(tx, new, ids)?
+    {
+        return Ok(Err(Error::AttachmentTaken));
+    }
+
     let now = timestamp(chrono::Utc::now());
     let seq: Option<i64> = tx
         .prepare_cached(
@@ -191,7 +199,7 @@ fn insert_one(tx: &Transaction<'_>, new: &NewMessage) -> rusqlite::Result<Result
         message: new.text.as_str().to_owned(),
         message_type: new.message_type,
         sender_type: new.sender_type,
-        attachments: Vec::new(),
+        attachments: new.attachments.clone(),
         reply_to: new.reply_to.as_ref().map(|quoted| quoted.id.clone()),
         reply_preview: new.reply_to.clone(),
         client_id: new.client_id.as_ref().map(|c| c.as_str().to_owned()),
@@ -203,7 +211,7 @@ fn insert_one(tx: &Transaction<'_>, new: &NewMessage) -> rusqlite::Result<Result
     tx.prepare_cached(
         "INSERT INTO messages (id, order_id, seq, user_id, user_name, user_role, body, message_type, \
          sender_type, attachments, reply_to, client_id, created_at, updated_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, '[]', ?10, ?11, ?12, ?13)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     )?
     .execute(params![
         message.id,
@@ -215,11 +223,15 @@ fn insert_one(tx: &Transaction<'_>, new: &NewMessage) -> rusqlite::Result<Result
         message.message,
         message.message_type.as_str(),
         message.sender_type.as_str(),
+        attachments_json(&message),
         message.reply_to,
         message.client_id,
         message.created_at,
         message.updated_at,
     ])?;
+    if let Some(ids) = &attachment_ids {
+        attachments::claim(tx, ids, &message.id)?;
+    }
     Ok(Ok(Inserted {
         message,
         duplicate: false,

@@ -1,0 +1,85 @@
+//! Thumbnails of photos, so chat lists show a small JPEG instead of downloading a
+//! 10 MB picture. Decoding runs off the async workers (`spawn_blocking`), under limits
+//! on pixel dimensions and allocation so a decompression bomb fails instead of eating
+//! the server's memory.
+
+use std::io::Cursor;
+
+use anyhow::Context;
+use image::{ImageReader, Limits};
+
+/// The longest side of a thumbnail, in pixels.
+pub const THUMBNAIL_SIDE: u32 = 320;
+
+/// Refused before decoding: wider or taller than this (a 100-megapixel camera is
+/// ~12,000 px wide).
+const MAX_SIDE: u32 = 16_384;
+
+/// Refused while decoding: more memory than this for the decoded image.
+const MAX_ALLOC: u64 = 512 * 1024 * 1024;
+
+/// A JPEG thumbnail of the image in `bytes` (any format the binary decodes), fitting in
+/// `THUMBNAIL_SIDE` × `THUMBNAIL_SIDE`, aspect kept; transparency becomes white.
+pub fn make(bytes: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_ALLOC);
+    let mut reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .context("unreadable image")?;
+    reader.limits(limits);
+    let image = reader.decode().context("cannot decode the image")?;
+    let small = image.thumbnail(THUMBNAIL_SIDE, THUMBNAIL_SIDE);
+    let rgb = flatten_on_white(&small);
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 80)
+        .encode_image(&rgb)
+        .context("cannot encode the thumbnail")?;
+    Ok(out)
+}
+
+/// RGB of `image`, its transparent parts laid on white (JPEG has no alpha).
+fn flatten_on_white(image: &image::DynamicImage) -> image::RgbImage {
+    let rgba = image.to_rgba8();
+    image::RgbImage::from_fn(rgba.width(), rgba.height(), |x, y| {
+        let [r, g, b, a] = rgba.get_pixel(x, y).0;
+        let over = |c: u8| ((u16::from(c) * u16::from(a) + 255 * (255 - u16::from(a))) / 255) as u8;
+        image::Rgb([over(r), over(g), over(b)])
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn png(width: u32, height: u32) -> Vec<u8> {
+        let image = image::RgbaImage::from_fn(width, height, |x, _| image::Rgba([(x % 256) as u8, 40, 90, 255]));
+        let mut out = Vec::new();
+        image::DynamicImage::ImageRgba8(image)
+            .write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn a_photo_becomes_a_small_jpeg_of_the_same_shape() {
+        let thumb = make(&png(1200, 600)).unwrap();
+        let decoded = image::load_from_memory(&thumb).unwrap();
+        assert_eq!(
+            (decoded.width(), decoded.height()),
+            (THUMBNAIL_SIDE, THUMBNAIL_SIDE / 2)
+        );
+        assert_eq!(image::guess_format(&thumb).unwrap(), image::ImageFormat::Jpeg);
+    }
+
+    #[test]
+    fn garbage_and_giants_are_refused_not_decoded() {
+        assert!(make(b"\x89PNG\r\n\x1a\nnot really").is_err());
+        // A PNG header claiming 100,000 x 100,000 pixels: refused before any allocation.
+        let mut giant = png(1, 1);
+        giant[16..20].copy_from_slice(&100_000u32.to_be_bytes());
+        giant[20..24].copy_from_slice(&100_000u32.to_be_bytes());
+        assert!(make(&giant).is_err());
+    }
+}

@@ -8,6 +8,7 @@
 import { deflateSync } from 'node:zlib';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { loadContract } from './openapi.mjs';
 
 const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
   let c = n;
@@ -126,7 +127,9 @@ export async function upload(srv, tok, parts, { query = '' } = {}) {
   const text = await res.text();
   let parsed;
   try { parsed = JSON.parse(text); } catch { parsed = text; }
-  return { status: res.status, headers: res.headers, body: parsed, text };
+  const response = { status: res.status, headers: res.headers, body: parsed, text };
+  (await loadContract(srv.url)).check({ method: 'POST', path: `/api/chat/attachments${query}`, headers }, response);
+  return response;
 }
 
 function ReadableStreamFrom(iterable) {
@@ -146,7 +149,9 @@ export async function download(srv, tok, path, headers = {}) {
   const bytes = Buffer.from(await res.arrayBuffer());
   let body;
   try { body = JSON.parse(bytes.toString()); } catch { body = null; }
-  return { status: res.status, headers: res.headers, bytes, body };
+  const response = { status: res.status, headers: res.headers, bytes, body };
+  (await loadContract(srv.url)).check({ method: 'GET', path, headers }, response);
+  return response;
 }
 
 /** The attachment stores the suite runs against: the local directory always, S3 when the test S3 server is up. */

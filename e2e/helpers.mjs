@@ -13,6 +13,9 @@
 // databases, every server stores into a database of its own there (created on its first
 // start, found again through its data directory on a restart) instead of SQLite.
 //
+// Every response `srv.http` receives is checked against the server's OpenAPI document
+// (openapi.mjs): a body, status or route the document does not describe fails the test.
+//
 // No server of a run may panic: every server this process starts is remembered, and
 // `srv.stop()`, `srv.kill()` and a root `after()` hook (this module is imported by every
 // test file, so the hook runs at the end of each file) fail if a log says `panicked at`.
@@ -25,6 +28,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { io } from 'socket.io-client';
+import { loadContract } from './openapi.mjs';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const BIN = process.env.ORDERCHAT_BIN || join(repoRoot, 'target/debug/orderchat');
@@ -131,6 +135,7 @@ export async function spawnServer(env = {}, opts = {}) {
   });
 
   const url = `http://${addr}`;
+  const contract = await loadContract(url);
   const sockets = new Set();
   let stopped = null;
 
@@ -157,7 +162,10 @@ export async function spawnServer(env = {}, opts = {}) {
       return result;
     },
 
-    /** fetch wrapper: JSON body unless `body` is a string; returns { status, headers, body, text }. */
+    /**
+     * fetch wrapper: JSON body unless `body` is a string; returns { status, headers, body, text }.
+     * Throws if the response does not match the OpenAPI document (see openapi.mjs).
+     */
     async http(method, path, tok, body, headers = {}) {
       const h = { ...headers };
       if (tok) h.authorization = `Bearer ${tok}`;
@@ -170,7 +178,9 @@ export async function spawnServer(env = {}, opts = {}) {
       const text = await res.text();
       let parsed;
       try { parsed = JSON.parse(text); } catch { parsed = text; }
-      return { status: res.status, headers: res.headers, body: parsed, text };
+      const response = { status: res.status, headers: res.headers, body: parsed, text };
+      contract.check({ method, path, headers: h }, response);
+      return response;
     },
 
     /** Connected socket (rejects with the connect_error). Every received event is recorded. */

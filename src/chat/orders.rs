@@ -15,7 +15,7 @@ const MAX_PARTICIPANTS: usize = 100;
 const MAX_TEXT: usize = 200;
 
 /// Body of `PUT /api/orders/:orderId`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PutOrder {
     #[serde(default)]
@@ -26,7 +26,7 @@ pub struct PutOrder {
 }
 
 /// Body of `PATCH /api/orders/:orderId`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OrderUpdate {
     #[serde(default)]
@@ -37,7 +37,7 @@ pub struct OrderUpdate {
     pub participants: Option<Vec<ParticipantInput>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ParticipantInput {
     pub user_id: IdInput,

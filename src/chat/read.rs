@@ -8,14 +8,19 @@ use crate::domain::{Identity, OrderId, Seq, UserId};
 use crate::error::{Error, Result};
 
 /// A participant as `GET /api/chat/orders/:orderId/participants` lists them.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ParticipantStatus {
     pub user_id: UserId,
+    #[schema(required)]
     pub name: Option<String>,
     pub role: String,
+    /// Connected on any node.
     pub online: bool,
+    /// The user's read pointer: every message up to this seq is read.
+    #[schema(value_type = i64)]
     pub read_seq: Seq,
+    #[schema(required, format = DateTime)]
     pub last_read_at: Option<String>,
 }
 

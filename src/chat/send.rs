@@ -17,19 +17,24 @@ use crate::store::{Committed, Committing, Inserted, Reply};
 /// The body of `POST /api/chat/messages` and of the `send-message` event, as sent.
 /// Unknown fields (the old clients send `senderType`) are ignored: the server decides
 /// who sent a message.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SendMessage {
     pub order_id: IdInput,
     /// Optional for a message with attachments (a photo without a caption).
     #[serde(default)]
     pub message: Option<String>,
+    /// `text` by default; `system` only for the platform (role `service`).
     #[serde(default)]
     pub message_type: Option<MessageType>,
+    /// Ids of uploaded attachments.
     #[serde(default)]
     pub attachments: Option<Vec<String>>,
+    /// The id of a message of the same order this one replies to.
     #[serde(default)]
     pub reply_to: Option<String>,
+    /// Makes a retried send idempotent: a second send with the same `clientId` by the
+    /// same user in the same order returns the first message.
     #[serde(default)]
     pub client_id: Option<IdInput>,
 }
@@ -41,6 +46,19 @@ pub enum IdInput {
     Text(String),
     Number(serde_json::Number),
 }
+
+/// `type: [string, number]` in the OpenAPI document.
+impl utoipa::PartialSchema for IdInput {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+        ObjectBuilder::new()
+            .schema_type(SchemaType::from_iter([Type::String, Type::Number]))
+            .description(Some("A string, or from some old clients a number"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for IdInput {}
 
 impl IdInput {
     pub fn as_text(&self) -> String {

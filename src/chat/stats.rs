@@ -9,8 +9,8 @@ use crate::domain::{Identity, OrderId};
 use crate::error::Result;
 
 /// The statistics as clients receive them.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OrderStats {
     pub order_id: OrderId,
     pub messages: MessageCounts,
@@ -21,13 +21,15 @@ pub struct OrderStats {
     /// People registered on the order.
     pub participants: usize,
     /// `createdAt` of the first and last message; `null` in an empty chat.
+    #[schema(required, format = DateTime)]
     pub first_activity_at: Option<String>,
+    #[schema(required, format = DateTime)]
     pub last_activity_at: Option<String>,
     pub staff_first_response: FirstResponse,
 }
 
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MessageCounts {
     /// Every message, tombstones included: the sum of `bySenderType`.
     pub total: i64,
@@ -36,7 +38,8 @@ pub struct MessageCounts {
     pub deleted: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct BySenderType {
     pub user: i64,
     pub admin: i64,
@@ -44,10 +47,11 @@ pub struct BySenderType {
 }
 
 /// How fast staff answer customers; see `store::MessageStats` for what a wait is.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FirstResponse {
     /// The median wait in seconds, to the millisecond; `null` when none was answered.
+    #[schema(required)]
     pub median_seconds: Option<f64>,
     /// How many answered waits the median is taken over.
     pub answered: i64,

@@ -29,7 +29,7 @@ fn parse_id(field: &'static str, raw: &str) -> Result<String> {
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident, $field:literal) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
         #[serde(transparent)]
         pub struct $name(String);
 

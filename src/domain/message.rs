@@ -54,7 +54,7 @@ impl MessageText {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum MessageType {
     Text,
@@ -80,7 +80,7 @@ impl MessageType {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SenderType {
     User,
@@ -114,16 +114,18 @@ impl SenderType {
 }
 
 /// The author of a message as clients see it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct MessageUser {
     pub id: UserId,
+    #[schema(required)]
     pub name: Option<String>,
     pub role: String,
 }
 
 /// A file attached to a message (SPEC §3), as the upload answer and every message
 /// carry it. Stored with the message as JSON, so reading a message needs no join.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Attachment {
     pub id: String,
@@ -134,6 +136,7 @@ pub struct Attachment {
     /// A small JPEG of an image upload, for chat lists; `None` for other files (and
     /// images that could not be decoded).
     #[serde(default)]
+    #[schema(required)]
     pub thumbnail_url: Option<String>,
 }
 
@@ -233,6 +236,66 @@ impl Serialize for ForViewer<'_> {
     }
 }
 
+// The JSON `Message`'s serializer above writes, field for field, for the OpenAPI
+// document only (never built). A field added to the serializer goes here too:
+// `tests::message_schema_lists_what_is_serialised` fails until it does.
+/// A chat message as every response and event carries it.
+#[derive(utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(dead_code)]
+struct MessageShape {
+    /// Unique and opaque.
+    id: String,
+    /// The same value as `id`, for the old service's frontends.
+    #[serde(rename = "_id")]
+    legacy_id: String,
+    order_id: OrderId,
+    /// 1, 2, 3 … within the order, no gaps.
+    #[schema(value_type = i64)]
+    seq: Seq,
+    /// `null` for system messages.
+    #[schema(required)]
+    user: Option<MessageUser>,
+    /// The text; empty once deleted.
+    message: String,
+    message_type: MessageType,
+    sender_type: SenderType,
+    attachments: Vec<Attachment>,
+    /// The id of the message this one replies to.
+    #[schema(required)]
+    reply_to: Option<String>,
+    #[schema(required)]
+    reply_preview: Option<ReplyPreview>,
+    #[schema(required)]
+    client_id: Option<String>,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(format = DateTime)]
+    updated_at: String,
+    #[schema(required, format = DateTime)]
+    edited_at: Option<String>,
+    /// A tombstone: the text and attachments are gone.
+    deleted: bool,
+    /// One entry per emoji, in order of first use; `[]` when none.
+    reactions: Vec<super::reaction::ReactionShape>,
+}
+
+impl utoipa::PartialSchema for Message {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        MessageShape::schema()
+    }
+}
+
+impl utoipa::ToSchema for Message {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "Message".into()
+    }
+
+    fn schemas(schemas: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>) {
+        MessageShape::schemas(schemas)
+    }
+}
+
 /// The characters of a quoted message's text a reply carries.
 pub const REPLY_EXCERPT_CHARS: usize = 140;
 
@@ -291,6 +354,42 @@ impl Serialize for ReplyPreview {
     }
 }
 
+// The JSON `ReplyPreview`'s serializer writes, for the OpenAPI document only (see
+// `MessageShape`).
+/// The quoted message of a reply: who wrote it and the start of its text.
+#[derive(utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(dead_code)]
+struct ReplyPreviewShape {
+    /// The quoted message's id.
+    id: String,
+    #[serde(rename = "_id")]
+    legacy_id: String,
+    #[schema(required)]
+    user: Option<MessageUser>,
+    sender_type: SenderType,
+    /// The start of the quoted text; `null` once the quoted message is deleted.
+    #[schema(required)]
+    message: Option<String>,
+    deleted: bool,
+}
+
+impl utoipa::PartialSchema for ReplyPreview {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        ReplyPreviewShape::schema()
+    }
+}
+
+impl utoipa::ToSchema for ReplyPreview {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "ReplyPreview".into()
+    }
+
+    fn schemas(schemas: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>) {
+        ReplyPreviewShape::schemas(schemas)
+    }
+}
+
 /// A message ready to be stored: everything but the id, seq and timestamps, which the
 /// store assigns when it commits.
 #[derive(Debug, Clone)]
@@ -333,6 +432,114 @@ mod tests {
         assert_eq!(MessageText::parse("a\r\nb", 10).unwrap().as_str(), "a\nb");
         // Length is in characters, not bytes.
         assert!(MessageText::parse(&"é".repeat(10), 10).is_ok());
+    }
+
+    /// The property names and required names of a schema built by `ToSchema`.
+    fn schema_fields<T: utoipa::PartialSchema>() -> (Vec<String>, Vec<String>) {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::schema::Schema;
+        match T::schema() {
+            RefOr::T(Schema::Object(object)) => {
+                let mut properties: Vec<String> = object.properties.keys().cloned().collect();
+                let mut required = object.required.clone();
+                properties.sort();
+                required.sort();
+                (properties, required)
+            }
+            _ => panic!("expected an object schema"),
+        }
+    }
+
+    fn serialised_keys(value: &impl Serialize) -> Vec<String> {
+        let json = serde_json::to_value(value).unwrap();
+        let mut keys: Vec<String> = json.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        keys
+    }
+
+    fn full_message() -> Message {
+        let user = MessageUser {
+            id: UserId::from_trusted("u1".into()),
+            name: Some("Ana".into()),
+            role: "customer".into(),
+        };
+        let quoted = ReplyPreview::new("m0".into(), Some(user.clone()), SenderType::User, "hi", false);
+        Message {
+            id: "m1".into(),
+            order_id: OrderId::from_trusted("o1".into()),
+            seq: 2,
+            user: Some(user),
+            message: "hello".into(),
+            message_type: MessageType::Text,
+            sender_type: SenderType::User,
+            attachments: vec![Attachment {
+                id: "a1".into(),
+                file_name: "f.png".into(),
+                content_type: "image/png".into(),
+                size: 3,
+                url: "/api/chat/attachments/a1".into(),
+                thumbnail_url: Some("/api/chat/attachments/a1/thumbnail".into()),
+            }],
+            reply_to: Some("m0".into()),
+            reply_preview: Some(Box::new(quoted)),
+            client_id: Some("c1".into()),
+            created_at: "2026-01-01T00:00:00.000Z".into(),
+            updated_at: "2026-01-01T00:00:00.000Z".into(),
+            edited_at: Some("2026-01-01T00:00:01.000Z".into()),
+            deleted: false,
+            reactions: vec![Reaction {
+                emoji: "👍".into(),
+                user_ids: vec![UserId::from_trusted("u2".into())],
+            }],
+        }
+    }
+
+    // A reaction's schema lists what its serializer writes; `mine` only for one reader.
+    #[test]
+    fn reaction_schema_lists_what_is_serialised() {
+        let message = full_message();
+        let (properties, required) = schema_fields::<super::super::reaction::ReactionShape>();
+        let viewer = UserId::from_trusted("u2".into());
+        let for_one = serde_json::to_value(message.for_viewer(&viewer)).unwrap();
+        let for_room = serde_json::to_value(&message).unwrap();
+        let keys = |v: &serde_json::Value| {
+            let mut keys: Vec<String> = v["reactions"][0].as_object().unwrap().keys().cloned().collect();
+            keys.sort();
+            keys
+        };
+        assert_eq!(keys(&for_one), properties);
+        let mut without_mine = properties.clone();
+        without_mine.retain(|k| k != "mine");
+        assert_eq!(keys(&for_room), without_mine);
+        assert_eq!(required, without_mine);
+    }
+
+    // The OpenAPI schema of `Message` is written beside its hand-written serializer
+    // (`MessageShape`): this keeps the two from drifting apart silently. Every field is
+    // always written (`null` when empty), so every field is required.
+    #[test]
+    fn message_schema_lists_what_is_serialised() {
+        let message = full_message();
+        let (properties, required) = schema_fields::<Message>();
+        assert_eq!(properties, serialised_keys(&message));
+        assert_eq!(required, properties);
+        let empty = Message {
+            user: None,
+            reply_to: None,
+            reply_preview: None,
+            client_id: None,
+            edited_at: None,
+            ..message
+        };
+        assert_eq!(serialised_keys(&empty), properties);
+    }
+
+    #[test]
+    fn reply_preview_schema_lists_what_is_serialised() {
+        let preview = full_message().reply_preview.unwrap();
+        let (properties, required) = schema_fields::<ReplyPreview>();
+        assert_eq!(properties, serialised_keys(&preview));
+        assert_eq!(required, properties);
     }
 
     #[test]

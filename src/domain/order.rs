@@ -8,23 +8,34 @@ use super::{OrderId, Seq, UserId};
 /// its vocabulary, orderchat only reports changes.
 pub type OrderStatus = String;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+/// A person in an order's chat, as the platform registered them.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Participant {
     pub user_id: UserId,
     pub role: String,
+    #[schema(required)]
     pub name: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+// `deny_unknown_fields` here (and on the other response types) only tells the OpenAPI
+// document that no other field is written: `additionalProperties: false`.
+/// An order with its participants.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Order {
     pub id: OrderId,
+    #[schema(required)]
     pub number: Option<String>,
+    #[schema(required, value_type = Option<String>)]
     pub status: Option<OrderStatus>,
     pub participants: Vec<Participant>,
+    /// The seq of the order's latest message; 0 before the first.
+    #[schema(value_type = i64)]
     pub last_seq: Seq,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub updated_at: String,
 }
 

@@ -116,6 +116,22 @@ impl Reaction {
     }
 }
 
+/// The JSON a `Reaction` is written as, for the OpenAPI document only (never built);
+/// `tests::reaction_schema_lists_what_is_serialised` in `message.rs` keeps them equal.
+/// One emoji on a message: how many reacted with it and who, in the order they did.
+#[derive(utoipa::ToSchema)]
+#[schema(as = Reaction)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(dead_code)]
+pub(super) struct ReactionShape {
+    emoji: String,
+    count: i64,
+    user_ids: Vec<String>,
+    /// Whether the reader reacted with this emoji: only in answers to one caller (HTTP
+    /// responses, acks), never in events sent to a room.
+    mine: Option<bool>,
+}
+
 /// The summary of a message's reactions from its rows `(emoji, user id)` in the order
 /// they were added: emojis in order of first use, users in the order they reacted.
 /// "First use" counts the reactions still there: when the first user of an emoji takes

@@ -5,22 +5,27 @@
 
 use std::ops::Range;
 
-use axum::Router;
 use axum::body::Body;
 use axum::extract::multipart::{Field, MultipartError, MultipartRejection};
 use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use bytes::Bytes;
 use futures::TryStreamExt;
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::{ApiQuery, AuthUser, caused_by_body_timeout};
+use super::openapi::{
+    BadRequest, Internal, NotFound, PayloadTooLarge, RangeNotSatisfiable, RateLimited, RequestTimeout, Success,
+    Unauthenticated, Unavailable, UnsupportedMediaType,
+};
 use super::response::ApiResponse;
 use crate::attachments::{content, names};
 use crate::chat::{Download, NewUpload};
 use crate::config::AttachmentSettings;
+use crate::domain::Attachment;
 use crate::error::{Error, Result};
 use crate::state::AppState;
 
@@ -35,31 +40,64 @@ const MAX_ID_FIELD: usize = 1024;
 /// styles, no frames; images show as images.
 const CSP: &str = "default-src 'none'; img-src 'self'; sandbox";
 
-pub fn routes(state: &AppState) -> Router<AppState> {
-    let upload_limit = state
+/// The largest body of an upload: the file and the multipart overhead.
+pub fn upload_body_limit(state: &AppState) -> usize {
+    let limit = state
         .config
         .attachments
         .max_attachment_bytes
         .saturating_add(MULTIPART_OVERHEAD);
-    Router::new()
-        .route(
-            "/api/chat/attachments",
-            post(upload).layer(DefaultBodyLimit::max(
-                usize::try_from(upload_limit).unwrap_or(usize::MAX),
-            )),
-        )
-        .route("/api/chat/attachments/{attachment_id}", get(download))
-        .route("/api/chat/attachments/{attachment_id}/thumbnail", get(thumbnail))
+    usize::try_from(limit).unwrap_or(usize::MAX)
 }
 
-#[derive(Deserialize)]
+/// `upload_body_limit` is what `upload_body_limit` says for the configuration.
+pub fn routes(upload_body_limit: usize) -> OpenApiRouter<AppState> {
+    let (schemas, paths, upload_route) = routes!(upload);
+    OpenApiRouter::new()
+        .routes((
+            schemas,
+            paths,
+            upload_route.layer(DefaultBodyLimit::max(upload_body_limit)),
+        ))
+        .routes(routes!(download))
+        .routes(routes!(thumbnail))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase")]
 struct UploadParams {
+    /// The order the file is for, when not sent as a form field.
     order_id: Option<String>,
+}
+
+// The multipart form of an upload, for the OpenAPI document only (never built).
+/// `orderId` (a field before `file`, or `?orderId=`) and the file; other fields are
+/// ignored.
+#[derive(utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+struct UploadForm {
+    order_id: Option<String>,
+    /// The file's bytes; its type is decided from them, never from the part's headers.
+    #[schema(value_type = String, content_media_type = "application/octet-stream")]
+    file: Vec<u8>,
 }
 
 /// `POST /api/chat/attachments` — multipart with `orderId` (a field before `file`, or
 /// `?orderId=`) and `file`; 201 with the attachment to reference in a message.
+#[utoipa::path(
+    post,
+    path = "/api/chat/attachments",
+    tag = "attachments",
+    params(UploadParams),
+    request_body(content = UploadForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, description = "Stored; reference its `id` in a message's `attachments` before it expires", body = Success<Attachment>),
+        BadRequest, Unauthenticated, NotFound, RequestTimeout, PayloadTooLarge, UnsupportedMediaType, RateLimited,
+        Internal, Unavailable,
+    )
+)]
 async fn upload(
     State(state): State<AppState>,
     AuthUser(identity): AuthUser,
@@ -129,6 +167,24 @@ fn body_error(err: MultipartError, limits: &AttachmentSettings) -> Error {
 
 /// `GET /api/chat/attachments/:id` — the file, to whoever may see its message (or its
 /// uploader before it is attached); 404 for everyone else. One `Range` is honoured.
+#[utoipa::path(
+    get,
+    path = "/api/chat/attachments/{attachment_id}",
+    tag = "attachments",
+    params(
+        ("attachment_id" = String, Path, description = "The attachment's `id`"),
+        ("Range" = Option<String>, Header, description = "One byte range, `bytes=first-last`, `bytes=first-` or `bytes=-suffix`; several ranges or an unreadable one are ignored (the whole file is sent)"),
+    ),
+    responses(
+        (status = 200, description = "The file, with its detected type, `nosniff`, a sandboxing `Content-Security-Policy`, and `inline` (plain raster images) or `attachment` disposition",
+            headers(("Content-Disposition" = String), ("Accept-Ranges" = String, description = "`bytes`")),
+            content((String = "*/*"))),
+        (status = 206, description = "The requested range of the file",
+            headers(("Content-Range" = String, description = "`bytes first-last/size`")),
+            content((String = "*/*"))),
+        Unauthenticated, NotFound, RangeNotSatisfiable, Internal, Unavailable,
+    )
+)]
 async fn download(
     State(state): State<AppState>,
     AuthUser(identity): AuthUser,
@@ -203,6 +259,17 @@ fn safe_file_headers(headers: &mut HeaderMap, content_type: &str) {
 }
 
 /// `GET /api/chat/attachments/:id/thumbnail` — a small JPEG of an image attachment.
+#[utoipa::path(
+    get,
+    path = "/api/chat/attachments/{attachment_id}/thumbnail",
+    tag = "attachments",
+    params(("attachment_id" = String, Path, description = "The attachment's `id`")),
+    responses(
+        (status = 200, description = "A small JPEG of the image", content((String = "image/jpeg"))),
+        Unauthenticated,
+        NotFound, Internal, Unavailable,
+    )
+)]
 async fn thumbnail(
     State(state): State<AppState>,
     AuthUser(identity): AuthUser,

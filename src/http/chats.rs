@@ -2,41 +2,72 @@
 //! read state, participants, statistics, search — and the caller's list of chats.
 //! (The export, a file download, is in `export.rs`.)
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::routing::{get, patch};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::{ApiQuery, AuthUser};
+use super::openapi::{
+    BadRequest, Internal, NotFound, Paged, PagedOrCursored, PayloadTooLarge, RequestTimeout, Success, Unauthenticated,
+    Unavailable,
+};
 use super::response::ApiResponse;
-use crate::chat::{HistoryQuery, SearchQuery};
-use crate::domain::{ForViewer, Message, OrderId, Seq, UserId};
+use crate::chat::{HistoryQuery, OrderStats, ParticipantStatus, SearchQuery};
+use crate::domain::{ForViewer, Message, Order, OrderId, Seq, UserId};
 use crate::error::{Error, Result};
 use crate::input;
 use crate::state::AppState;
 use crate::store::{HistoryWindow, Page};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/chat/orders", get(order_chats))
-        .route("/api/chat/orders/{order_id}/messages", get(history))
-        .route("/api/chat/orders/{order_id}/messages/search", get(search_order))
-        .route("/api/chat/orders/{order_id}/read", patch(mark_read))
-        .route("/api/chat/orders/{order_id}/unread-count", get(unread_count))
-        .route("/api/chat/orders/{order_id}/participants", get(participants))
-        .route("/api/chat/orders/{order_id}/stats", get(stats))
-        .route("/api/chat/search", get(search_all))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(order_chats))
+        .routes(routes!(history))
+        .routes(routes!(search_order))
+        .routes(routes!(mark_read))
+        .routes(routes!(unread_count))
+        .routes(routes!(participants))
+        .routes(routes!(stats))
+        .routes(routes!(search_all))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct PageParams {
+    /// 1 is the first page.
     page: Option<i64>,
+    /// Items per page.
     limit: Option<i64>,
 }
 
+/// One of the caller's order chats.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct OrderChat<'a> {
+    order_id: OrderId,
+    order: Order,
+    /// `null` in a chat without messages; its reactions say `mine` for the caller.
+    #[schema(required, value_type = Option<Message>)]
+    last_message: Option<ForViewer<'a>>,
+    /// The caller's unread count in this order.
+    unread_count: i64,
+    #[schema(format = DateTime)]
+    last_activity_at: String,
+}
+
 /// `GET /api/chat/orders` — the caller's order chats with last message and unread count.
+#[utoipa::path(
+    get,
+    path = "/api/chat/orders",
+    tag = "chats",
+    params(PageParams),
+    responses(
+        (status = 200, description = "The caller's order chats, latest activity first", body = Paged<OrderChat>),
+        BadRequest, Unauthenticated, Internal, Unavailable,
+    )
+)]
 async fn order_chats(
     State(state): State<AppState>,
     AuthUser(identity): AuthUser,
@@ -45,15 +76,13 @@ async fn order_chats(
     let (chats, page, limit) = state.chat.order_chats(&identity, params.page, params.limit).await?;
     let items = chats
         .items
-        .into_iter()
-        .map(|c| {
-            json!({
-                "orderId": c.order.id,
-                "order": c.order,
-                "lastMessage": c.last_message.as_ref().map(|m| m.for_viewer(&identity.user_id)),
-                "unreadCount": c.unread_count,
-                "lastActivityAt": c.last_activity_at,
-            })
+        .iter()
+        .map(|c| OrderChat {
+            order_id: c.order.id.clone(),
+            order: c.order.clone(),
+            last_message: c.last_message.as_ref().map(|m| m.for_viewer(&identity.user_id)),
+            unread_count: c.unread_count,
+            last_activity_at: c.last_activity_at.clone(),
         })
         .collect();
     Ok(ApiResponse::page(
@@ -66,16 +95,36 @@ async fn order_chats(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct HistoryParams {
+    /// Page number, 1 = the newest messages (not with `before`/`after`).
     page: Option<i64>,
+    /// Messages per page.
     limit: Option<i64>,
+    /// Cursor: the messages just before this seq.
+    #[param(value_type = Option<i64>)]
     before: Option<Seq>,
+    /// Cursor: the messages just after this seq.
+    #[param(value_type = Option<i64>)]
     after: Option<Seq>,
 }
 
+/// The order id in the path of `/api/chat/orders/{order_id}/…`.
+const ORDER_ID: &str = "The platform's order id";
+
 /// `GET /api/chat/orders/:orderId/messages` — history by page (page 1 = newest) or by
 /// `before`/`after` seq cursors; chronological inside.
+#[utoipa::path(
+    get,
+    path = "/api/chat/orders/{order_id}/messages",
+    tag = "chats",
+    params(("order_id" = String, Path, description = ORDER_ID), HistoryParams),
+    responses(
+        (status = 200, description = "Messages in seq order: `meta` has page numbers, or `hasMore`/`nextCursor` with `before`/`after`", body = PagedOrCursored<Message>),
+        BadRequest, Unauthenticated, NotFound, Internal, Unavailable,
+    )
+)]
 async fn history(
     State(state): State<AppState>,
     AuthUser(identity): AuthUser,
@@ -95,13 +144,38 @@ async fn history(
     })
 }
 
-#[derive(Deserialize)]
+/// Where to move the read pointer.
+#[derive(Deserialize, utoipa::ToSchema)]
 struct ReadBody {
+    /// Default: the latest message.
+    #[schema(value_type = Option<i64>)]
     seq: Option<Seq>,
+}
+
+/// The caller's read state in one order.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ReadState {
+    order_id: OrderId,
+    /// Where the read pointer stands now (it never moves back).
+    #[schema(value_type = i64)]
+    seq: Seq,
+    unread_count: i64,
 }
 
 /// `PATCH /api/chat/orders/:orderId/read` — moves the caller's read pointer (default:
 /// to the latest message).
+#[utoipa::path(
+    patch,
+    path = "/api/chat/orders/{order_id}/read",
+    tag = "chats",
+    params(("order_id" = String, Path, description = ORDER_ID)),
+    request_body(content = Option<ReadBody>, description = "Optional: no body moves the pointer to the latest message"),
+    responses(
+        (status = 200, description = "The read pointer moved; `message-read` and `unread-count` are emitted", body = Success<ReadState>),
+        BadRequest, Unauthenticated, NotFound, RequestTimeout, PayloadTooLarge, Internal, Unavailable,
+    )
+)]
 async fn mark_read(
     State(state): State<AppState>,
     AuthUser(identity): AuthUser,
@@ -118,10 +192,33 @@ async fn mark_read(
         input::from_json_object::<ReadBody>(value)?.seq
     };
     let (seq, unread) = state.chat.mark_read(&identity, &order_id, seq, None).await?;
-    Ok(ApiResponse::ok(json!({ "orderId": order_id, "seq": seq, "unreadCount": unread })).message("Marked as read"))
+    let state = ReadState {
+        order_id,
+        seq,
+        unread_count: unread,
+    };
+    Ok(ApiResponse::ok(state).message("Marked as read"))
+}
+
+/// The caller's unread count in one order.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct UnreadCount {
+    order_id: OrderId,
+    unread_count: i64,
 }
 
 /// `GET /api/chat/orders/:orderId/unread-count`
+#[utoipa::path(
+    get,
+    path = "/api/chat/orders/{order_id}/unread-count",
+    tag = "chats",
+    params(("order_id" = String, Path, description = ORDER_ID)),
+    responses(
+        (status = 200, description = "Messages above the caller's read pointer, not the caller's own, not deleted", body = Success<UnreadCount>),
+        BadRequest, Unauthenticated, NotFound, Internal, Unavailable,
+    )
+)]
 async fn unread_count(
     State(state): State<AppState>,
     AuthUser(identity): AuthUser,
@@ -129,10 +226,23 @@ async fn unread_count(
 ) -> Result<ApiResponse> {
     let order_id = OrderId::parse(&order_id)?;
     let unread = state.chat.unread_count(&identity, &order_id).await?;
-    Ok(ApiResponse::ok(json!({ "orderId": order_id, "unreadCount": unread })))
+    Ok(ApiResponse::ok(UnreadCount {
+        order_id,
+        unread_count: unread,
+    }))
 }
 
 /// `GET /api/chat/orders/:orderId/participants` — with online status and read pointers.
+#[utoipa::path(
+    get,
+    path = "/api/chat/orders/{order_id}/participants",
+    tag = "chats",
+    params(("order_id" = String, Path, description = ORDER_ID)),
+    responses(
+        (status = 200, description = "The order's participants", body = Success<Vec<ParticipantStatus>>),
+        BadRequest, Unauthenticated, NotFound, Internal, Unavailable,
+    )
+)]
 async fn participants(
     State(state): State<AppState>,
     AuthUser(identity): AuthUser,
@@ -144,6 +254,16 @@ async fn participants(
 
 /// `GET /api/chat/orders/:orderId/stats` — message counts by sender, the caller's unread
 /// count, attachments, participants, first and last activity, median staff first response.
+#[utoipa::path(
+    get,
+    path = "/api/chat/orders/{order_id}/stats",
+    tag = "chats",
+    params(("order_id" = String, Path, description = ORDER_ID)),
+    responses(
+        (status = 200, description = "The order chat's statistics", body = Success<OrderStats>),
+        BadRequest, Unauthenticated, NotFound, Internal, Unavailable,
+    )
+)]
 async fn stats(
     State(state): State<AppState>,
     AuthUser(identity): AuthUser,
@@ -153,14 +273,28 @@ async fn stats(
     Ok(ApiResponse::ok(state.chat.stats(&identity, &order_id).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct SearchParams {
+    /// The words to find (required); the last one also matches as a prefix.
     q: Option<String>,
+    /// 1 is the best-ranked page.
     page: Option<i64>,
+    /// Results per page.
     limit: Option<i64>,
 }
 
 /// `GET /api/chat/orders/:orderId/messages/search?q=` — ranked full-text search in one order.
+#[utoipa::path(
+    get,
+    path = "/api/chat/orders/{order_id}/messages/search",
+    tag = "chats",
+    params(("order_id" = String, Path, description = ORDER_ID), SearchParams),
+    responses(
+        (status = 200, description = "Matching messages, best first", body = Paged<Message>),
+        BadRequest, Unauthenticated, NotFound, Internal, Unavailable,
+    )
+)]
 async fn search_order(
     State(state): State<AppState>,
     AuthUser(identity): AuthUser,
@@ -178,6 +312,16 @@ async fn search_order(
 }
 
 /// `GET /api/chat/search?q=` — ranked full-text search across the caller's orders.
+#[utoipa::path(
+    get,
+    path = "/api/chat/search",
+    tag = "chats",
+    params(SearchParams),
+    responses(
+        (status = 200, description = "Matching messages in every order the caller may see, best first", body = Paged<Message>),
+        BadRequest, Unauthenticated, Internal, Unavailable,
+    )
+)]
 async fn search_all(
     State(state): State<AppState>,
     AuthUser(identity): AuthUser,

@@ -9,17 +9,20 @@ mod export;
 mod extract;
 mod health;
 mod messages;
+mod openapi;
 mod orders;
 mod response;
 mod serve;
 
 use std::time::{Duration, Instant};
 
-use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Router};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
 
 use tower_http::timeout::{DeadlineBody, TimeoutBody};
 
@@ -32,18 +35,34 @@ pub use serve::HttpServer;
 
 /// Every HTTP route, with the per-request layers.
 pub fn router(state: &AppState) -> Router<AppState> {
-    Router::new()
-        .merge(health::routes())
-        .merge(messages::routes())
-        .merge(attachments::routes(state))
-        .merge(chats::routes())
-        .merge(export::routes())
-        .merge(orders::routes())
+    let (router, document) = routes(attachments::upload_body_limit(state)).split_for_parts();
+    router
+        .layer(Extension(openapi::Document::new(&document)))
         .fallback(|| async { Error::NotFound })
         .layer(DefaultBodyLimit::max(state.config.limits.max_body_bytes))
         .layer(middleware::from_fn(json_refusals))
         .layer(middleware::from_fn_with_state(state.shutdown.clone(), in_flight))
         .layer(middleware::from_fn(track_request))
+}
+
+/// Every route, each with its entry in the OpenAPI document (`openapi.rs`): a handler
+/// is registered with `routes!`, so it cannot be served without being documented.
+/// `upload_body_limit` bounds the body of `POST /api/chat/attachments`.
+fn routes(upload_body_limit: usize) -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .merge(health::routes())
+        .merge(messages::routes())
+        .merge(attachments::routes(upload_body_limit))
+        .merge(chats::routes())
+        .merge(export::routes())
+        .merge(orders::routes())
+        .merge(openapi::routes())
+}
+
+/// The OpenAPI document of every route, as `GET /api/openapi.json` serves it.
+pub fn openapi_document() -> serde_json::Value {
+    // Body limits do not show in the document.
+    openapi::to_json(&routes(usize::MAX).into_openapi())
 }
 
 /// How long a request body may take to arrive: the ordinary body timeout for every

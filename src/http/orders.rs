@@ -1,25 +1,38 @@
 //! `/api/orders/:orderId`: the platform (role `service`) registers orders and their
 //! participants, and reports status changes.
 
-use axum::Router;
 use axum::extract::{Path, State};
-use axum::routing::put;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::{ApiJson, AuthUser};
+use super::openapi::{
+    BadRequest, Forbidden, Internal, NotFound, PayloadTooLarge, RequestTimeout, Success, Unauthenticated, Unavailable,
+    UnsupportedMediaType,
+};
 use super::response::ApiResponse;
 use crate::chat::{OrderUpdate, PutOrder};
-use crate::domain::OrderId;
+use crate::domain::{Order, OrderId};
 use crate::error::Result;
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route(
-        "/api/orders/{order_id}",
-        put(put_order).patch(update_order).get(get_order),
-    )
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(put_order, update_order, get_order))
 }
 
 /// `PUT /api/orders/:orderId` — create or replace an order; idempotent.
+#[utoipa::path(
+    put,
+    path = "/api/orders/{order_id}",
+    tag = "orders",
+    params(("order_id" = String, Path, description = "The platform's order id")),
+    request_body = PutOrder,
+    responses(
+        (status = 201, description = "Created", body = Success<Order>),
+        (status = 200, description = "Replaced; removed participants leave the order's room at once", body = Success<Order>),
+        BadRequest, Unauthenticated, Forbidden, RequestTimeout, PayloadTooLarge, UnsupportedMediaType, Internal, Unavailable,
+    )
+)]
 async fn put_order(
     State(state): State<AppState>,
     AuthUser(identity): AuthUser,
@@ -37,6 +50,18 @@ async fn put_order(
 
 /// `PATCH /api/orders/:orderId` — status, note or participants; a status change posts a
 /// system message and emits `order-updated`.
+#[utoipa::path(
+    patch,
+    path = "/api/orders/{order_id}",
+    tag = "orders",
+    params(("order_id" = String, Path, description = "The platform's order id")),
+    request_body = OrderUpdate,
+    responses(
+        (status = 200, description = "The updated order", body = Success<Order>),
+        BadRequest, Unauthenticated, Forbidden, NotFound, RequestTimeout, PayloadTooLarge, UnsupportedMediaType,
+        Internal, Unavailable,
+    )
+)]
 async fn update_order(
     State(state): State<AppState>,
     AuthUser(identity): AuthUser,
@@ -48,6 +73,16 @@ async fn update_order(
 }
 
 /// `GET /api/orders/:orderId` — the order with its participants.
+#[utoipa::path(
+    get,
+    path = "/api/orders/{order_id}",
+    tag = "orders",
+    params(("order_id" = String, Path, description = "The platform's order id")),
+    responses(
+        (status = 200, description = "The order", body = Success<Order>),
+        BadRequest, Unauthenticated, NotFound, Internal, Unavailable,
+    )
+)]
 async fn get_order(
     State(state): State<AppState>,
     AuthUser(identity): AuthUser,

@@ -9,6 +9,18 @@ use serde_json::{Value, json};
 use crate::error::{Error, retry_after_secs};
 use crate::store::Page;
 
+/// Every refusal's body (SPEC §4): `{ success: false, code, message }`.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorBody {
+    #[schema(schema_with = super::openapi::always_false)]
+    success: bool,
+    /// Stable snake_case code clients branch on (`order_not_found`, `invalid_field` …).
+    code: &'static str,
+    /// A human-readable reason; for `invalid_field` it starts with the field's path.
+    message: String,
+}
+
 /// `{ success: true, data, meta? }` with a status.
 pub struct ApiResponse {
     status: StatusCode,
@@ -103,7 +115,11 @@ impl IntoResponse for Error {
             tracing::error!(error = ?err, "internal error");
         }
         metrics::counter!("orderchat_errors_total", "code" => self.code(), "transport" => "http").increment(1);
-        let body = json!({ "success": false, "code": self.code(), "message": self.to_string() });
+        let body = ErrorBody {
+            success: false,
+            code: self.code(),
+            message: self.to_string(),
+        };
         let mut response = (self.status(), Json(body)).into_response();
         if let Error::RateLimited { retry_after } | Error::UploadQuotaExceeded { retry_after, .. } = &self {
             response

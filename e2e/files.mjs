@@ -62,8 +62,9 @@ export const pdf = (size = 4096) => Buffer.concat([Buffer.from('%PDF-1.7\n'), Bu
 
 /**
  * A multipart/form-data body: `fields` ([name, value] pairs, sent first, in order),
- * then the file part `file` ({ name, type, bytes } or { name, type, size, fill } for
- * a file generated as it is sent), then `after` fields. Returns { body, contentType },
+ * then the file part `file` ({ name, type, bytes } or { name, type, size, fill, gate? }
+ * for a file generated as it is sent, its rest held back until `gate` resolves), then
+ * `after` fields. Returns { body, contentType },
  * where body is an async iterable of Uint8Array (for fetch with duplex: 'half').
  */
 export function multipart({ fields = [], file, after = [] }) {
@@ -86,6 +87,8 @@ export function multipart({ fields = [], file, after = [] }) {
         let sent = 0;
         const head = file.fill ?? Buffer.alloc(0);
         if (head.length) { yield head; sent += head.length; }
+        // `gate`: a promise the rest of the file waits for (a slow client).
+        if (file.gate) await file.gate;
         const block = Buffer.alloc(piece, 0x61);
         while (sent < file.size) {
           const n = Math.min(piece, file.size - sent);

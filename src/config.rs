@@ -224,6 +224,15 @@ pub struct AttachmentSettings {
     #[arg(long, env = "ORDERCHAT_ATTACHMENT_QUOTA_BYTES_PER_DAY", default_value_t = 1024 * 1024 * 1024)]
     pub attachment_quota_bytes_per_day: u64,
 
+    /// Uploads one user may have under way at once on a node; more get `429`.
+    #[arg(long, env = "ORDERCHAT_MAX_UPLOADS_PER_USER", default_value_t = 4)]
+    pub max_uploads_per_user: usize,
+
+    /// Uploads a node takes at once (each holds up to two parts of the file in memory:
+    /// 1 MiB each on a local directory, 5 MiB on S3); more get `429`.
+    #[arg(long, env = "ORDERCHAT_MAX_UPLOADS", default_value_t = 64)]
+    pub max_uploads: usize,
+
     /// Seconds after which an upload that no message attached is deleted.
     #[arg(long, env = "ORDERCHAT_ATTACHMENT_UNREFERENCED_SECS", default_value_t = 24 * 3600)]
     pub attachment_unreferenced_secs: u64,

@@ -55,6 +55,8 @@ pub enum Error {
     UnsupportedFileType(String),
     #[error("the file is larger than {max} bytes")]
     FileTooLarge { max: u64 },
+    #[error("too many uploads under way; retry when one has finished")]
+    TooManyUploads,
     #[error("daily upload quota of {quota} bytes used up, retry in {} s", retry_after_secs(*.retry_after))]
     UploadQuotaExceeded { quota: u64, retry_after: Duration },
     #[error("request body is larger than {max} bytes")]
@@ -109,6 +111,7 @@ impl Error {
             Error::UnsupportedFileType(_) => "unsupported_file_type",
             Error::FileTooLarge { .. } => "file_too_large",
             Error::UploadQuotaExceeded { .. } => "upload_quota_exceeded",
+            Error::TooManyUploads => "too_many_uploads",
             Error::PayloadTooLarge { .. } => "payload_too_large",
             Error::UnsupportedMediaType => "unsupported_media_type",
             Error::RateLimited { .. } => "rate_limited",

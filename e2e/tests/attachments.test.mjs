@@ -211,6 +211,44 @@ for (const store of attachmentStores()) {
       assert.equal((await upload(srv, ct, { fields: [['orderId', orderId]], file })).status, 201);
     });
 
+    test('concurrent uploads cannot beat the daily quota together', async () => {
+      const { orderId, dt } = await customerAndDriver(srv);
+      const file = { name: 'scan.pdf', size: 900 * 1024, fill: Buffer.from('%PDF-1.7\n') };
+      // Four at once, 3.6 MB against a 2 MiB quota: each counts the others under way.
+      const results = await Promise.all(Array.from({ length: 4 }, () => upload(srv, dt, { fields: [['orderId', orderId]], file })));
+      const stored = results.filter((r) => r.status === 201).length;
+      assert.ok(stored >= 1 && stored <= 2, results.map((r) => `${r.status} ${r.text?.slice(0, 80)}`).join('\n'));
+      for (const r of results.filter((r) => r.status !== 201)) {
+        assert.equal(r.status, 429, r.text);
+        assert.equal(r.body.code, 'upload_quota_exceeded');
+      }
+    });
+
+    test('a user has at most 4 uploads under way; the fifth is 429 too_many_uploads', async () => {
+      const { orderId, ct } = await customerAndDriver(srv);
+      let release;
+      const gate = new Promise((r) => { release = r; });
+      // Uploads that send their form and the file's first bytes, then wait at the gate.
+      const stalled = Array.from({ length: 4 }, () =>
+        upload(srv, ct, { fields: [['orderId', orderId]], file: { name: 'slow.txt', size: 64 * 1024, fill: Buffer.from('slow\n'), gate } }));
+      await sleep(300);
+      const fifth = await upload(srv, ct, { fields: [['orderId', orderId]], file: { name: 'x.txt', bytes: Buffer.from('x\n') } });
+      assert.equal(fifth.status, 429, fifth.text);
+      assert.equal(fifth.body.code, 'too_many_uploads');
+      release();
+      for (const r of await Promise.all(stalled)) assert.equal(r.status, 201, r.text);
+      // Their places are free again.
+      const after = await upload(srv, ct, { fields: [['orderId', orderId]], file: { name: 'x.txt', bytes: Buffer.from('x\n') } });
+      assert.equal(after.status, 201, after.text);
+    });
+
+    test('more than 1 MiB of form data before the file is refused with 413', async () => {
+      const { orderId, dt } = await customerAndDriver(srv);
+      const res = await upload(srv, dt, { fields: [['orderId', orderId], ['padding', 'p'.repeat(2 * MiB)]], file: { name: 'a.txt', bytes: Buffer.from('hi\n') } });
+      assert.equal(res.status, 413, res.text);
+      assert.equal(res.body.code, 'payload_too_large');
+    });
+
     test('file names are cut to a plain name: no paths', async () => {
       const { orderId, dt } = await customerAndDriver(srv);
       const res = await upload(srv, dt, { fields: [['orderId', orderId]], file: { name: '../../../etc/cron.d/evil.txt', bytes: Buffer.from('hello\n') } });

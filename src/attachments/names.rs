@@ -15,10 +15,7 @@ pub fn sanitize(raw: &str) -> String {
     let last = raw.rsplit(['/', '\\']).next().unwrap_or_default();
     let cleaned: String = last
         .chars()
-        .filter(|c| {
-            !c.is_control()
-                && !matches!(c, '"' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-        })
+        .filter(|c| !c.is_control() && *c != '"' && !invisible(*c))
         .collect();
     let trimmed = cleaned.trim().trim_start_matches('.').trim();
     if trimmed.is_empty() {
@@ -48,6 +45,15 @@ pub fn sanitize(raw: &str) -> String {
     }
 }
 
+/// Characters that change how a name reads without showing: direction marks and
+/// overrides (an `exe` that reads as `jpg`), zero-width and invisible formatting
+/// characters, line and paragraph separators, the byte order mark, tag characters.
+fn invisible(c: char) -> bool {
+    matches!(c,
+        '\u{061c}' | '\u{180e}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{206f}'
+        | '\u{feff}' | '\u{e0000}'..='\u{e007f}')
+}
+
 /// Characters percent-encoded in `filename*` (RFC 8187 `attr-char` keeps the rest).
 const ATTR: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'!')
@@ -68,12 +74,11 @@ const ATTR: &AsciiSet = &NON_ALPHANUMERIC
 pub fn content_disposition(kind: &str, name: &str) -> String {
     let ascii: String = name
         .chars()
-        .map(|c| {
-            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
-                c
-            } else {
-                '_'
-            }
+        // Quotes and escapes, and what naive parsers read as encodings or separators.
+        .map(|c| match c {
+            '"' | '\\' | '%' | ';' | '\'' => '_',
+            c if c.is_ascii_graphic() || c == ' ' => c,
+            _ => '_',
         })
         .collect();
     format!(
@@ -98,6 +103,10 @@ mod tests {
         // Right-to-left override: "invoice\u{202e}gpj.exe" would show as "invoiceexe.jpg".
         assert_eq!(sanitize("invoice\u{202e}gpj.exe"), "invoicegpj.exe");
         assert_eq!(sanitize("Entrega día 3.jpg"), "Entrega día 3.jpg");
+        assert_eq!(
+            sanitize("in\u{200b}voice\u{061c}\u{feff}\u{2028}.pdf\u{e0041}"),
+            "invoice.pdf"
+        );
     }
 
     #[test]
@@ -113,6 +122,9 @@ mod tests {
         assert_eq!(
             content_disposition("attachment", "Entrega día 3.jpg"),
             "attachment; filename=\"Entrega d_a 3.jpg\"; filename*=UTF-8''Entrega%20d%C3%ADa%203.jpg"
+        );
+        assert!(
+            content_disposition("attachment", "a%00b;c'd.txt").starts_with("attachment; filename=\"a_00b_c_d.txt\"")
         );
     }
 }

@@ -16,9 +16,11 @@ use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
 
-/// Bytes per part of a multipart upload: S3's minimum part size. At most
-/// `PARTS_IN_FLIGHT` parts are buffered or sent at once.
-const PART_BYTES: usize = 5 * 1024 * 1024;
+/// Bytes per part of a multipart upload: S3's minimum part size on S3, less on a local
+/// directory (no minimum there, and a stalled upload holds its part in memory). At
+/// most `PARTS_IN_FLIGHT` parts are buffered or sent at once.
+const S3_PART_BYTES: usize = 5 * 1024 * 1024;
+const LOCAL_PART_BYTES: usize = 1024 * 1024;
 const PARTS_IN_FLIGHT: usize = 2;
 
 /// The attachment object store; cheap to clone.
@@ -29,6 +31,7 @@ pub struct ObjectStorage {
     prefix: Path,
     /// What the log says about where files go (no credentials).
     description: String,
+    part_bytes: usize,
 }
 
 impl ObjectStorage {
@@ -54,6 +57,7 @@ impl ObjectStorage {
                 store: Arc::new(store),
                 prefix: Path::default(),
                 description: format!("directory {dir}"),
+                part_bytes: LOCAL_PART_BYTES,
             });
         }
         if let Some(rest) = url.strip_prefix("s3://") {
@@ -72,6 +76,7 @@ impl ObjectStorage {
                 store: Arc::new(store),
                 prefix: Path::from(prefix.trim_matches('/')),
                 description: format!("S3 bucket {bucket}, prefix {prefix:?}"),
+                part_bytes: S3_PART_BYTES,
             });
         }
         bail!("ORDERCHAT_ATTACHMENTS_URL must be file:///DIR or s3://BUCKET/PREFIX, got {url}")
@@ -117,7 +122,7 @@ impl ObjectStorage {
     pub async fn upload(&self, key: &str) -> anyhow::Result<Upload> {
         let multipart = self.store.put_multipart(&Path::from(key)).await?;
         Ok(Upload {
-            writer: Some(WriteMultipart::new_with_chunk_size(multipart, PART_BYTES)),
+            writer: Some(WriteMultipart::new_with_chunk_size(multipart, self.part_bytes)),
         })
     }
 

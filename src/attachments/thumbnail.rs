@@ -11,25 +11,35 @@ use image::{ImageReader, Limits};
 /// The longest side of a thumbnail, in pixels.
 pub const THUMBNAIL_SIDE: u32 = 320;
 
-/// Refused before decoding: wider or taller than this (a 100-megapixel camera is
-/// ~12,000 px wide).
-const MAX_SIDE: u32 = 16_384;
+/// Refused before decoding: more pixels than this (25 MP: every phone's default photo,
+/// 12 MP, and cameras up to ~6000 × 4000). The decoder's working memory grows with the
+/// pixels, beyond what `Limits` counts (a progressive JPEG keeps every coefficient:
+/// ~6 bytes a pixel, then 3 for the decoded image), so a bigger picture gets no
+/// thumbnail rather than a quarter of a gigabyte of decoding.
+pub const MAX_PIXELS: u64 = 25_000_000;
 
 /// Refused while decoding: more memory than this for the decoded image.
-const MAX_ALLOC: u64 = 512 * 1024 * 1024;
+const MAX_ALLOC: u64 = 256 * 1024 * 1024;
 
 /// A JPEG thumbnail of the image in `bytes` (any format the binary decodes), fitting in
 /// `THUMBNAIL_SIDE` × `THUMBNAIL_SIDE`, aspect kept; transparency becomes white.
 pub fn make(bytes: &[u8]) -> anyhow::Result<Vec<u8>> {
-    let mut limits = Limits::default();
-    limits.max_image_width = Some(MAX_SIDE);
-    limits.max_image_height = Some(MAX_SIDE);
-    limits.max_alloc = Some(MAX_ALLOC);
-    let mut reader = ImageReader::new(Cursor::new(bytes))
-        .with_guessed_format()
-        .context("unreadable image")?;
-    reader.limits(limits);
-    let image = reader.decode().context("cannot decode the image")?;
+    let reader = || -> anyhow::Result<ImageReader<Cursor<&[u8]>>> {
+        let mut reader = ImageReader::new(Cursor::new(bytes))
+            .with_guessed_format()
+            .context("unreadable image")?;
+        let mut limits = Limits::default();
+        limits.max_alloc = Some(MAX_ALLOC);
+        reader.limits(limits);
+        Ok(reader)
+    };
+    // The header alone says how big the picture is: refuse before decoding anything.
+    let (width, height) = reader()?.into_dimensions().context("unreadable image header")?;
+    let pixels = u64::from(width) * u64::from(height);
+    if pixels > MAX_PIXELS {
+        anyhow::bail!("{width} x {height} pixels is more than the {MAX_PIXELS} a thumbnail is made of");
+    }
+    let image = reader()?.decode().context("cannot decode the image")?;
     let small = image.thumbnail(THUMBNAIL_SIDE, THUMBNAIL_SIDE);
     let rgb = flatten_on_white(&small);
     let mut out = Vec::new();
@@ -76,10 +86,15 @@ mod tests {
     #[test]
     fn garbage_and_giants_are_refused_not_decoded() {
         assert!(make(b"\x89PNG\r\n\x1a\nnot really").is_err());
-        // A PNG header claiming 100,000 x 100,000 pixels: refused before any allocation.
+        // A PNG header claiming 100,000 x 100,000 pixels: refused before any allocation,
+        // and so is a plausible 6,000 x 5,000 (30 MP).
         let mut giant = png(1, 1);
         giant[16..20].copy_from_slice(&100_000u32.to_be_bytes());
         giant[20..24].copy_from_slice(&100_000u32.to_be_bytes());
         assert!(make(&giant).is_err());
+        giant[16..20].copy_from_slice(&6_000u32.to_be_bytes());
+        giant[20..24].copy_from_slice(&5_000u32.to_be_bytes());
+        let err = make(&giant).unwrap_err().to_string();
+        assert!(err.contains("more than"), "{err}");
     }
 }

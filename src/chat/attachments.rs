@@ -10,8 +10,10 @@
 //! no message took are deleted after `ORDERCHAT_ATTACHMENT_UNREFERENCED_SECS`, and a
 //! deleted message's files are deleted right after its tombstone is committed.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
+use std::sync::Arc;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -21,9 +23,9 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
 use super::ChatService;
-use crate::attachments::{ContentRules, ObjectStorage, SNIFF_BYTES, content, names, thumbnail};
+use crate::attachments::{ContentRules, ObjectStorage, SNIFF_BYTES, Upload, content, names, thumbnail};
 use crate::config::AttachmentSettings;
-use crate::domain::{Attachment, Identity, OrderId, timestamp};
+use crate::domain::{Attachment, Identity, OrderId, UserId, timestamp};
 use crate::error::{Error, Result};
 use crate::store::StoredAttachment;
 
@@ -32,6 +34,9 @@ pub const MAX_ATTACHMENTS_PER_MESSAGE: usize = 10;
 
 /// Larger than any thumbnail we write (320 px JPEGs are a few tens of KB).
 const MAX_THUMBNAIL_BYTES: u64 = 1024 * 1024;
+
+/// How long an upload waits for the thumbnail decoder before it does without.
+const THUMBNAIL_WAIT: Duration = Duration::from_secs(10);
 
 /// Uploads deleted per statement by the cleanup.
 const CLEANUP_BATCH: i64 = 500;
@@ -44,8 +49,21 @@ pub struct Files {
     quota_per_day: u64,
     unreferenced_after: Duration,
     thumbnail_max_source: u64,
-    /// Thumbnails decoded at once: decoding a photo takes a core and its pixels in memory.
-    thumbnails: Semaphore,
+    /// Thumbnails decoded at once: decoding a photo takes a core and up to a few hundred
+    /// MB (see `thumbnail::MAX_PIXELS`). Held by the decoding itself, which runs to its
+    /// end even when the upload's client went away.
+    thumbnails: Arc<Semaphore>,
+    max_uploads_per_user: usize,
+    max_uploads: usize,
+    /// Uploads under way on this node, per user: how many and their bytes so far (the
+    /// quota counts them before their rows exist).
+    in_flight: Mutex<InFlight>,
+}
+
+#[derive(Default)]
+struct InFlight {
+    uploads: usize,
+    per_user: HashMap<UserId, (usize, u64)>,
 }
 
 impl Files {
@@ -57,8 +75,41 @@ impl Files {
             quota_per_day: settings.attachment_quota_bytes_per_day,
             unreferenced_after: Duration::from_secs(settings.attachment_unreferenced_secs),
             thumbnail_max_source: settings.thumbnail_max_source_bytes,
-            thumbnails: Semaphore::new(2),
+            thumbnails: Arc::new(Semaphore::new(1)),
+            max_uploads_per_user: settings.max_uploads_per_user.max(1),
+            max_uploads: settings.max_uploads.max(1),
+            in_flight: Mutex::default(),
         }
+    }
+
+    /// A place for one more upload of `user` on this node, or `429 too_many_uploads`.
+    fn slot(files: &Arc<Files>, user: &UserId) -> Result<UploadSlot> {
+        let mut in_flight = files.in_flight();
+        let mine = in_flight.per_user.get(user).map_or(0, |(uploads, _)| *uploads);
+        if mine >= files.max_uploads_per_user || in_flight.uploads >= files.max_uploads {
+            return Err(Error::TooManyUploads);
+        }
+        in_flight.uploads += 1;
+        in_flight.per_user.entry(user.clone()).or_default().0 += 1;
+        Ok(UploadSlot {
+            files: files.clone(),
+            user: user.clone(),
+            bytes: 0,
+        })
+    }
+
+    /// Whether `user`, with `stored` bytes stored today, goes over the daily quota with
+    /// the bytes of their uploads under way.
+    fn over_quota(&self, stored: u64, user: &UserId) -> bool {
+        if self.quota_per_day == 0 {
+            return false;
+        }
+        let under_way = self.in_flight().per_user.get(user).map_or(0, |(_, bytes)| *bytes);
+        stored.saturating_add(under_way) > self.quota_per_day
+    }
+
+    fn in_flight(&self) -> std::sync::MutexGuard<'_, InFlight> {
+        self.in_flight.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub fn storage(&self) -> &ObjectStorage {
@@ -73,6 +124,41 @@ impl Files {
                 if let Err(err) = self.storage.delete(key).await {
                     tracing::warn!(error = %err, key, "could not delete an attachment object");
                 }
+            }
+        }
+    }
+}
+
+/// One upload under way: counted against its user's concurrent uploads and, byte by
+/// byte, against their quota, until its row is stored or it is refused (dropped).
+pub struct UploadSlot {
+    files: Arc<Files>,
+    user: UserId,
+    bytes: u64,
+}
+
+impl UploadSlot {
+    fn add(&mut self, bytes: u64) {
+        self.bytes += bytes;
+        if let Some(entry) = self.files.in_flight().per_user.get_mut(&self.user) {
+            entry.1 += bytes;
+        }
+    }
+
+    fn bytes(&self) -> u64 {
+        self.bytes
+    }
+}
+
+impl Drop for UploadSlot {
+    fn drop(&mut self) {
+        let mut in_flight = self.files.in_flight();
+        in_flight.uploads = in_flight.uploads.saturating_sub(1);
+        if let Some(entry) = in_flight.per_user.get_mut(&self.user) {
+            entry.0 = entry.0.saturating_sub(1);
+            entry.1 = entry.1.saturating_sub(self.bytes);
+            if entry.0 == 0 {
+                in_flight.per_user.remove(&self.user);
             }
         }
     }
@@ -97,16 +183,32 @@ impl ChatService {
         &self.files
     }
 
+    /// A place for one more upload of `identity` on this node, taken before the upload's
+    /// body is read; `429 too_many_uploads` past `ORDERCHAT_MAX_UPLOADS_PER_USER` (or the
+    /// node's `ORDERCHAT_MAX_UPLOADS`).
+    pub fn reserve_upload(&self, identity: &Identity) -> Result<UploadSlot> {
+        Files::slot(&self.files, &identity.user_id)
+    }
+
     /// Stores an upload for an order `identity` may see; answers the attachment to
     /// reference in a message. `body` is read once, as it arrives: never more than a
     /// few parts of it are in memory.
-    pub async fn upload_attachment<S>(&self, identity: &Identity, upload: NewUpload<'_>, body: S) -> Result<Attachment>
+    ///
+    /// `slot` (from `reserve_upload`) counts the upload against its user's concurrent
+    /// uploads and quota until it is stored or refused.
+    pub async fn upload_attachment<S>(
+        &self,
+        identity: &Identity,
+        mut slot: UploadSlot,
+        upload: NewUpload<'_>,
+        body: S,
+    ) -> Result<Attachment>
     where
         S: Stream<Item = Result<Bytes>> + Unpin,
     {
         let order_id = OrderId::parse(upload.order_id)?;
         self.visible_order(identity, &order_id).await?;
-        let quota_left = self.quota_left(identity).await?;
+        let used = self.quota_used(identity).await?;
         let file_name = names::sanitize(upload.file_name);
         let mut body = body;
 
@@ -132,20 +234,20 @@ impl ChatService {
         }
 
         let files = &self.files;
-        let limit = files.max_bytes.min(quota_left.unwrap_or(u64::MAX));
         let key = files.storage.new_key();
         let mut object = files.storage.upload(&key).await.map_err(Error::internal)?;
         let read_so_far = futures::stream::iter([Bytes::from(head)].into_iter().chain(rest).map(Ok));
         let mut chunks = read_so_far.chain(body);
-        let mut size: u64 = 0;
         while let Some(chunk) = chunks.next().await {
             let chunk = chunk?;
-            size += chunk.len() as u64;
-            if size > limit {
+            slot.add(chunk.len() as u64);
+            // This user's bytes: stored today, plus every upload of theirs under way here.
+            let over_size = slot.bytes() > files.max_bytes;
+            if over_size || files.over_quota(used, &identity.user_id) {
                 // Dropping `object` would abort too; waiting here means the parts are
                 // gone before the client hears the refusal.
                 object.abort().await;
-                return Err(if size > files.max_bytes {
+                return Err(if over_size {
                     Error::FileTooLarge { max: files.max_bytes }
                 } else {
                     self.quota_exceeded(identity).await
@@ -153,43 +255,77 @@ impl ChatService {
             }
             object.write(chunk).await.map_err(Error::internal)?;
         }
-        object.finish().await.map_err(Error::internal)?;
 
-        let thumbnail_key = self.make_thumbnail(&key, &content_type, size).await;
+        // Every byte is in: the rest runs to its end even if the client goes away now,
+        // so no object is ever left without its row (the row is what the quota counts
+        // and the cleanup finds).
+        let chat = self.clone();
+        let identity = identity.clone();
         let stored = StoredAttachment {
             id: uuid::Uuid::new_v4().simple().to_string(),
             order_id: order_id.as_str().to_owned(),
             uploader_id: identity.user_id.as_str().to_owned(),
             file_name,
             content_type,
-            size: size as i64,
+            size: slot.bytes() as i64,
             object_key: key,
-            thumbnail_key,
+            thumbnail_key: None,
             message_id: None,
-            created_at: timestamp(chrono::Utc::now()),
+            created_at: String::new(),
         };
+        let finishing = tokio::spawn(async move { chat.store_upload(&identity, object, stored, slot).await });
+        finishing.await.map_err(Error::internal)?
+    }
+
+    /// Completes an upload whose bytes all arrived: the object, the last quota check
+    /// (other uploads of the user may have finished meanwhile), the thumbnail, the row.
+    async fn store_upload(
+        &self,
+        identity: &Identity,
+        object: Upload,
+        mut stored: StoredAttachment,
+        slot: UploadSlot,
+    ) -> Result<Attachment> {
+        let files = &self.files;
+        object.finish().await.map_err(Error::internal)?;
+        let used_now = match self.quota_used(identity).await {
+            Ok(used) => used,
+            Err(err) => {
+                files.delete_objects(std::slice::from_ref(&stored)).await;
+                return Err(err);
+            }
+        };
+        if files.over_quota(used_now, &identity.user_id) {
+            files.delete_objects(std::slice::from_ref(&stored)).await;
+            return Err(self.quota_exceeded(identity).await);
+        }
+        stored.thumbnail_key = self
+            .make_thumbnail(&stored.object_key, &stored.content_type, stored.size as u64)
+            .await;
+        stored.created_at = timestamp(chrono::Utc::now());
         if let Err(err) = self.store.insert_attachment(&stored).await {
             files.delete_objects(std::slice::from_ref(&stored)).await;
             return Err(err);
         }
+        // Counted by the database from now on.
+        drop(slot);
         metrics::counter!("orderchat_attachments_uploaded_total").increment(1);
-        metrics::counter!("orderchat_attachment_bytes_uploaded_total").increment(size);
+        metrics::counter!("orderchat_attachment_bytes_uploaded_total").increment(stored.size as u64);
         Ok(attachment_of(&stored))
     }
 
-    /// Bytes `identity` may still upload today; `None` without a quota.
-    async fn quota_left(&self, identity: &Identity) -> Result<Option<u64>> {
-        let quota = self.files.quota_per_day;
-        if quota == 0 {
-            return Ok(None);
+    /// Bytes `identity` stored in the last 24 hours; refused at once when the quota is
+    /// used up.
+    async fn quota_used(&self, identity: &Identity) -> Result<u64> {
+        if self.files.quota_per_day == 0 {
+            return Ok(0);
         }
         let since = timestamp(chrono::Utc::now() - chrono::Duration::days(1));
-        let used = self.store.upload_usage(&identity.user_id, &since).await?;
-        let left = quota.saturating_sub(used.bytes.max(0) as u64);
-        if left == 0 {
+        let used = self.store.upload_usage(&identity.user_id, &since).await?.bytes.max(0) as u64;
+        if used >= self.files.quota_per_day {
             return Err(self.quota_exceeded(identity).await);
         }
-        Ok(Some(left))
+        Ok(used)
     }
 
     /// The refusal of an upload past the daily quota, with when it frees up: a day
@@ -220,10 +356,18 @@ impl ChatService {
         if !content::has_thumbnail(content_type) || size > files.thumbnail_max_source {
             return None;
         }
-        let _permit = files.thumbnails.acquire().await.ok()?;
         let made = async {
+            // Waiting longer than this for the decoder means a busy node: the upload
+            // goes on without a thumbnail rather than keep its client waiting.
+            let permit = tokio::time::timeout(THUMBNAIL_WAIT, files.thumbnails.clone().acquire_owned())
+                .await
+                .map_err(|_| anyhow::anyhow!("the thumbnail decoder stayed busy for {THUMBNAIL_WAIT:?}"))??;
             let bytes = files.storage.read_all(key, files.thumbnail_max_source).await?;
-            let jpeg = tokio::task::spawn_blocking(move || thumbnail::make(&bytes)).await??;
+            let jpeg = tokio::task::spawn_blocking(move || {
+                let _permit = permit;
+                thumbnail::make(&bytes)
+            })
+            .await??;
             let thumb_key = format!("{key}-thumbnail");
             files.storage.put(&thumb_key, Bytes::from(jpeg)).await?;
             anyhow::Ok(thumb_key)

@@ -23,7 +23,7 @@ mod stats;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-pub use attachments::{Download, Files, MAX_ATTACHMENTS_PER_MESSAGE, NewUpload};
+pub use attachments::{Download, Files, MAX_ATTACHMENTS_PER_MESSAGE, NewUpload, UploadSlot};
 pub use events::{Answer, Broadcaster, Event, Notification, Peers};
 pub use export::{Export, ExportFormat};
 pub use history::{HistoryQuery, RepliesQuery};

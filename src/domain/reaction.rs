@@ -44,12 +44,19 @@ impl Emoji {
             let fits = if c.is_ascii() {
                 keycap_base(&chars[i..])
             } else if c == KEYCAP {
-                i > 0 && (keycap_base(&chars[i - 1..]) || (i > 1 && keycap_base(&chars[i - 2..])))
+                // Right after its base (with U+FE0F between or not), once.
+                let is_base = |c: char| c.is_ascii_digit() || c == '#' || c == '*';
+                match i {
+                    1 => is_base(chars[0]),
+                    2.. => is_base(chars[i - 1]) || (chars[i - 1] == '\u{FE0F}' && is_base(chars[i - 2])),
+                    _ => false,
+                }
+            } else if emoji::is_tag_character(c) {
+                // Tags only spell a subdivision flag after the black flag (🏴󠁧󠁢󠁳󠁣󠁴󠁿); after
+                // anything else they make an invisible twin of a plain emoji.
+                chars[0] == '\u{1F3F4}'
             } else {
-                emoji::is_zwj(c)
-                    || emoji::is_emoji_presentation_selector(c)
-                    || emoji::is_tag_character(c)
-                    || c.is_emoji_char_or_emoji_component()
+                emoji::is_zwj(c) || emoji::is_emoji_presentation_selector(c) || c.is_emoji_char_or_emoji_component()
             };
             if !fits {
                 return Err(invalid(format!("U+{:04X} is not part of an emoji", c as u32)));
@@ -215,6 +222,11 @@ mod tests {
             "👍\u{20E3}",
             "\u{E0067}",
             "👍\u{FE0E}",
+            // A doubled keycap mark; tag characters after anything but the black flag
+            // (an invisible twin of 👍).
+            "1\u{20E3}\u{20E3}",
+            "1\u{FE0F}\u{20E3}\u{20E3}",
+            "👍\u{E0041}",
             "é",
             &"👍".repeat(MAX_EMOJI_CHARS + 1),
         ] {

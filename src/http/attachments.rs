@@ -4,14 +4,16 @@
 //! for everything but plain raster images.
 
 use std::ops::Range;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::body::Body;
 use axum::extract::multipart::{Field, MultipartError, MultipartRejection};
-use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
+use axum::extract::{DefaultBodyLimit, Extension, Multipart, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -32,6 +34,12 @@ use crate::state::AppState;
 /// Bytes of a multipart body besides the file: the `orderId` field, the part headers
 /// and boundaries.
 const MULTIPART_OVERHEAD: u64 = 64 * 1024;
+
+/// The most bytes read before the `file` part starts (the preamble, other fields, every
+/// part's headers): multipart headers have no size limit of their own, and a client must
+/// not make the server buffer megabytes of "headers". Generous, since the last read may
+/// carry the start of the file too.
+const MAX_BEFORE_FILE: u64 = 1024 * 1024;
 
 /// The longest `orderId` field read.
 const MAX_ID_FIELD: usize = 1024;
@@ -57,7 +65,9 @@ pub fn routes(upload_body_limit: usize) -> OpenApiRouter<AppState> {
         .routes((
             schemas,
             paths,
-            upload_route.layer(DefaultBodyLimit::max(upload_body_limit)),
+            upload_route
+                .layer(DefaultBodyLimit::max(upload_body_limit))
+                .layer(axum::middleware::from_fn(limit_before_file)),
         ))
         .routes(routes!(download))
         .routes(routes!(thumbnail))
@@ -102,8 +112,12 @@ async fn upload(
     State(state): State<AppState>,
     AuthUser(identity): AuthUser,
     ApiQuery(params): ApiQuery<UploadParams>,
+    Extension(file_started): Extension<FileStarted>,
     multipart: std::result::Result<Multipart, MultipartRejection>,
 ) -> Result<ApiResponse> {
+    // Before a byte of the form is read: a user past their concurrent uploads (or a
+    // node past its own) is refused at once.
+    let slot = state.chat.reserve_upload(&identity)?;
     let mut multipart = multipart.map_err(|rejection| Error::Refused {
         status: StatusCode::UNSUPPORTED_MEDIA_TYPE.as_u16(),
         code: "unsupported_media_type",
@@ -118,6 +132,7 @@ async fn upload(
         match field.name() {
             Some("orderId") => order_id = Some(read_id_field(field, limits).await?),
             Some("file") => {
+                file_started.0.store(true, Ordering::Relaxed);
                 let order_id = order_id.ok_or_else(|| {
                     Error::invalid_field("orderId", "send orderId before the file field (or as ?orderId=)")
                 })?;
@@ -127,7 +142,7 @@ async fn upload(
                     order_id: &order_id,
                     file_name: &file_name,
                 };
-                let attachment = state.chat.upload_attachment(&identity, upload, body).await?;
+                let attachment = state.chat.upload_attachment(&identity, slot, upload, body).await?;
                 return Ok(ApiResponse::created(attachment).message("File uploaded"));
             }
             // Other fields (a client's `type`, `name` …) are not ours to read.
@@ -148,9 +163,58 @@ async fn read_id_field(mut field: Field<'_>, limits: &AttachmentSettings) -> Res
     String::from_utf8(bytes).map_err(|_| Error::invalid_field("orderId", "not UTF-8 text"))
 }
 
-/// A multipart body that could not be read: too large (the route's body limit), too
-/// slow (the body deadline) or malformed.
+/// Set by the handler once the `file` part begins (see `limit_before_file`).
+#[derive(Clone)]
+struct FileStarted(Arc<AtomicBool>);
+
+/// What `limit_before_file` fails the body with.
+#[derive(Debug, thiserror::Error)]
+#[error("more than {MAX_BEFORE_FILE} bytes of form data before the file")]
+struct TooMuchBeforeFile;
+
+/// Fails the upload's body once `MAX_BEFORE_FILE` bytes were read and the `file` part
+/// has not begun.
+async fn limit_before_file(mut request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let started = Arc::new(AtomicBool::new(false));
+    request.extensions_mut().insert(FileStarted(started.clone()));
+    let mut read: u64 = 0;
+    let request = request.map(|body| {
+        Body::from_stream(body.into_data_stream().map(move |chunk| {
+            let chunk = chunk?;
+            if !started.load(Ordering::Relaxed) {
+                read += chunk.len() as u64;
+                if read > MAX_BEFORE_FILE {
+                    return Err(axum::Error::new(TooMuchBeforeFile));
+                }
+            }
+            Ok(chunk)
+        }))
+    });
+    next.run(request).await
+}
+
+/// Whether `err` (or what caused it) is `TooMuchBeforeFile`.
+fn caused_by_too_much_before_file(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(err) = cause {
+        if err.is::<TooMuchBeforeFile>() {
+            return true;
+        }
+        cause = err.source();
+    }
+    false
+}
+
+/// A multipart body that could not be read: too large (the route's body limit, or too
+/// much before the file), too slow (the body deadline) or malformed.
 fn body_error(err: MultipartError, limits: &AttachmentSettings) -> Error {
+    if caused_by_too_much_before_file(&err) {
+        return Error::Refused {
+            status: StatusCode::PAYLOAD_TOO_LARGE.as_u16(),
+            code: "payload_too_large",
+            message: TooMuchBeforeFile.to_string(),
+        };
+    }
     if caused_by_body_timeout(&err) {
         metrics::counter!("orderchat_http_timeouts_total", "kind" => "body").increment(1);
         return Error::RequestTimeout {

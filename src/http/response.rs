@@ -97,9 +97,10 @@ impl Error {
             }
             Error::PayloadTooLarge { .. } | Error::FileTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType | Error::UnsupportedFileType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Error::RateLimited { .. } | Error::TooManyConnections | Error::UploadQuotaExceeded { .. } => {
-                StatusCode::TOO_MANY_REQUESTS
-            }
+            Error::RateLimited { .. }
+            | Error::TooManyConnections
+            | Error::UploadQuotaExceeded { .. }
+            | Error::TooManyUploads => StatusCode::TOO_MANY_REQUESTS,
             Error::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Error::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -131,7 +132,7 @@ impl IntoResponse for Error {
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
-        if let Error::Unavailable(_) = &self {
+        if let Error::Unavailable(_) | Error::TooManyUploads = &self {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

@@ -72,6 +72,21 @@ mod tests {
         out
     }
 
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = 0xffff_ffffu32;
+        for &byte in bytes {
+            crc ^= u32::from(byte);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    0xedb8_8320 ^ (crc >> 1)
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+
     #[test]
     fn a_photo_becomes_a_small_jpeg_of_the_same_shape() {
         let thumb = make(&png(1200, 600)).unwrap();
@@ -94,6 +109,9 @@ mod tests {
         assert!(make(&giant).is_err());
         giant[16..20].copy_from_slice(&6_000u32.to_be_bytes());
         giant[20..24].copy_from_slice(&5_000u32.to_be_bytes());
+        // A valid header this time: the IHDR chunk's CRC over its type and data.
+        let crc = crc32(&giant[12..29]);
+        giant[29..33].copy_from_slice(&crc.to_be_bytes());
         let err = make(&giant).unwrap_err().to_string();
         assert!(err.contains("more than"), "{err}");
     }

@@ -259,6 +259,35 @@ test('a participant’s connection outside the room gets a notification; joined 
   for (const s of [phone, laptop, sender, senderElsewhere]) s.close();
 });
 
+test('a muted order sends its user no notification (unread counts still come); unmuted, it does again', async () => {
+  const { orderId, ct, dt } = await scene();
+  const phone = await srv.connect(dt); // the driver, not in the room
+  const sender = await joined(ct, orderId);
+  const mute = await srv.http('PUT', `/api/chat/orders/${orderId}/mute`, dt);
+  assert.equal(mute.status, 200, mute.text);
+  assert.deepEqual(mute.body.data, { orderId, muted: true });
+  assert.equal((await srv.http('PUT', `/api/chat/orders/${orderId}/mute`, dt)).status, 200, 'muting twice is fine');
+
+  const quiet = await emitAck(sender, 'send-message', { orderId, message: 'while muted' });
+  await waitFor(phone, 'unread-count', (e) => e.orderId === orderId && e.unreadCount === 1);
+  await settle();
+  assert.deepEqual(received(phone, 'notification'), [], 'a muted order notified its user');
+
+  const unmute = await srv.http('DELETE', `/api/chat/orders/${orderId}/mute`, dt);
+  assert.deepEqual(unmute.body.data, { orderId, muted: false });
+  const loud = await emitAck(sender, 'send-message', { orderId, message: 'after unmuting' });
+  const note = await waitFor(phone, 'notification', (e) => e.orderId === orderId);
+  assert.equal(note.messageId, loud.message.id);
+  assert.notEqual(note.messageId, quiet.message.id);
+
+  // Only someone who may see the order mutes it.
+  const outsider = await srv.http('PUT', `/api/chat/orders/${orderId}/mute`, token(id('cust'), 'customer'));
+  assert.equal(outsider.status, 404, outsider.text);
+  assert.equal(outsider.body.code, 'order_not_found');
+  assert.equal((await srv.http('PUT', `/api/chat/orders/${orderId}/mute`)).status, 401);
+  for (const s of [phone, sender]) s.close();
+});
+
 test('a burst of messages is coalesced into a few notifications and unread counts that account for every message', async () => {
   const { orderId, ct, dt } = await scene();
   const phone = await srv.connect(dt); // the driver, not looking at the chat

@@ -11,6 +11,7 @@ mod export;
 mod history;
 mod membership;
 mod moderate;
+mod mutes;
 mod orders;
 mod presence;
 mod pushes;

@@ -104,10 +104,25 @@ impl ChatService {
             Some(number) => format!("{title} (order {number})"),
             None => title,
         };
-        for participant in &order.participants {
-            if message.author() == Some(&participant.user_id)
-                || !self.broadcaster.may_be_connected(&participant.user_id)
-            {
+        let to_notify: Vec<&UserId> = order
+            .participants
+            .iter()
+            .map(|p| &p.user_id)
+            .filter(|user| message.author() != Some(*user) && self.broadcaster.may_be_connected(user))
+            .collect();
+        if to_notify.is_empty() {
+            return;
+        }
+        // One read per order and flush, only when someone is to be notified.
+        let muted = match self.store.muted_users(order_id).await {
+            Ok(muted) => muted,
+            Err(err) => {
+                tracing::warn!(error = %err, order = %order_id, "could not read who muted the order; notifying everyone");
+                Vec::new()
+            }
+        };
+        for user_id in to_notify {
+            if muted.contains(user_id) {
                 continue;
             }
             let notification = Notification {
@@ -122,7 +137,7 @@ impl ChatService {
             };
             self.broadcaster
                 .publish(Event::Notification {
-                    user_id: participant.user_id.clone(),
+                    user_id: user_id.clone(),
                     notification,
                 })
                 .await;

@@ -29,6 +29,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(mark_read))
         .routes(routes!(unread_count))
         .routes(routes!(participants))
+        .routes(routes!(mute, unmute))
         .routes(routes!(stats))
         .routes(routes!(search_all))
 }
@@ -342,4 +343,63 @@ fn viewed<'a>(page: &'a Page<Message>, viewer: &'a UserId) -> Page<ForViewer<'a>
         items: page.items.iter().map(|m| m.for_viewer(viewer)).collect(),
         total: page.total,
     }
+}
+
+/// Whether the caller muted an order's notifications.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct MuteState {
+    order_id: OrderId,
+    muted: bool,
+}
+
+/// `PUT /api/chat/orders/:orderId/mute` — the caller gets no notification about this
+/// order any more (messages and unread counts still arrive).
+#[utoipa::path(
+    put,
+    path = "/api/chat/orders/{order_id}/mute",
+    tag = "chats",
+    params(("order_id" = String, Path, description = ORDER_ID)),
+    responses(
+        (status = 200, description = "Muted (also when it already was)", body = Success<MuteState>),
+        BadRequest, Unauthenticated, NotFound, Internal, Unavailable,
+    )
+)]
+async fn mute(
+    State(state): State<AppState>,
+    AuthUser(identity): AuthUser,
+    Path(order_id): Path<String>,
+) -> Result<ApiResponse> {
+    set_muted(state, identity, order_id, true).await
+}
+
+/// `DELETE /api/chat/orders/:orderId/mute` — notifications about this order again.
+#[utoipa::path(
+    delete,
+    path = "/api/chat/orders/{order_id}/mute",
+    tag = "chats",
+    params(("order_id" = String, Path, description = ORDER_ID)),
+    responses(
+        (status = 200, description = "Unmuted (also when it was not muted)", body = Success<MuteState>),
+        BadRequest, Unauthenticated, NotFound, Internal, Unavailable,
+    )
+)]
+async fn unmute(
+    State(state): State<AppState>,
+    AuthUser(identity): AuthUser,
+    Path(order_id): Path<String>,
+) -> Result<ApiResponse> {
+    set_muted(state, identity, order_id, false).await
+}
+
+async fn set_muted(
+    state: AppState,
+    identity: crate::domain::Identity,
+    order_id: String,
+    muted: bool,
+) -> Result<ApiResponse> {
+    let order_id = OrderId::parse(&order_id)?;
+    state.chat.set_muted(&identity, &order_id, muted).await?;
+    let message = if muted { "Order muted" } else { "Order unmuted" };
+    Ok(ApiResponse::ok(MuteState { order_id, muted }).message(message))
 }

@@ -314,6 +314,13 @@ pub trait Store: Send + Sync + 'static {
     /// with a seq above `after`. `total` is the number of replies above `after`.
     async fn replies(&self, id: &str, after: Seq, limit: i64) -> Result<Page<Message>>;
 
+    /// Mutes (`true`) or unmutes `order` for `user`; either twice changes nothing.
+    async fn set_muted(&self, order: &OrderId, user: &UserId, muted: bool) -> Result<()>;
+
+    /// The users who muted `order`, in one read (once per notification flush, not per
+    /// recipient).
+    async fn muted_users(&self, order: &OrderId) -> Result<Vec<UserId>>;
+
     /// Records an upload (no message references it yet).
     async fn insert_attachment(&self, attachment: &StoredAttachment) -> Result<()>;
 

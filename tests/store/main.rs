@@ -75,6 +75,7 @@ on_every_backend!(
     orders::orders_are_created_updated_and_found_by_participant,
     orders::the_chat_list_shows_recent_activity_first_with_unread_counts,
     orders::last_seqs_of_many_orders_come_in_one_read,
+    orders::mutes_are_per_user_and_order_and_idempotent,
     messages::history_windows_are_seq_ranges_with_their_counts,
     messages::edits_and_deletions_change_the_stored_message,
     messages::ids_that_cannot_exist_are_not_found,

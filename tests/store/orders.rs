@@ -169,3 +169,17 @@ pub(crate) async fn last_seqs_of_many_orders_come_in_one_read(db: &TestDb) {
     );
     assert!(store.last_seqs(&[]).await.unwrap().is_empty());
 }
+
+pub(crate) async fn mutes_are_per_user_and_order_and_idempotent(db: &TestDb) {
+    let store = db.node().await;
+    add_order(&*store, "o1", &["ana", "ben"]).await;
+    add_order(&*store, "o2", &["ana"]).await;
+    assert!(store.muted_users(&order("o1")).await.unwrap().is_empty());
+    store.set_muted(&order("o1"), &user("ana"), true).await.unwrap();
+    store.set_muted(&order("o1"), &user("ana"), true).await.unwrap();
+    assert_eq!(store.muted_users(&order("o1")).await.unwrap(), vec![user("ana")]);
+    assert!(store.muted_users(&order("o2")).await.unwrap().is_empty());
+    store.set_muted(&order("o1"), &user("ana"), false).await.unwrap();
+    store.set_muted(&order("o1"), &user("ana"), false).await.unwrap();
+    assert!(store.muted_users(&order("o1")).await.unwrap().is_empty());
+}

@@ -377,6 +377,35 @@ impl Store for SqliteStore {
         })
     }
 
+    async fn set_muted(&self, order: &OrderId, user: &UserId, muted: bool) -> Result<()> {
+        if muted {
+            sqlx::query(
+                "INSERT INTO mutes (order_id, user_id, created_at) VALUES (?, ?, ?) \
+                 ON CONFLICT (order_id, user_id) DO NOTHING",
+            )
+            .bind(order.as_str())
+            .bind(user.as_str())
+            .bind(timestamp(chrono::Utc::now()))
+            .execute(&self.pool)
+            .await?;
+        } else {
+            sqlx::query("DELETE FROM mutes WHERE order_id = ? AND user_id = ?")
+                .bind(order.as_str())
+                .bind(user.as_str())
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn muted_users(&self, order: &OrderId) -> Result<Vec<UserId>> {
+        let users: Vec<String> = sqlx::query_scalar("SELECT user_id FROM mutes WHERE order_id = ?")
+            .bind(order.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(users.into_iter().map(UserId::from_trusted).collect())
+    }
+
     async fn insert_attachment(&self, attachment: &StoredAttachment) -> Result<()> {
         attachments::insert(&self.pool, attachment).await
     }

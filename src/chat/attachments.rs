@@ -10,7 +10,7 @@
 //! no message took are deleted after `ORDERCHAT_ATTACHMENT_UNREFERENCED_SECS`, and a
 //! deleted message's files are deleted right after its tombstone is committed.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -58,12 +58,19 @@ pub struct Files {
     /// Uploads under way on this node, per user: how many and their bytes so far (the
     /// quota counts them before their rows exist).
     in_flight: Mutex<InFlight>,
+    /// The last quota check and the row's insert of a user's upload happen under one of
+    /// these (picked by the user's id), so two of their uploads finishing together cannot
+    /// both fit into the room left for one.
+    commits: Vec<tokio::sync::Mutex<()>>,
 }
 
 #[derive(Default)]
 struct InFlight {
     uploads: usize,
-    per_user: HashMap<UserId, (usize, u64)>,
+    /// Numbers the uploads in the order they started.
+    started: u64,
+    /// Per user: each upload under way, by its number, with its bytes so far.
+    per_user: HashMap<UserId, BTreeMap<u64, u64>>,
 }
 
 impl Files {
@@ -79,33 +86,51 @@ impl Files {
             max_uploads_per_user: settings.max_uploads_per_user.max(1),
             max_uploads: settings.max_uploads.max(1),
             in_flight: Mutex::default(),
+            commits: (0..64).map(|_| tokio::sync::Mutex::new(())).collect(),
         }
     }
 
     /// A place for one more upload of `user` on this node, or `429 too_many_uploads`.
     fn slot(files: &Arc<Files>, user: &UserId) -> Result<UploadSlot> {
         let mut in_flight = files.in_flight();
-        let mine = in_flight.per_user.get(user).map_or(0, |(uploads, _)| *uploads);
+        let mine = in_flight.per_user.get(user).map_or(0, BTreeMap::len);
         if mine >= files.max_uploads_per_user || in_flight.uploads >= files.max_uploads {
             return Err(Error::TooManyUploads);
         }
         in_flight.uploads += 1;
-        in_flight.per_user.entry(user.clone()).or_default().0 += 1;
+        in_flight.started += 1;
+        let number = in_flight.started;
+        in_flight.per_user.entry(user.clone()).or_default().insert(number, 0);
         Ok(UploadSlot {
             files: files.clone(),
             user: user.clone(),
+            number,
             bytes: 0,
         })
     }
 
-    /// Whether `user`, with `stored` bytes stored today, goes over the daily quota with
-    /// the bytes of their uploads under way.
-    fn over_quota(&self, stored: u64, user: &UserId) -> bool {
+    /// Whether `slot`'s user, with `stored` bytes stored today, goes over the daily
+    /// quota with this upload and those of theirs that started before it (a later one
+    /// never pushes an earlier one out).
+    fn over_quota(&self, stored: u64, slot: &UploadSlot) -> bool {
         if self.quota_per_day == 0 {
             return false;
         }
-        let under_way = self.in_flight().per_user.get(user).map_or(0, |(_, bytes)| *bytes);
-        stored.saturating_add(under_way) > self.quota_per_day
+        let earlier: u64 = self
+            .in_flight()
+            .per_user
+            .get(&slot.user)
+            .map_or(0, |uploads| uploads.range(..slot.number).map(|(_, bytes)| bytes).sum());
+        stored.saturating_add(earlier).saturating_add(slot.bytes) > self.quota_per_day
+    }
+
+    /// The lock under which `user`'s upload is checked against the quota one last time
+    /// and recorded.
+    fn commit_lock(&self, user: &UserId) -> &tokio::sync::Mutex<()> {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        user.hash(&mut hasher);
+        &self.commits[(hasher.finish() % self.commits.len() as u64) as usize]
     }
 
     fn in_flight(&self) -> std::sync::MutexGuard<'_, InFlight> {
@@ -134,14 +159,21 @@ impl Files {
 pub struct UploadSlot {
     files: Arc<Files>,
     user: UserId,
+    number: u64,
     bytes: u64,
 }
 
 impl UploadSlot {
     fn add(&mut self, bytes: u64) {
         self.bytes += bytes;
-        if let Some(entry) = self.files.in_flight().per_user.get_mut(&self.user) {
-            entry.1 += bytes;
+        if let Some(entry) = self
+            .files
+            .in_flight()
+            .per_user
+            .get_mut(&self.user)
+            .and_then(|uploads| uploads.get_mut(&self.number))
+        {
+            *entry += bytes;
         }
     }
 
@@ -154,10 +186,9 @@ impl Drop for UploadSlot {
     fn drop(&mut self) {
         let mut in_flight = self.files.in_flight();
         in_flight.uploads = in_flight.uploads.saturating_sub(1);
-        if let Some(entry) = in_flight.per_user.get_mut(&self.user) {
-            entry.0 = entry.0.saturating_sub(1);
-            entry.1 = entry.1.saturating_sub(self.bytes);
-            if entry.0 == 0 {
+        if let Some(uploads) = in_flight.per_user.get_mut(&self.user) {
+            uploads.remove(&self.number);
+            if uploads.is_empty() {
                 in_flight.per_user.remove(&self.user);
             }
         }
@@ -243,7 +274,7 @@ impl ChatService {
             slot.add(chunk.len() as u64);
             // This user's bytes: stored today, plus every upload of theirs under way here.
             let over_size = slot.bytes() > files.max_bytes;
-            if over_size || files.over_quota(used, &identity.user_id) {
+            if over_size || files.over_quota(used, &slot) {
                 // Dropping `object` would abort too; waiting here means the parts are
                 // gone before the client hears the refusal.
                 object.abort().await;
@@ -288,22 +319,21 @@ impl ChatService {
     ) -> Result<Attachment> {
         let files = &self.files;
         object.finish().await.map_err(Error::internal)?;
-        let used_now = match self.quota_used(identity).await {
-            Ok(used) => used,
-            Err(err) => {
-                files.delete_objects(std::slice::from_ref(&stored)).await;
-                return Err(err);
-            }
-        };
-        if files.over_quota(used_now, &identity.user_id) {
-            files.delete_objects(std::slice::from_ref(&stored)).await;
-            return Err(self.quota_exceeded(identity).await);
-        }
         stored.thumbnail_key = self
             .make_thumbnail(&stored.object_key, &stored.content_type, stored.size as u64)
             .await;
-        stored.created_at = timestamp(chrono::Utc::now());
-        if let Err(err) = self.store.insert_attachment(&stored).await {
+        // The last check against what is stored now, and the row, under the user's
+        // commit lock: of two uploads finishing together, the second sees the first.
+        let committed = async {
+            let _commit = files.commit_lock(&identity.user_id).lock().await;
+            let used_now = self.quota_used(identity).await?;
+            if files.quota_per_day > 0 && used_now.saturating_add(stored.size as u64) > files.quota_per_day {
+                return Err(self.quota_exceeded(identity).await);
+            }
+            stored.created_at = timestamp(chrono::Utc::now());
+            self.store.insert_attachment(&stored).await
+        };
+        if let Err(err) = committed.await {
             files.delete_objects(std::slice::from_ref(&stored)).await;
             return Err(err);
         }

@@ -232,7 +232,7 @@ impl ChatService {
         identity: &Identity,
         mut slot: UploadSlot,
         upload: NewUpload<'_>,
-        body: S,
+        mut body: S,
     ) -> Result<Attachment>
     where
         S: Stream<Item = Result<Bytes>> + Unpin,
@@ -241,7 +241,6 @@ impl ChatService {
         self.visible_order(identity, &order_id).await?;
         let used = self.quota_used(identity).await?;
         let file_name = names::sanitize(upload.file_name);
-        let mut body = body;
 
         // The type is decided before anything is stored.
         let mut head = Vec::with_capacity(SNIFF_BYTES);

@@ -167,15 +167,6 @@ impl ObjectStorage {
             Err(err) => Err(err.into()),
         }
     }
-
-    /// Whether object `key` exists (tests and the cleanup's checks).
-    pub async fn exists(&self, key: &str) -> anyhow::Result<bool> {
-        match self.store.head(&Path::from(key)).await {
-            Ok(_) => Ok(true),
-            Err(object_store::Error::NotFound { .. }) => Ok(false),
-            Err(err) => Err(err.into()),
-        }
-    }
 }
 
 /// An object being written. Dropped before `finish` (a refused or cut-off upload, a

@@ -137,10 +137,6 @@ impl Files {
         self.in_flight.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    pub fn storage(&self) -> &ObjectStorage {
-        &self.storage
-    }
-
     /// Deletes the objects of `rows` (their rows are already gone); a failure is logged,
     /// never fatal: at worst an object nobody can reach stays.
     async fn delete_objects(&self, rows: &[StoredAttachment]) {
@@ -210,10 +206,6 @@ pub struct Download {
 }
 
 impl ChatService {
-    pub fn files(&self) -> &Files {
-        &self.files
-    }
-
     /// A place for one more upload of `identity` on this node, taken before the upload's
     /// body is read; `429 too_many_uploads` past `ORDERCHAT_MAX_UPLOADS_PER_USER` (or the
     /// node's `ORDERCHAT_MAX_UPLOADS`).

@@ -81,7 +81,8 @@ impl Wiring {
             limits,
             &self.config.closed_statuses,
             shutdown.clone(),
-        );
+        )
+        .with_read_only_statuses(&self.config.archive_closed_statuses);
         if let Some(cluster) = &self.cluster {
             chat = chat.with_peers(cluster.clone());
         }

@@ -66,6 +66,18 @@ pub struct Config {
     )]
     pub closed_statuses: Vec<String>,
 
+    /// Order statuses that close an order's chat: sending, editing, reacting and
+    /// uploading answer 409 `order_closed` until the platform changes the status again
+    /// (compared without regard to case). `delivered` is not among them by default: a
+    /// customer may still have something to say about a delivery.
+    #[arg(
+        long,
+        env = "ORDERCHAT_ARCHIVE_CLOSED_STATUSES",
+        value_delimiter = ',',
+        default_value = "completed,cancelled,canceled,closed"
+    )]
+    pub archive_closed_statuses: Vec<String>,
+
     /// Seconds that in-flight requests and socket handlers get to finish after SIGTERM
     /// before sockets are closed and the database is flushed anyway.
     #[arg(long, env = "ORDERCHAT_SHUTDOWN_GRACE_SECS", default_value_t = 10)]

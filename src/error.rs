@@ -47,6 +47,10 @@ pub enum Error {
     NoThumbnail,
     #[error("{0}")]
     Conflict(&'static str),
+    /// The order's status closes its chat (`ORDERCHAT_ARCHIVE_CLOSED_STATUSES`): it is
+    /// read-only until the platform changes the status again.
+    #[error("the order is {status}: its chat is read-only until the platform reopens the order")]
+    OrderClosed { status: String },
     /// A message attached an upload that another message took first.
     #[error("an attachment is already attached to another message")]
     AttachmentTaken,
@@ -107,6 +111,7 @@ impl Error {
             Error::RangeNotSatisfiable { .. } => "range_not_satisfiable",
             Error::NoThumbnail => "no_thumbnail",
             Error::Conflict(_) => "conflict",
+            Error::OrderClosed { .. } => "order_closed",
             Error::AttachmentTaken => "attachment_taken",
             Error::UnsupportedFileType(_) => "unsupported_file_type",
             Error::FileTooLarge { .. } => "file_too_large",

@@ -230,7 +230,8 @@ impl ChatService {
         S: Stream<Item = Result<Bytes>> + Unpin,
     {
         let order_id = OrderId::parse(upload.order_id)?;
-        self.visible_order(identity, &order_id).await?;
+        let order = self.visible_order(identity, &order_id).await?;
+        self.check_writable(&order)?;
         let used = self.quota_used(identity).await?;
         let file_name = names::sanitize(upload.file_name);
 

@@ -61,6 +61,8 @@ pub struct ChatService {
     shutdown: Shutdown,
     /// Statuses of orders that are over (lower case): no presence is announced there.
     closed_statuses: Arc<HashSet<String>>,
+    /// Statuses of orders whose chat is closed (lower case): read-only.
+    read_only_statuses: Arc<HashSet<String>>,
 }
 
 impl ChatService {
@@ -83,8 +85,15 @@ impl ChatService {
             files: Arc::new(files),
             max_message_length: limits.max_message_length,
             shutdown,
-            closed_statuses: Arc::new(closed_statuses.iter().map(|s| s.trim().to_lowercase()).collect()),
+            closed_statuses: Arc::new(lower_case_set(closed_statuses)),
+            read_only_statuses: Arc::default(),
         }
+    }
+
+    /// Makes the chats of orders in one of `statuses` read-only (`check_writable`).
+    pub fn with_read_only_statuses(mut self, statuses: &[String]) -> Self {
+        self.read_only_statuses = Arc::new(lower_case_set(statuses));
+        self
     }
 
     /// Tells `peers` about every membership change from now on (several nodes).
@@ -107,6 +116,17 @@ impl ChatService {
         &self.rate_limits
     }
 
+    /// Refuses a change to the chat of a closed order with `OrderClosed`. Reading,
+    /// read pointers and moderation (deleting) stay open; system messages too.
+    fn check_writable(&self, order: &Order) -> Result<()> {
+        match &order.status {
+            Some(status) if self.read_only_statuses.contains(&status.trim().to_lowercase()) => {
+                Err(Error::OrderClosed { status: status.clone() })
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// The order, if it exists and `identity` may see it; `OrderNotFound` otherwise.
     pub async fn visible_order(&self, identity: &Identity, id: &OrderId) -> Result<Order> {
         match self.order_snapshot(id).await? {
@@ -114,4 +134,13 @@ impl ChatService {
             _ => Err(Error::OrderNotFound),
         }
     }
+}
+
+/// Statuses as compared: trimmed, lower case, empty entries dropped.
+fn lower_case_set(statuses: &[String]) -> HashSet<String> {
+    statuses
+        .iter()
+        .map(|s| s.trim().to_lowercase())
+        .filter(|s| !s.is_empty())
+        .collect()
 }

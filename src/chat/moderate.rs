@@ -42,10 +42,11 @@ impl ChatService {
 
     pub async fn edit_message(&self, identity: &Identity, id: &str, text: &str) -> Result<Message> {
         let text = MessageText::parse(text, self.max_message_length)?;
-        let (message, _) = self.visible_message(identity, id).await?;
+        let (message, order) = self.visible_message(identity, id).await?;
         if message.author() != Some(&identity.user_id) {
             return Err(Error::Forbidden("only the author may edit this message"));
         }
+        self.check_writable(&order)?;
         let edited = self.store.edit_message(id, &text).await?;
         self.broadcaster.publish(Event::MessageUpdated(edited.clone())).await;
         Ok(edited)

@@ -34,10 +34,11 @@ impl ChatService {
     async fn check_reaction(&self, identity: &Identity, id: &str, emoji: &str) -> Result<Emoji> {
         let emoji = Emoji::parse(emoji)?;
         self.rate_limits.check_message(&identity.user_id)?;
-        let (message, _) = self.visible_message(identity, id).await?;
+        let (message, order) = self.visible_message(identity, id).await?;
         if message.deleted {
             return Err(Error::MessageDeleted);
         }
+        self.check_writable(&order)?;
         Ok(emoji)
     }
 

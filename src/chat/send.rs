@@ -132,6 +132,10 @@ impl ChatService {
         self.rate_limits.check_message(&identity.user_id)?;
 
         let order = self.visible_order(identity, &order_id).await?;
+        // The platform may still post system messages to a closed order.
+        if !system {
+            self.check_writable(&order)?;
+        }
         // The quoted message is read here anyway, to check it: its preview goes to the
         // writer with the reply, so storing and publishing it costs no further read.
         let reply_to = match &input.reply_to {

@@ -20,8 +20,8 @@ use utoipa_axum::routes;
 
 use super::extract::{ApiQuery, AuthUser, caused_by_body_timeout};
 use super::openapi::{
-    BadRequest, Internal, NotFound, PayloadTooLarge, RangeNotSatisfiable, RateLimited, RequestTimeout, Success,
-    Unauthenticated, Unavailable, UnsupportedMediaType,
+    BadRequest, Conflict, Internal, NotFound, PayloadTooLarge, RangeNotSatisfiable, RateLimited, RequestTimeout,
+    Success, Unauthenticated, Unavailable, UnsupportedMediaType,
 };
 use super::response::ApiResponse;
 use crate::attachments::{content, names};
@@ -104,8 +104,8 @@ struct UploadForm {
     request_body(content = UploadForm, content_type = "multipart/form-data"),
     responses(
         (status = 201, description = "Stored; reference its `id` in a message's `attachments` before it expires", body = Success<Attachment>),
-        BadRequest, Unauthenticated, NotFound, RequestTimeout, PayloadTooLarge, UnsupportedMediaType, RateLimited,
-        Internal, Unavailable,
+        BadRequest, Unauthenticated, NotFound, RequestTimeout, Conflict, PayloadTooLarge, UnsupportedMediaType,
+        RateLimited, Internal, Unavailable,
     )
 )]
 async fn upload(

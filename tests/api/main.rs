@@ -2,6 +2,7 @@
 //! SQLite file (`spawn_app`) and talks to it over HTTP like a client would.
 
 mod auth;
+mod closed;
 mod export;
 mod fuzz;
 mod helpers;

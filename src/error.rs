@@ -71,8 +71,9 @@ pub enum Error {
     RateLimited { retry_after: Duration },
     #[error("too many connections")]
     TooManyConnections,
-    #[error("the request body did not arrive within {} s", .secs)]
-    RequestTimeout { secs: u64 },
+    /// The request body did not arrive in time; the message says which deadline.
+    #[error("{0}")]
+    RequestTimeout(String),
     /// The server cannot take this now (shutting down, or its write queue is full);
     /// the client should retry shortly, on this node or another.
     #[error("{0}; retry shortly")]
@@ -121,7 +122,7 @@ impl Error {
             Error::UnsupportedMediaType => "unsupported_media_type",
             Error::RateLimited { .. } => "rate_limited",
             Error::TooManyConnections => "too_many_connections",
-            Error::RequestTimeout { .. } => "request_timeout",
+            Error::RequestTimeout(_) => "request_timeout",
             Error::Unavailable(_) => "unavailable",
             Error::Refused { code, .. } => code,
             Error::Internal(_) => "internal_error",

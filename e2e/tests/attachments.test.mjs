@@ -8,6 +8,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, statSync } from 'node:fs';
+import net from 'node:net';
 import { spawnServer, token, id, emitAck, waitFor, eventually, customerAndDriver, sleep } from '../helpers.mjs';
 import { png, windowsExe, elf, pdf, upload, download, attachmentStores, storedObjects, storeEnv } from '../files.mjs';
 
@@ -352,6 +353,61 @@ test('a 200 MB upload streams through: the server’s memory stays flat', async 
     console.log(`# 200 MiB upload: RSS ${(before / MiB).toFixed(1)} MiB before, peak ${(peak / MiB).toFixed(1)} MiB (+${(grew / MiB).toFixed(1)})`);
     const [stored] = (await storedObjects(srv, {})).filter((path) => statSync(path).size === size);
     assert.ok(stored, 'the whole file is in the store');
+  } finally {
+    await srv.stop();
+  }
+});
+
+/**
+ * Starts an upload over a raw connection: the headers, the orderId field and the first
+ * bytes of a file, then nothing. Resolves with the raw HTTP answer once the server
+ * closes the connection.
+ */
+function stalledUpload(srv, tok, orderId) {
+  const boundary = 'stall-boundary';
+  const head = [
+    `--${boundary}\r\nContent-Disposition: form-data; name="orderId"\r\n\r\n${orderId}\r\n`,
+    `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="slow.txt"\r\nContent-Type: text/plain\r\n\r\n`,
+    'the first line of a long file\n',
+  ].join('');
+  const url = new URL(srv.url);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(url.port), url.hostname, () => {
+      socket.write(
+        `POST /api/chat/attachments HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: Bearer ${tok}\r\n` +
+        `Content-Type: multipart/form-data; boundary=${boundary}\r\nContent-Length: ${1024 * 1024}\r\n\r\n${head}`,
+      );
+    });
+    let answer = '';
+    socket.on('data', (chunk) => { answer += chunk; });
+    socket.on('close', () => resolve(answer));
+    socket.on('error', reject);
+  });
+}
+
+test('node-wide upload places: the next upload is 429; a stalled one is cut with 408 and leaves no file', async () => {
+  const srv = await spawnServer({ ORDERCHAT_MAX_UPLOADS: '2', ORDERCHAT_HTTP_BODY_TIMEOUT_SECS: '2' });
+  try {
+    const { orderId, ct, dt } = await customerAndDriver(srv);
+    const started = Date.now();
+    // Two users, one stalled upload each: the node's two places are taken.
+    const stalled = [stalledUpload(srv, ct, orderId), stalledUpload(srv, dt, orderId)];
+    await sleep(500);
+    const third = await upload(srv, ct, { fields: [['orderId', orderId]], file: { name: 'x.txt', bytes: Buffer.from('x\n') } });
+    assert.equal(third.status, 429, third.text);
+    assert.equal(third.body.code, 'too_many_uploads');
+
+    for (const answer of await Promise.all(stalled)) {
+      assert.match(answer, /^HTTP\/1\.1 408 /, answer);
+      const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4));
+      assert.equal(body.code, 'request_timeout');
+      assert.match(body.message, /stalled for more than 2 s/, 'the message names the pause that ended it');
+    }
+    assert.ok(Date.now() - started >= 1900, 'not before the pause was over');
+    assert.deepEqual(await storedObjects(srv, {}), [], 'no partial file left behind');
+    // Their places are free again.
+    const after = await upload(srv, ct, { fields: [['orderId', orderId]], file: { name: 'x.txt', bytes: Buffer.from('x\n') } });
+    assert.equal(after.status, 201, after.text);
   } finally {
     await srv.stop();
   }

@@ -26,7 +26,7 @@ use super::openapi::{
 use super::response::ApiResponse;
 use crate::attachments::{content, names};
 use crate::chat::{Download, NewUpload};
-use crate::config::AttachmentSettings;
+use crate::config::Config;
 use crate::domain::Attachment;
 use crate::error::{Error, Result};
 use crate::state::AppState;
@@ -126,7 +126,7 @@ async fn upload(
             rejection.body_text()
         ),
     })?;
-    let limits = &state.config.attachments;
+    let limits = &state.config;
     let mut order_id = params.order_id;
     while let Some(field) = multipart.next_field().await.map_err(|err| body_error(err, limits))? {
         match field.name() {
@@ -152,7 +152,7 @@ async fn upload(
     Err(Error::invalid_field("file", "no file field in the multipart body"))
 }
 
-async fn read_id_field(mut field: Field<'_>, limits: &AttachmentSettings) -> Result<String> {
+async fn read_id_field(mut field: Field<'_>, limits: &Config) -> Result<String> {
     let mut bytes = Vec::new();
     while let Some(chunk) = field.chunk().await.map_err(|err| body_error(err, limits))? {
         bytes.extend_from_slice(&chunk);
@@ -206,8 +206,10 @@ fn caused_by_too_much_before_file(err: &(dyn std::error::Error + 'static)) -> bo
 }
 
 /// A multipart body that could not be read: too large (the route's body limit, or too
-/// much before the file), too slow (the body deadline) or malformed.
-fn body_error(err: MultipartError, limits: &AttachmentSettings) -> Error {
+/// much before the file), too slow (a pause longer than the body timeout, or the whole
+/// upload past its deadline) or malformed.
+fn body_error(err: MultipartError, config: &Config) -> Error {
+    let limits = &config.attachments;
     if caused_by_too_much_before_file(&err) {
         return Error::Refused {
             status: StatusCode::PAYLOAD_TOO_LARGE.as_u16(),
@@ -217,9 +219,12 @@ fn body_error(err: MultipartError, limits: &AttachmentSettings) -> Error {
     }
     if caused_by_body_timeout(&err) {
         metrics::counter!("orderchat_http_timeouts_total", "kind" => "body").increment(1);
-        return Error::RequestTimeout {
-            secs: limits.attachment_body_timeout_secs,
-        };
+        // Either deadline may have passed; the error does not say which.
+        return Error::RequestTimeout(format!(
+            "the upload stalled for more than {} s, or did not arrive within {} s",
+            config.limits.http_body_timeout().as_secs(),
+            limits.attachment_body_timeout_secs.max(1)
+        ));
     }
     if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
         return Error::FileTooLarge {

@@ -64,9 +64,10 @@ fn json_error(rejection: JsonRejection, limits: &Limits) -> Error {
             "refused a request whose body did not arrive within {} s",
             limits.http_body_timeout_secs
         );
-        return Error::RequestTimeout {
-            secs: limits.http_body_timeout_secs,
-        };
+        return Error::RequestTimeout(format!(
+            "the request body did not arrive within {} s",
+            limits.http_body_timeout_secs
+        ));
     }
     let max_body_bytes = limits.max_body_bytes;
     match rejection {

@@ -103,7 +103,7 @@ impl Error {
             | Error::TooManyConnections
             | Error::UploadQuotaExceeded { .. }
             | Error::TooManyUploads => StatusCode::TOO_MANY_REQUESTS,
-            Error::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            Error::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Error::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Refused { status, .. } => StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
@@ -139,7 +139,7 @@ impl IntoResponse for Error {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
-        if let Error::RequestTimeout { .. } = &self {
+        if let Error::RequestTimeout(_) = &self {
             // The rest of the body may still be trickling in: do not keep reading it.
             response
                 .headers_mut()

@@ -156,11 +156,7 @@ impl ChatService {
             .orders_of(user)
             .await?
             .into_iter()
-            .filter(|(_, status)| {
-                status
-                    .as_deref()
-                    .is_none_or(|s| !self.closed_statuses.contains(&s.to_lowercase()))
-            })
+            .filter(|(_, status)| status.as_deref().is_none_or(|s| !self.closed_statuses.contains(s)))
             .map(|(id, _)| id)
             .collect();
         if self.directory.users.len() >= MAX_CACHED {

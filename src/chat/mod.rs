@@ -60,9 +60,9 @@ pub struct ChatService {
     /// before closing the store.
     shutdown: Shutdown,
     /// Statuses of orders that are over (lower case): no presence is announced there.
-    closed_statuses: Arc<HashSet<String>>,
-    /// Statuses of orders whose chat is closed (lower case): read-only.
-    read_only_statuses: Arc<HashSet<String>>,
+    closed_statuses: Arc<StatusSet>,
+    /// Statuses of orders whose chat is closed: read-only.
+    read_only_statuses: Arc<StatusSet>,
 }
 
 impl ChatService {
@@ -85,14 +85,14 @@ impl ChatService {
             files: Arc::new(files),
             max_message_length: limits.max_message_length,
             shutdown,
-            closed_statuses: Arc::new(lower_case_set(closed_statuses)),
+            closed_statuses: Arc::new(StatusSet::new(closed_statuses)),
             read_only_statuses: Arc::default(),
         }
     }
 
     /// Makes the chats of orders in one of `statuses` read-only (`check_writable`).
     pub fn with_read_only_statuses(mut self, statuses: &[String]) -> Self {
-        self.read_only_statuses = Arc::new(lower_case_set(statuses));
+        self.read_only_statuses = Arc::new(StatusSet::new(statuses));
         self
     }
 
@@ -120,7 +120,7 @@ impl ChatService {
     /// read pointers and moderation (deleting) stay open; system messages too.
     fn check_writable(&self, order: &Order) -> Result<()> {
         match &order.status {
-            Some(status) if self.read_only_statuses.contains(&status.trim().to_lowercase()) => {
+            Some(status) if self.read_only_statuses.contains(status) => {
                 Err(Error::OrderClosed { status: status.clone() })
             }
             _ => Ok(()),
@@ -136,11 +136,43 @@ impl ChatService {
     }
 }
 
-/// Statuses as compared: trimmed, lower case, empty entries dropped.
-fn lower_case_set(statuses: &[String]) -> HashSet<String> {
-    statuses
-        .iter()
-        .map(|s| s.trim().to_lowercase())
-        .filter(|s| !s.is_empty())
-        .collect()
+/// Order statuses, compared without regard to case or surrounding blanks. Asked on
+/// every message sent (is the chat closed?), so an ASCII status is compared in place.
+#[derive(Debug, Default)]
+struct StatusSet(HashSet<String>);
+
+impl StatusSet {
+    fn new(statuses: &[String]) -> Self {
+        Self(
+            statuses
+                .iter()
+                .map(|s| s.trim().to_lowercase())
+                .filter(|s| !s.is_empty())
+                .collect(),
+        )
+    }
+
+    fn contains(&self, status: &str) -> bool {
+        let status = status.trim();
+        if status.is_ascii() {
+            self.0.iter().any(|s| s.eq_ignore_ascii_case(status))
+        } else {
+            self.0.contains(&status.to_lowercase())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StatusSet;
+
+    #[test]
+    fn statuses_match_without_regard_to_case_or_blanks() {
+        let set = StatusSet::new(&[" Completed".to_owned(), "ÉCHOUÉ".to_owned(), "".to_owned()]);
+        assert!(set.contains("completed"));
+        assert!(set.contains("COMPLETED "));
+        assert!(set.contains("échoué"));
+        assert!(!set.contains("complete"));
+        assert!(!set.contains(""), "an empty entry closes nothing");
+    }
 }

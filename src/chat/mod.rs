@@ -20,6 +20,7 @@ mod read;
 mod search;
 mod send;
 mod stats;
+mod webhook;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -33,6 +34,7 @@ pub use read::ParticipantStatus;
 pub use search::SearchQuery;
 pub use send::SendMessage;
 pub use stats::OrderStats;
+pub use webhook::{PushPolicy, RETRY_CAP, retry_delay};
 
 use crate::access;
 use crate::config::Limits;
@@ -61,6 +63,8 @@ pub struct ChatService {
     shutdown: Shutdown,
     /// Statuses of orders that are over (lower case): no presence is announced there.
     closed_statuses: Arc<HashSet<String>>,
+    /// The push webhook's outbox; `None` without a webhook (nothing is queued).
+    push_outbox: Option<Arc<webhook::PushOutbox>>,
 }
 
 impl ChatService {
@@ -84,6 +88,7 @@ impl ChatService {
             max_message_length: limits.max_message_length,
             shutdown,
             closed_statuses: Arc::new(closed_statuses.iter().map(|s| s.trim().to_lowercase()).collect()),
+            push_outbox: None,
         }
     }
 

@@ -96,3 +96,49 @@ impl Webhook {
         tokio::spawn(sender::run(Arc::new(self), chat, shutdown))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(url: Option<&str>, secret: Option<&str>) -> PushWebhookSettings {
+        PushWebhookSettings {
+            push_webhook_url: url.map(str::to_owned),
+            push_webhook_secret: secret.map(str::to_owned),
+            push_webhook_timeout_ms: 10_000,
+            push_webhook_retry_base_ms: 1_000,
+            push_webhook_max_age_secs: 86_400,
+            push_webhook_delay_ms: 1_000,
+        }
+    }
+
+    fn refusal(url: &str, secret: Option<&str>) -> String {
+        match Webhook::from_settings(&settings(Some(url), secret)) {
+            Ok(_) => panic!("{url} was taken"),
+            Err(err) => format!("{err:#}"),
+        }
+    }
+
+    #[test]
+    fn no_url_means_no_webhook_and_a_url_needs_a_secret_and_http() {
+        assert!(Webhook::from_settings(&settings(None, None)).unwrap().is_none());
+        let webhook = Webhook::from_settings(&settings(Some("https://push.example/hook"), Some("s3cret")))
+            .unwrap()
+            .unwrap();
+        assert_eq!(webhook.policy().lease, Duration::from_secs(40));
+
+        for secret in [None, Some("")] {
+            let err = refusal("https://push.example/hook", secret);
+            assert!(err.contains("ORDERCHAT_PUSH_WEBHOOK_SECRET is required"), "{err}");
+        }
+        let err = refusal("ftp://user:pw@push.example/hook", Some("s3cret"));
+        assert!(err.contains("must be an http:// or https:// URL"), "{err}");
+        assert!(
+            !err.contains("pw@"),
+            "credentials of the URL stay out of the message: {err}"
+        );
+        let err = refusal("no url at all", Some("s3cret"));
+        assert!(err.contains("is not a URL"), "{err}");
+        assert!(!format!("{:?}", settings(None, Some("s3cret"))).contains("s3cret"));
+    }
+}

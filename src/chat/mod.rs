@@ -34,7 +34,7 @@ pub use read::ParticipantStatus;
 pub use search::SearchQuery;
 pub use send::SendMessage;
 pub use stats::OrderStats;
-pub use webhook::{PushPolicy, RETRY_CAP, retry_delay};
+pub use webhook::PushPolicy;
 
 use crate::access;
 use crate::config::Limits;

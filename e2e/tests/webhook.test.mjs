@@ -173,6 +173,28 @@ test('a receiver that never answers: the push is retried until its maximum age, 
   }
 });
 
+test('SIGTERM while a push hangs: the server stops within its grace period and exits 0', { timeout: 60_000 }, async () => {
+  const receiver = await startReceiver(() => 'hang');
+  const srv = await spawnServer(hookEnv(receiver.url, {
+    ORDERCHAT_PUSH_WEBHOOK_TIMEOUT_MS: '60000',
+    ORDERCHAT_PUSH_WEBHOOK_DELAY_MS: '0',
+    ORDERCHAT_SHUTDOWN_GRACE_SECS: '2',
+  }));
+  try {
+    const orderId = id('order');
+    const [ana, dan] = [id('ana'), id('dan')];
+    await srv.order(orderId, { [ana]: 'customer', [dan]: 'driver' });
+    await srv.send(token(ana, 'customer'), orderId, 'are you there?');
+    await eventually(() => receiver.attempts.length === 1, 'the push is under way');
+    const started = Date.now();
+    assert.deepEqual(await srv.stop(), { code: 0, signal: null });
+    assert.ok(Date.now() - started < 10_000, `stopping took ${Date.now() - started} ms`);
+  } finally {
+    await srv.stop();
+    await receiver.close();
+  }
+});
+
 let shared; // one server and an always-accepting receiver for the tests of who gets a push
 before(async () => {
   const receiver = await startReceiver(() => 204);

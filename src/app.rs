@@ -19,12 +19,13 @@ use tower_http::trace::TraceLayer;
 
 use crate::attachments::ObjectStorage;
 use crate::auth::Verifier;
-use crate::chat::{ChatService, Files};
+use crate::chat::{ChatService, Files, PushPolicy};
 use crate::cluster::{AdapterHealth, Cluster, ClusterAdapter, ClusterPresence};
 use crate::config::Config;
 use crate::http::HttpServer;
 use crate::metrics::Metrics;
 use crate::origin::Origins;
+use crate::push::Webhook;
 use crate::realtime::{self, Deliveries, Presence, Realtime, Sessions, SocketBroadcaster, SocketLayer, Typing};
 use crate::shutdown::Shutdown;
 use crate::state::AppState;
@@ -43,6 +44,8 @@ struct Wiring {
     cluster_presence: Option<Arc<ClusterPresence>>,
     health: Arc<AdapterHealth>,
     files: Files,
+    /// With a push webhook: when its pushes are tried.
+    push_policy: Option<PushPolicy>,
 }
 
 impl Wiring {
@@ -86,6 +89,9 @@ impl Wiring {
         if let Some(cluster) = &self.cluster {
             chat = chat.with_peers(cluster.clone());
         }
+        if let Some(policy) = self.push_policy {
+            chat = chat.with_push_webhook(policy);
+        }
         chat.spawn_publisher(self.committed);
         let state = AppState {
             chat,
@@ -125,6 +131,8 @@ pub struct Application {
     /// and returns after an outage (subscribed before the server takes its first
     /// connection).
     messages: Vec<JoinHandle<()>>,
+    /// The push webhook's sender, started with the server.
+    webhook: Option<Webhook>,
 }
 
 /// Raises this process's open-file limit to the hard limit the system allows (each
@@ -188,6 +196,7 @@ impl Application {
         let verifier = Arc::new(Verifier::from_config(&config)?);
         let origins = Origins::from_config(&config.cors_origins)?;
         let presence_timing = config.presence_timing()?;
+        let webhook = Webhook::from_settings(&config.push_webhook)?;
         let health = Arc::new(AdapterHealth::default());
         // Before the store: a wrong Redis URL should not leave a fresh database behind.
         let cluster = match &config.redis_url {
@@ -241,6 +250,7 @@ impl Application {
             cluster_presence,
             health,
             files,
+            push_policy: webhook.as_ref().map(Webhook::policy),
         };
         let (router, state) = match wiring.cluster.clone() {
             None => {
@@ -285,6 +295,7 @@ impl Application {
             router,
             state,
             messages,
+            webhook,
         })
     }
 
@@ -312,6 +323,9 @@ impl Application {
         let housekeeping = realtime::spawn_housekeeping(state.clone());
         let upload_cleanup = state.chat.spawn_upload_cleanup();
         let gap_filler = realtime::spawn_gap_filler(state.clone());
+        let push_sender = self
+            .webhook
+            .map(|webhook| webhook.spawn(state.chat.clone(), state.shutdown.clone()));
         let mut cluster_tasks: Vec<_> = state
             .cluster
             .as_ref()
@@ -351,6 +365,11 @@ impl Application {
         housekeeping.abort();
         upload_cleanup.abort();
         gap_filler.abort();
+        if let Some(sender) = push_sender {
+            // Stopped by itself once draining began, unless a push outlived the grace
+            // period (its lease makes it due again later).
+            sender.abort();
+        }
         // After the sockets closed (their seats were given back on this node only).
         state.realtime.presence.goodbye().await;
         for task in cluster_tasks {

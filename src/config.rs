@@ -51,6 +51,9 @@ pub struct Config {
     #[command(flatten)]
     pub attachments: AttachmentSettings,
 
+    #[command(flatten)]
+    pub push_webhook: PushWebhookSettings,
+
     /// Comma-separated origins allowed for HTTP CORS and the WebSocket `Origin` check;
     /// unset: same origin only. `*` allows any origin.
     #[arg(long, env = "ORDERCHAT_CORS_ORIGINS", value_delimiter = ',')]
@@ -271,6 +274,56 @@ impl AttachmentSettings {
                 format!("file://{}", dir.display())
             }
         }
+    }
+}
+
+/// The push webhook (SPEC §5, README "Push webhook"): users with no connection at all
+/// hear of new messages and status changes through a signed HTTP POST, sent from a
+/// durable outbox in the database.
+#[derive(Clone, Args)]
+pub struct PushWebhookSettings {
+    /// `http://` or `https://` URL that receives a signed JSON POST per coalesced push
+    /// (docs/API.md). Unset: no pushes are queued or sent.
+    #[arg(long, env = "ORDERCHAT_PUSH_WEBHOOK_URL")]
+    pub push_webhook_url: Option<String>,
+
+    /// Key of the HMAC-SHA256 signature in `X-Orderchat-Signature`; required with the
+    /// URL (the server does not start without it). Never logged.
+    #[arg(long, env = "ORDERCHAT_PUSH_WEBHOOK_SECRET", hide_env_values = true)]
+    pub push_webhook_secret: Option<String>,
+
+    /// Milliseconds a POST may take (connecting, sending, the answer) before it counts
+    /// as failed and is retried.
+    #[arg(long, env = "ORDERCHAT_PUSH_WEBHOOK_TIMEOUT_MS", default_value_t = 10_000)]
+    pub push_webhook_timeout_ms: u64,
+
+    /// Milliseconds of the first retry's backoff; each further failure doubles it (at
+    /// most 5 minutes), scaled by a random factor between 0.5 and 1.
+    #[arg(long, env = "ORDERCHAT_PUSH_WEBHOOK_RETRY_BASE_MS", default_value_t = 1_000)]
+    pub push_webhook_retry_base_ms: u64,
+
+    /// Seconds after it was queued that a push which still fails becomes a dead letter
+    /// (kept in the outbox, never sent again, counted in `/metrics`).
+    #[arg(long, env = "ORDERCHAT_PUSH_WEBHOOK_MAX_AGE_SECS", default_value_t = 86_400)]
+    pub push_webhook_max_age_secs: u64,
+
+    /// Milliseconds a new push waits before its first attempt, so that the rest of a
+    /// burst of messages joins it (one push that says how many).
+    #[arg(long, env = "ORDERCHAT_PUSH_WEBHOOK_DELAY_MS", default_value_t = 1_000)]
+    pub push_webhook_delay_ms: u64,
+}
+
+/// By hand, so that the secret never reaches a log line.
+impl std::fmt::Debug for PushWebhookSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PushWebhookSettings")
+            .field("push_webhook_url", &self.push_webhook_url)
+            .field("push_webhook_secret", &self.push_webhook_secret.as_ref().map(|_| "***"))
+            .field("push_webhook_timeout_ms", &self.push_webhook_timeout_ms)
+            .field("push_webhook_retry_base_ms", &self.push_webhook_retry_base_ms)
+            .field("push_webhook_max_age_secs", &self.push_webhook_max_age_secs)
+            .field("push_webhook_delay_ms", &self.push_webhook_delay_ms)
+            .finish()
     }
 }
 

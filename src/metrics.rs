@@ -10,6 +10,9 @@
 //! `orderchat_http_timeouts_total{kind=headers|body}`,
 //! `orderchat_sessions_expired_total`, `orderchat_slow_consumers_dropped_total`,
 //! `orderchat_live_orders` (gauge: orders with a `new-message` line on this node);
+//! the push webhook (`push/`): `orderchat_push_webhook_delivered_total`,
+//! `_failed_attempts_total`, `_dead_letters_total` and the gauge
+//! `orderchat_push_webhook_outbox{state=pending|dead}` (the shared outbox's entries);
 //! with Redis (`cluster.rs`): `orderchat_cluster_redis_up` (1 or 0, from the probe every
 //! second), `orderchat_cluster_errors_total{kind}`,
 //! `orderchat_cluster_order_changes_total{direction}`, and for new messages between
@@ -64,6 +67,9 @@ impl Metrics {
             "orderchat_messages_stored_total",
             "orderchat_sessions_expired_total",
             "orderchat_slow_consumers_dropped_total",
+            "orderchat_push_webhook_delivered_total",
+            "orderchat_push_webhook_failed_attempts_total",
+            "orderchat_push_webhook_dead_letters_total",
         ] {
             metrics::counter!(name).increment(0);
         }

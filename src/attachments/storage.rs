@@ -65,9 +65,8 @@ impl ObjectStorage {
             if bucket.is_empty() {
                 bail!("ORDERCHAT_ATTACHMENTS_URL: an s3:// URL needs a bucket (s3://bucket/prefix), got {url}");
             }
-            // reqwest (object_store's client) takes the process's rustls provider: the
-            // binary has one, ring (Cargo.toml). Already installed is fine.
-            let _ = rustls::crypto::ring::default_provider().install_default();
+            // reqwest (object_store's client) takes the process's rustls provider.
+            crate::tls::install_crypto_provider();
             let store = AmazonS3Builder::from_env()
                 .with_bucket_name(bucket)
                 .build()

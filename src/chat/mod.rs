@@ -20,6 +20,7 @@ mod read;
 mod search;
 mod send;
 mod stats;
+mod webhook;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -33,6 +34,7 @@ pub use read::ParticipantStatus;
 pub use search::SearchQuery;
 pub use send::SendMessage;
 pub use stats::OrderStats;
+pub use webhook::PushPolicy;
 
 use crate::access;
 use crate::config::Limits;
@@ -63,6 +65,8 @@ pub struct ChatService {
     closed_statuses: Arc<StatusSet>,
     /// Statuses of orders whose chat is closed: read-only.
     read_only_statuses: Arc<StatusSet>,
+    /// The push webhook's outbox; `None` without a webhook (nothing is queued).
+    push_outbox: Option<Arc<webhook::PushOutbox>>,
 }
 
 impl ChatService {
@@ -87,6 +91,7 @@ impl ChatService {
             shutdown,
             closed_statuses: Arc::new(StatusSet::new(closed_statuses)),
             read_only_statuses: Arc::default(),
+            push_outbox: None,
         }
     }
 

@@ -104,6 +104,10 @@ impl ChatService {
             Some(number) => format!("{title} (order {number})"),
             None => title,
         };
+        // Users with no connection at all: before the early return below (it is about
+        // connected users only).
+        self.queue_webhook_pushes(&order, message, pending.messages, kind, &title)
+            .await;
         let to_notify: Vec<&UserId> = order
             .participants
             .iter()

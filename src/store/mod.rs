@@ -9,6 +9,7 @@
 //! (`tests/store/`, every test on both).
 
 mod postgres;
+mod push_outbox;
 mod queue;
 mod rows;
 mod sqlite;
@@ -19,6 +20,7 @@ use crate::domain::{Emoji, Message, MessageText, NewMessage, Order, OrderId, Par
 use crate::error::Result;
 
 pub use postgres::PostgresStore;
+pub use push_outbox::{ClaimedPush, PushBatch, PushContent, PushFailure, PushFate, PushOutboxCounts};
 
 /// Messages that may wait for a backend's writer when no other limit is configured.
 pub const DEFAULT_WRITE_QUEUE: usize = 16_384;
@@ -384,4 +386,30 @@ pub trait Store: Send + Sync + 'static {
         page: i64,
         limit: i64,
     ) -> Result<Page<Message>>;
+
+    // Push webhook outbox (`push_outbox.rs`).
+
+    /// Queues a push for each of `batch.users` in one statement, except those who muted
+    /// the order: into the user's entry for the order that was never attempted, if there
+    /// is one (count added, the latest message's fields taken), else into a new entry
+    /// with a new idempotency key, due at `batch.first_attempt_ms`.
+    async fn queue_pushes(&self, batch: PushBatch<'_>) -> Result<()>;
+
+    /// Claims up to `limit` due entries, each the oldest live entry of its user and
+    /// order (so one is in flight per user and order): counts the attempt and makes the
+    /// entry due again only at `lease_until_ms`, so nobody else claims it meanwhile and a
+    /// sender that dies leaves it due again once the lease ends.
+    async fn claim_pushes(&self, now_ms: i64, lease_until_ms: i64, limit: i64) -> Result<Vec<ClaimedPush>>;
+
+    /// Removes a delivered entry; the next entry of its user and order may go.
+    async fn push_delivered(&self, idempotency_key: &str) -> Result<()>;
+
+    /// Records a failed attempt: the entry is due again at `retry_at_ms`, or is a dead
+    /// letter if it is too old.
+    async fn push_failed(&self, failure: PushFailure<'_>) -> Result<PushFate>;
+
+    /// When the next entry may be claimed (unix milliseconds), if any is live.
+    async fn next_push_due(&self) -> Result<Option<i64>>;
+
+    async fn push_outbox_counts(&self) -> Result<PushOutboxCounts>;
 }

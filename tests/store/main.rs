@@ -23,6 +23,7 @@ mod attachments;
 mod messages;
 mod orders;
 mod postgres_only;
+mod push_outbox;
 mod reactions;
 mod replies;
 mod search;
@@ -98,6 +99,10 @@ on_every_backend!(
     attachments::a_message_takes_its_uploads_once_and_only_its_authors_in_its_order,
     attachments::messages_racing_for_one_upload_give_it_to_one,
     attachments::unreferenced_uploads_and_a_deleted_messages_uploads_are_deleted,
+    push_outbox::a_burst_coalesces_into_one_unsent_entry_per_user_and_order,
+    push_outbox::an_attempted_entry_is_frozen_and_the_next_waits_for_it,
+    push_outbox::a_claim_is_a_lease_that_no_other_node_gets,
+    push_outbox::failed_pushes_retry_at_their_time_and_die_past_the_maximum_age,
 );
 
 /// One fresh database for one test, of either backend. `node()` opens another store on

@@ -4,6 +4,7 @@
 //! go through the group-commit writer in `writer.rs`.
 
 mod attachments;
+mod push_outbox;
 mod reactions;
 mod stats;
 mod writer;
@@ -24,6 +25,7 @@ use super::{
     ChatSummary, CommitFeed, DEFAULT_WRITE_QUEUE, HistoryWindow, MessageStats, OrderChanges, OrderRecord, Page,
     ReadPointer, Reply, Scope, SearchTerms, Store, StoredAttachment, UploadUsage,
 };
+use super::{ClaimedPush, PushBatch, PushFailure, PushFate, PushOutboxCounts};
 use crate::domain::{Emoji, Message, MessageText, NewMessage, Order, OrderId, Participant, Seq, UserId, timestamp};
 use crate::error::{Error, Result};
 
@@ -675,5 +677,29 @@ impl Store for SqliteStore {
             items: rows.into_iter().map(Message::from).collect(),
             total,
         })
+    }
+
+    async fn queue_pushes(&self, batch: PushBatch<'_>) -> Result<()> {
+        push_outbox::queue(&self.pool, batch).await
+    }
+
+    async fn claim_pushes(&self, now_ms: i64, lease_until_ms: i64, limit: i64) -> Result<Vec<ClaimedPush>> {
+        push_outbox::claim(&self.pool, now_ms, lease_until_ms, limit).await
+    }
+
+    async fn push_delivered(&self, idempotency_key: &str) -> Result<()> {
+        push_outbox::delivered(&self.pool, idempotency_key).await
+    }
+
+    async fn push_failed(&self, failure: PushFailure<'_>) -> Result<PushFate> {
+        push_outbox::failed(&self.pool, failure).await
+    }
+
+    async fn next_push_due(&self) -> Result<Option<i64>> {
+        push_outbox::next_due(&self.pool).await
+    }
+
+    async fn push_outbox_counts(&self) -> Result<PushOutboxCounts> {
+        push_outbox::counts(&self.pool).await
     }
 }

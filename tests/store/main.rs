@@ -21,6 +21,7 @@ use tempfile::TempDir;
 
 mod attachments;
 mod messages;
+mod notifications;
 mod orders;
 mod postgres_only;
 mod reactions;
@@ -98,6 +99,10 @@ on_every_backend!(
     attachments::a_message_takes_its_uploads_once_and_only_its_authors_in_its_order,
     attachments::messages_racing_for_one_upload_give_it_to_one,
     attachments::unreferenced_uploads_and_a_deleted_messages_uploads_are_deleted,
+    notifications::new_messages_coalesce_in_place_until_read,
+    notifications::cursor_pages_stay_stable_when_a_row_moves_up,
+    notifications::read_marking_by_ids_touches_only_the_callers_and_by_position_the_older,
+    notifications::expiry_deletes_only_rows_older_than_the_cutoff,
 );
 
 /// One fresh database for one test, of either backend. `node()` opens another store on

@@ -11,6 +11,7 @@
 //! cannot miss a message another node just stored.
 
 mod attachments;
+mod notifications;
 mod reactions;
 mod search;
 mod stats;
@@ -651,5 +652,32 @@ impl Store for PostgresStore {
         limit: i64,
     ) -> Result<Page<Message>> {
         search::search(&self.pool, scope, order, terms, page, limit).await
+    }
+
+    async fn store_notifications(
+        &self,
+        order: &OrderId,
+        at: &str,
+        rows: &[crate::store::NewNotification],
+    ) -> Result<Vec<crate::store::NotificationWritten>> {
+        notifications::store(&self.pool, order, at, rows).await
+    }
+
+    async fn notifications(
+        &self,
+        user: &UserId,
+        below: Option<i64>,
+        unread_only: bool,
+        limit: i64,
+    ) -> Result<Vec<crate::store::StoredNotification>> {
+        notifications::list(&self.pool, user, below, unread_only, limit).await
+    }
+
+    async fn mark_notifications_read(&self, user: &UserId, which: &crate::store::MarkRead, at: &str) -> Result<u64> {
+        notifications::mark_read(&self.pool, user, which, at).await
+    }
+
+    async fn delete_notifications_before(&self, before: &str, limit: i64) -> Result<u64> {
+        notifications::delete_before(&self.pool, before, limit).await
     }
 }

@@ -85,6 +85,8 @@ impl Wiring {
         if let Some(cluster) = &self.cluster {
             chat = chat.with_peers(cluster.clone());
         }
+        chat =
+            chat.with_notification_retention(Duration::from_secs(self.config.notification_retention_days * 24 * 3600));
         chat.spawn_publisher(self.committed);
         let state = AppState {
             chat,
@@ -310,6 +312,7 @@ impl Application {
         tracing::info!("orderchat listening on {addr}");
         let housekeeping = realtime::spawn_housekeeping(state.clone());
         let upload_cleanup = state.chat.spawn_upload_cleanup();
+        let notification_expiry = state.chat.spawn_notification_expiry();
         let gap_filler = realtime::spawn_gap_filler(state.clone());
         let mut cluster_tasks: Vec<_> = state
             .cluster
@@ -349,6 +352,7 @@ impl Application {
         state.shutdown.wait_idle(Duration::from_secs(1)).await;
         housekeeping.abort();
         upload_cleanup.abort();
+        notification_expiry.abort();
         gap_filler.abort();
         // After the sockets closed (their seats were given back on this node only).
         state.realtime.presence.goodbye().await;

@@ -10,8 +10,10 @@ mod events;
 mod export;
 mod history;
 mod membership;
+mod mentions;
 mod moderate;
 mod mutes;
+mod notifications;
 mod orders;
 mod presence;
 mod pushes;
@@ -28,6 +30,7 @@ pub use attachments::{Download, Files, MAX_ATTACHMENTS_PER_MESSAGE, NewUpload, U
 pub use events::{Answer, Broadcaster, Event, Notification, Peers};
 pub use export::{Export, ExportFormat};
 pub use history::{HistoryQuery, RepliesQuery};
+pub use notifications::{MAX_READ_IDS, NotificationPage, NotificationQuery, read_selection};
 pub use orders::{OrderUpdate, PutOrder};
 pub use read::ParticipantStatus;
 pub use search::SearchQuery;
@@ -61,6 +64,8 @@ pub struct ChatService {
     shutdown: Shutdown,
     /// Statuses of orders that are over (lower case): no presence is announced there.
     closed_statuses: Arc<HashSet<String>>,
+    /// Notifications not updated for this long are deleted.
+    notification_retention: std::time::Duration,
 }
 
 impl ChatService {
@@ -84,6 +89,7 @@ impl ChatService {
             max_message_length: limits.max_message_length,
             shutdown,
             closed_statuses: Arc::new(closed_statuses.iter().map(|s| s.trim().to_lowercase()).collect()),
+            notification_retention: notifications::DEFAULT_RETENTION,
         }
     }
 

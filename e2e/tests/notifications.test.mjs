@@ -228,6 +228,23 @@ test('an order status change is stored as order-status for every participant', a
     'a second order-status notification');
 });
 
+test('/metrics counts stored, coalesced and read notifications; expiry is declared at 0', async () => {
+  const res = await fetch(`${srv.url}/metrics`);
+  const text = await res.text();
+  const value = (series) => {
+    const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+    assert.ok(line, `${series} is not on /metrics`);
+    return Number(line.split(' ').pop());
+  };
+  // The tests above stored, coalesced and read notifications on this server.
+  for (const kind of ['new-message', 'order-status', 'mention']) {
+    assert.ok(value(`orderchat_notifications_stored_total{kind="${kind}"}`) > 0, kind);
+  }
+  assert.ok(value('orderchat_notifications_coalesced_total') > 0);
+  assert.ok(value('orderchat_notifications_read_total') > 0);
+  assert.equal(value('orderchat_notifications_expired_total'), 0);
+});
+
 test('refusals: bad cursor, limit or unread; neither, both or mistyped fields; too many ids; no token', async () => {
   const dt = token(id('drv'), 'driver');
   for (const query of ['?cursor=abc', '?cursor=-1', '?cursor=0', '?limit=0', '?limit=101', '?limit=x', '?unread=yes']) {

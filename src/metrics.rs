@@ -17,7 +17,7 @@
 //! `orderchat_cluster_messages_published_total`, `_received_total`, `_filled_total`
 //! (read from the database because Redis did not bring them within 300 ms) and
 //! `_skipped_total` (gone from the database). Stored notifications
-//! (`chat/notifications.rs`): `orderchat_notifications_stored_total{kind}` (new rows,
+//! (`chat/notify.rs`, `chat/notifications.rs`): `orderchat_notifications_stored_total{kind}` (new rows,
 //! `kind` = `new-message|order-status|mention`), `_coalesced_total` (an unread
 //! `new-message` row updated in place), `_read_total` (marked read) and
 //! `_expired_total` (deleted by the retention job). Every figure is this node's.

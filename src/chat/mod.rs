@@ -14,6 +14,7 @@ mod mentions;
 mod moderate;
 mod mutes;
 mod notifications;
+mod notify;
 mod orders;
 mod presence;
 mod pushes;

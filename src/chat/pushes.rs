@@ -1,6 +1,6 @@
 //! What participants hear about new messages besides the message itself: their
 //! `unread-count` and notifications (stored, and live on connections not looking at the
-//! chat: `notifications.rs`).
+//! chat: `notify.rs`).
 //!
 //! Coalesced: a burst of messages in one order costs one read of that order's unread
 //! counters, one notification write and one frame per user per order per `INTERVAL`,

@@ -5,7 +5,8 @@
 //! the order's room joined; a `mention` is stored even for a user looking at the chat,
 //! since a mentions list is what clients show. Who is looking is one adapter request per
 //! order and flush, made only when one of the users to notify may be connected at all.
-//! Every write of a flush is one store call, whatever the number of recipients. The live
+//! Every write of a flush is one store call (one transaction), whatever the number of
+//! orders and recipients. The live
 //! `notification` event goes to the connections outside the room, with the stored id.
 
 use std::collections::{HashMap, HashSet};
@@ -19,20 +20,29 @@ use crate::store::{NewNotification, NotificationKind};
 /// Characters of the message kept as a notification's preview.
 const PREVIEW_CHARS: usize = 140;
 
+/// One order's notifications of a flush, decided: the rows to store and the live
+/// events to send (which get the stored ids once the flush's rows are written).
+#[derive(Default)]
+pub(super) struct Planned {
+    rows: Vec<NewNotification>,
+    live: Vec<(UserId, Notification)>,
+}
+
 impl ChatService {
-    /// Stores and sends the notifications of one order's flush (see the module doc).
-    pub(super) async fn notify(&self, order_id: &OrderId, pending: Pending) {
+    /// Decides who is told what about one order's flush (see the module doc).
+    pub(super) async fn plan_notifications(&self, order_id: &OrderId, pending: Pending) -> Planned {
+        let mut planned = Planned::default();
         let order = match self.order_snapshot(order_id).await {
             Ok(Some(order)) => order,
-            Ok(None) => return,
+            Ok(None) => return planned,
             Err(err) => {
                 tracing::warn!(error = %err, order = %order_id, "could not load the order to notify");
-                return;
+                return planned;
             }
         };
         let mut recipients = recipients(&order, &pending);
         if recipients.is_empty() {
-            return;
+            return planned;
         }
         // One read per order and flush, only when someone is to be notified.
         match self.store.muted_users(order_id).await {
@@ -42,7 +52,7 @@ impl ChatService {
             }
         }
         if recipients.is_empty() {
-            return;
+            return planned;
         }
         let has_status = !pending.system.is_empty();
         let may_be_looking = recipients
@@ -54,93 +64,85 @@ impl ChatService {
             HashSet::new()
         };
         let titles = Titles::of(&order);
-        let mut rows = Vec::new();
         for r in &recipients {
-            if !viewers.contains(r.user) {
-                if let Some((count, latest)) = r.chat {
-                    rows.push(row(
-                        r.user,
-                        NotificationKind::NewMessage,
-                        titles.new_message(latest),
-                        latest,
-                        count,
-                    ));
-                }
-                for status in &pending.system {
-                    rows.push(row(r.user, NotificationKind::OrderStatus, titles.status(), status, 1));
+            let mut told = Vec::new();
+            if let Some((count, latest)) = r.chat {
+                told.push((NotificationKind::NewMessage, titles.new_message(latest), latest, count));
+            }
+            for status in &pending.system {
+                told.push((NotificationKind::OrderStatus, titles.status(), status, 1));
+            }
+            let viewing = viewers.contains(r.user);
+            for (kind, title, message, count) in &told {
+                if !viewing {
+                    planned
+                        .rows
+                        .push(row(&order.id, r.user, *kind, title.clone(), message, *count));
                 }
             }
             for mention in &r.mentions {
-                rows.push(row(
-                    r.user,
-                    NotificationKind::Mention,
-                    titles.mention(mention),
-                    mention,
-                    1,
-                ));
+                let title = titles.mention(mention);
+                planned
+                    .rows
+                    .push(row(&order.id, r.user, NotificationKind::Mention, title, mention, 1));
+            }
+            // Live: on the user's connections outside the room (mentions are stored only).
+            if self.broadcaster.may_be_connected(r.user) {
+                for (kind, title, message, count) in told {
+                    let notification = Notification {
+                        id: None,
+                        kind: kind.as_str(),
+                        order_id: order.id.clone(),
+                        title,
+                        message: preview(message),
+                        timestamp: now_timestamp(),
+                        message_id: Some(message.id.clone()),
+                        seq: Some(message.seq),
+                        count,
+                    };
+                    planned.live.push((r.user.clone(), notification));
+                }
             }
         }
-        let stored = self.store_rows(order_id, &rows).await;
-        for r in &recipients {
-            if !self.broadcaster.may_be_connected(r.user) {
-                continue;
-            }
-            let live = |kind: NotificationKind, title: String, message: &Message, count: usize| Notification {
-                id: stored
-                    .get(&(r.user.as_str(), kind.as_str(), message.id.as_str()))
-                    .cloned(),
-                kind: kind.as_str(),
-                order_id: order.id.clone(),
-                title,
-                message: preview(message),
-                timestamp: now_timestamp(),
-                message_id: Some(message.id.clone()),
-                seq: Some(message.seq),
-                count,
-            };
-            let mut notifications = Vec::new();
-            if let Some((count, latest)) = r.chat {
-                notifications.push(live(
-                    NotificationKind::NewMessage,
-                    titles.new_message(latest),
-                    latest,
-                    count,
-                ));
-            }
-            for status in &pending.system {
-                notifications.push(live(NotificationKind::OrderStatus, titles.status(), status, 1));
-            }
-            for notification in notifications {
-                self.broadcaster
-                    .publish(Event::Notification {
-                        user_id: r.user.clone(),
-                        notification,
-                    })
-                    .await;
-            }
+        planned
+    }
+
+    /// Stores the rows of every order of a flush in one store call, then sends the live
+    /// events, each with the id of the notification stored for it (if any). A failed
+    /// write is logged: the live events still go out.
+    pub(super) async fn deliver_notifications(&self, planned: Vec<Planned>) {
+        let rows: Vec<NewNotification> = planned.iter().flat_map(|p| p.rows.iter().cloned()).collect();
+        let stored = self.store_rows(&rows).await;
+        for (user_id, mut notification) in planned.into_iter().flat_map(|p| p.live) {
+            let key = (
+                user_id.as_str(),
+                notification.kind,
+                notification.message_id.as_deref().unwrap_or_default(),
+            );
+            notification.id = stored.get(&key).cloned();
+            self.broadcaster
+                .publish(Event::Notification { user_id, notification })
+                .await;
         }
     }
 
-    /// Writes a flush's rows (one store call) and counts them; returns the stored ids by
-    /// (user, kind, message id). A failure is logged: the live events still go out.
-    async fn store_rows<'a>(
-        &self,
-        order_id: &OrderId,
-        rows: &'a [NewNotification],
-    ) -> HashMap<(&'a str, &'static str, &'a str), String> {
+    /// Writes a flush's rows and counts them; returns the stored ids by (user, kind,
+    /// message id).
+    async fn store_rows<'a>(&self, rows: &'a [NewNotification]) -> HashMap<(&'a str, &'static str, &'a str), String> {
         let mut ids = HashMap::new();
         if rows.is_empty() {
             return ids;
         }
-        let written = match self.store.store_notifications(order_id, &now_timestamp(), rows).await {
+        let written = match self.store.store_notifications(&now_timestamp(), rows).await {
             Ok(written) => written,
             Err(err) => {
                 metrics::counter!("orderchat_errors_total", "code" => "notification_not_stored", "transport" => "store")
                     .increment(1);
-                tracing::warn!(error = %err, order = %order_id, "could not store notifications");
+                tracing::warn!(error = %err, rows = rows.len(), "could not store notifications");
                 return ids;
             }
         };
+        // Message ids are unique, so (user, kind, message) names one row of the flush.
         let by_key: HashMap<(&str, &str, &str), &NewNotification> = rows
             .iter()
             .map(|row| ((row.user_id.as_str(), row.kind.as_str(), row.message_id.as_str()), row))
@@ -209,8 +211,16 @@ fn recipients<'a>(order: &'a Order, pending: &'a Pending) -> Vec<Recipient<'a>> 
     recipients
 }
 
-fn row(user: &UserId, kind: NotificationKind, title: String, message: &Message, count: usize) -> NewNotification {
+fn row(
+    order: &OrderId,
+    user: &UserId,
+    kind: NotificationKind,
+    title: String,
+    message: &Message,
+    count: usize,
+) -> NewNotification {
     NewNotification {
+        order_id: order.clone(),
         user_id: user.clone(),
         kind,
         title,

@@ -3,7 +3,8 @@
 //! chat: `notify.rs`).
 //!
 //! Coalesced: a burst of messages in one order costs one read of that order's unread
-//! counters, one notification write and one frame per user per order per `INTERVAL`,
+//! counters, one frame per user per order, and one notification write for all orders,
+//! per `INTERVAL`,
 //! not a query and a frame per participant per message. The first message after a quiet
 //! spell goes out at once; the rest of a burst is folded into the next flush, which
 //! carries the latest counts and a notification for the latest message (with how many
@@ -133,10 +134,12 @@ impl ChatService {
             if self.shutdown.is_closing() {
                 return; // every socket is closing and the store is about to.
             }
+            let mut planned = Vec::new();
             for (order_id, pending) in self.pushes.take() {
                 self.push_unread_counts(&order_id, pending.sole_author.as_ref()).await;
-                self.notify(&order_id, pending).await;
+                planned.push(self.plan_notifications(&order_id, pending).await);
             }
+            self.deliver_notifications(planned).await;
             drop(in_flight);
             tokio::time::sleep(INTERVAL).await;
         }

@@ -389,15 +389,11 @@ pub trait Store: Send + Sync + 'static {
 
     // Notifications (stored per user; `store/notifications.rs`).
 
-    /// Stores a flush's notifications of one order, for every recipient at once, in one
+    /// Stores a flush's notifications, of every order and recipient at once, in one
     /// transaction (see `NewNotification`); `at` is their `updatedAt` (and `createdAt`
-    /// when new). Each written row gets a new position, above every earlier one.
-    async fn store_notifications(
-        &self,
-        order: &OrderId,
-        at: &str,
-        rows: &[NewNotification],
-    ) -> Result<Vec<NotificationWritten>>;
+    /// when new). Each written row gets a new position, above every earlier one. At most
+    /// one `NewMessage` row per user and order.
+    async fn store_notifications(&self, at: &str, rows: &[NewNotification]) -> Result<Vec<NotificationWritten>>;
 
     /// Up to `limit` of the user's notifications, newest (highest position) first,
     /// below position `below` when given, only unread ones when `unread_only`.

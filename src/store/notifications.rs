@@ -2,7 +2,7 @@
 //! rows a notification flush writes, the rows a user's list reads, and which of a
 //! user's notifications a read marking touches.
 
-use crate::domain::{Seq, UserId};
+use crate::domain::{OrderId, Seq, UserId};
 
 /// What a notification is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -32,6 +32,7 @@ impl NotificationKind {
 /// instead: its `count` is added, the rest replaces what was there.
 #[derive(Debug, Clone)]
 pub struct NewNotification {
+    pub order_id: OrderId,
     pub user_id: UserId,
     pub kind: NotificationKind,
     pub title: String,

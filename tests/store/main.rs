@@ -100,6 +100,7 @@ on_every_backend!(
     attachments::messages_racing_for_one_upload_give_it_to_one,
     attachments::unreferenced_uploads_and_a_deleted_messages_uploads_are_deleted,
     notifications::new_messages_coalesce_in_place_until_read,
+    notifications::one_call_stores_the_rows_of_several_orders_and_coalesces_each,
     notifications::cursor_pages_stay_stable_when_a_row_moves_up,
     notifications::read_marking_by_ids_touches_only_the_callers_and_by_position_the_older,
     notifications::expiry_deletes_only_rows_older_than_the_cutoff,

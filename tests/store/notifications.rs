@@ -2,12 +2,14 @@
 //! stays stable when a row moves up, the unread filter, read marking (by ids, only the
 //! caller's; by position) and expiry by age.
 
-use orderchat::store::{MarkRead, NewNotification, NotificationKind, Store, StoredNotification};
+use orderchat::store::{MarkRead, NewNotification, NotificationKind, NotificationWritten, Store, StoredNotification};
 
 use super::{TestDb, add_order, order, user};
 
+/// A row for `write`, which says its order.
 fn row(to: &str, kind: NotificationKind, message_id: &str, seq: i64, count: i64) -> NewNotification {
     NewNotification {
+        order_id: order("unset"),
         user_id: user(to),
         kind,
         title: format!("title {message_id}"),
@@ -18,6 +20,23 @@ fn row(to: &str, kind: NotificationKind, message_id: &str, seq: i64, count: i64)
     }
 }
 
+/// Stores `rows` as notifications of `order_id` (one store call).
+async fn write(
+    store: &dyn Store,
+    order_id: &str,
+    at: &str,
+    rows: &[NewNotification],
+) -> orderchat::error::Result<Vec<NotificationWritten>> {
+    let rows: Vec<NewNotification> = rows
+        .iter()
+        .map(|row| NewNotification {
+            order_id: order(order_id),
+            ..row.clone()
+        })
+        .collect();
+    store.store_notifications(at, &rows).await
+}
+
 async fn all(store: &dyn Store, to: &str) -> Vec<StoredNotification> {
     store.notifications(&user(to), None, false, 100).await.unwrap()
 }
@@ -25,39 +44,39 @@ async fn all(store: &dyn Store, to: &str) -> Vec<StoredNotification> {
 pub(crate) async fn new_messages_coalesce_in_place_until_read(db: &TestDb) {
     let store = db.node().await;
     add_order(&*store, "o1", &["ana", "ben", "cy"]).await;
-    let first = store
-        .store_notifications(
-            &order("o1"),
-            "2026-01-01T00:00:00.000Z",
-            &[
-                row("ben", NotificationKind::NewMessage, "m1", 1, 2),
-                row("cy", NotificationKind::NewMessage, "m1", 1, 2),
-            ],
-        )
-        .await
-        .unwrap();
+    let first = write(
+        &*store,
+        "o1",
+        "2026-01-01T00:00:00.000Z",
+        &[
+            row("ben", NotificationKind::NewMessage, "m1", 1, 2),
+            row("cy", NotificationKind::NewMessage, "m1", 1, 2),
+        ],
+    )
+    .await
+    .unwrap();
     assert_eq!(first.len(), 2);
     assert!(first.iter().all(|w| w.count == 2 && w.kind == "new-message"));
     let ben_first = first.iter().find(|w| w.user_id == "ben").unwrap().id.clone();
 
     // The next flush updates ben's unread row in place: same id, counts added, latest
     // message, new updatedAt, and it moves above a mention stored in between.
-    store
-        .store_notifications(
-            &order("o1"),
-            "2026-01-01T00:00:01.000Z",
-            &[row("ben", NotificationKind::Mention, "m2", 2, 1)],
-        )
-        .await
-        .unwrap();
-    let second = store
-        .store_notifications(
-            &order("o1"),
-            "2026-01-01T00:00:02.000Z",
-            &[row("ben", NotificationKind::NewMessage, "m3", 3, 3)],
-        )
-        .await
-        .unwrap();
+    write(
+        &*store,
+        "o1",
+        "2026-01-01T00:00:01.000Z",
+        &[row("ben", NotificationKind::Mention, "m2", 2, 1)],
+    )
+    .await
+    .unwrap();
+    let second = write(
+        &*store,
+        "o1",
+        "2026-01-01T00:00:02.000Z",
+        &[row("ben", NotificationKind::NewMessage, "m3", 3, 3)],
+    )
+    .await
+    .unwrap();
     assert_eq!(second[0].id, ben_first);
     assert_eq!(second[0].count, 5);
     let ben = all(&*store, "ben").await;
@@ -82,14 +101,14 @@ pub(crate) async fn new_messages_coalesce_in_place_until_read(db: &TestDb) {
         .await
         .unwrap();
     assert_eq!(changed, 1);
-    let third = store
-        .store_notifications(
-            &order("o1"),
-            "2026-01-01T00:00:04.000Z",
-            &[row("ben", NotificationKind::NewMessage, "m4", 4, 1)],
-        )
-        .await
-        .unwrap();
+    let third = write(
+        &*store,
+        "o1",
+        "2026-01-01T00:00:04.000Z",
+        &[row("ben", NotificationKind::NewMessage, "m4", 4, 1)],
+    )
+    .await
+    .unwrap();
     assert_ne!(third[0].id, ben_first);
     assert_eq!(third[0].count, 1);
     let ben = all(&*store, "ben").await;
@@ -99,19 +118,49 @@ pub(crate) async fn new_messages_coalesce_in_place_until_read(db: &TestDb) {
     assert_eq!(ben[1].read_at.as_deref(), Some("2026-01-01T00:00:03.000Z"));
 
     // Status changes and mentions are never coalesced.
-    store
-        .store_notifications(
-            &order("o1"),
-            "2026-01-01T00:00:05.000Z",
-            &[
-                row("cy", NotificationKind::OrderStatus, "s1", 5, 1),
-                row("cy", NotificationKind::OrderStatus, "s2", 6, 1),
-            ],
-        )
-        .await
-        .unwrap();
+    write(
+        &*store,
+        "o1",
+        "2026-01-01T00:00:05.000Z",
+        &[
+            row("cy", NotificationKind::OrderStatus, "s1", 5, 1),
+            row("cy", NotificationKind::OrderStatus, "s2", 6, 1),
+        ],
+    )
+    .await
+    .unwrap();
     let cy = all(&*store, "cy").await;
     assert_eq!(cy.iter().filter(|n| n.kind == "order-status").count(), 2);
+}
+
+pub(crate) async fn one_call_stores_the_rows_of_several_orders_and_coalesces_each(db: &TestDb) {
+    let store = db.node().await;
+    add_order(&*store, "o1", &["ana"]).await;
+    add_order(&*store, "o2", &["ana"]).await;
+    let mut rows = vec![row("ana", NotificationKind::NewMessage, "m1", 1, 1)];
+    rows.push(NewNotification {
+        order_id: order("o2"),
+        ..row("ana", NotificationKind::NewMessage, "m2", 1, 2)
+    });
+    rows[0].order_id = order("o1");
+    let written = store
+        .store_notifications("2026-01-01T00:00:00.000Z", &rows)
+        .await
+        .unwrap();
+    assert_eq!(written.len(), 2);
+    rows[0].message_id = "m3".into();
+    rows[1].message_id = "m4".into();
+    let again = store
+        .store_notifications("2026-01-01T00:00:01.000Z", &rows)
+        .await
+        .unwrap();
+    let counts: Vec<i64> = again.iter().map(|w| w.count).collect();
+    assert_eq!(counts.iter().sum::<i64>(), 2 + 4, "{again:?}");
+    let ana = all(&*store, "ana").await;
+    assert_eq!(ana.len(), 2, "one unread row per order");
+    // Rows of one call get positions in the call's order: the last is the newest.
+    assert_eq!(ana[0].order_id, "o2");
+    assert_eq!(ana[1].order_id, "o1");
 }
 
 pub(crate) async fn cursor_pages_stay_stable_when_a_row_moves_up(db: &TestDb) {
@@ -119,36 +168,36 @@ pub(crate) async fn cursor_pages_stay_stable_when_a_row_moves_up(db: &TestDb) {
     add_order(&*store, "o1", &["ana"]).await;
     add_order(&*store, "o2", &["ana"]).await;
     for (i, id) in ["a", "b", "c", "d"].iter().enumerate() {
-        store
-            .store_notifications(
-                &order("o2"),
-                "2026-01-01T00:00:00.000Z",
-                &[row("ana", NotificationKind::Mention, id, i as i64 + 1, 1)],
-            )
-            .await
-            .unwrap();
-    }
-    store
-        .store_notifications(
-            &order("o1"),
+        write(
+            &*store,
+            "o2",
             "2026-01-01T00:00:00.000Z",
-            &[row("ana", NotificationKind::NewMessage, "n1", 1, 1)],
+            &[row("ana", NotificationKind::Mention, id, i as i64 + 1, 1)],
         )
         .await
         .unwrap();
+    }
+    write(
+        &*store,
+        "o1",
+        "2026-01-01T00:00:00.000Z",
+        &[row("ana", NotificationKind::NewMessage, "n1", 1, 1)],
+    )
+    .await
+    .unwrap();
     let page1 = store.notifications(&user("ana"), None, false, 2).await.unwrap();
     let ids: Vec<_> = page1.iter().map(|n| n.message_id.clone().unwrap()).collect();
     assert_eq!(ids, ["n1", "d"]);
     // The new-message row is updated in place (it moves above the cursor): the next
     // page neither repeats it nor skips anything.
-    store
-        .store_notifications(
-            &order("o1"),
-            "2026-01-01T00:00:01.000Z",
-            &[row("ana", NotificationKind::NewMessage, "n2", 2, 1)],
-        )
-        .await
-        .unwrap();
+    write(
+        &*store,
+        "o1",
+        "2026-01-01T00:00:01.000Z",
+        &[row("ana", NotificationKind::NewMessage, "n2", 2, 1)],
+    )
+    .await
+    .unwrap();
     let cursor = page1.last().unwrap().position;
     let page2 = store.notifications(&user("ana"), Some(cursor), false, 2).await.unwrap();
     let ids: Vec<_> = page2.iter().map(|n| n.message_id.clone().unwrap()).collect();
@@ -169,17 +218,17 @@ pub(crate) async fn read_marking_by_ids_touches_only_the_callers_and_by_position
     add_order(&*store, "o1", &["ana", "ben"]).await;
     let mut ana_ids = Vec::new();
     for (i, id) in ["a", "b", "c"].iter().enumerate() {
-        let written = store
-            .store_notifications(
-                &order("o1"),
-                "2026-01-01T00:00:00.000Z",
-                &[
-                    row("ana", NotificationKind::Mention, id, i as i64 + 1, 1),
-                    row("ben", NotificationKind::Mention, id, i as i64 + 1, 1),
-                ],
-            )
-            .await
-            .unwrap();
+        let written = write(
+            &*store,
+            "o1",
+            "2026-01-01T00:00:00.000Z",
+            &[
+                row("ana", NotificationKind::Mention, id, i as i64 + 1, 1),
+                row("ben", NotificationKind::Mention, id, i as i64 + 1, 1),
+            ],
+        )
+        .await
+        .unwrap();
         ana_ids.push(written.iter().find(|w| w.user_id == "ana").unwrap().id.clone());
     }
     let at = "2026-01-02T00:00:00.000Z";
@@ -236,8 +285,7 @@ pub(crate) async fn expiry_deletes_only_rows_older_than_the_cutoff(db: &TestDb) 
         ("2026-01-03T00:00:00.000Z", "old3"),
         ("2026-03-01T00:00:00.000Z", "new"),
     ] {
-        store
-            .store_notifications(&order("o1"), at, &[row("ana", NotificationKind::Mention, id, 1, 1)])
+        write(&*store, "o1", at, &[row("ana", NotificationKind::Mention, id, 1, 1)])
             .await
             .unwrap();
     }

@@ -656,11 +656,10 @@ impl Store for PostgresStore {
 
     async fn store_notifications(
         &self,
-        order: &OrderId,
         at: &str,
         rows: &[crate::store::NewNotification],
     ) -> Result<Vec<crate::store::NotificationWritten>> {
-        notifications::store(&self.pool, order, at, rows).await
+        notifications::store(&self.pool, at, rows).await
     }
 
     async fn notifications(

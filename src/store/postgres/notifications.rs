@@ -1,4 +1,4 @@
-//! Notifications on PostgreSQL. A flush's rows go in one transaction, one multi-row
+//! Notifications on PostgreSQL. A flush's rows (of every order) go in one transaction, one multi-row
 //! upsert per few hundred recipients (an unread `new-message` row of the same user and
 //! order is updated in place instead, against the partial unique index, so two nodes
 //! flushing at once cannot make two). Positions come from the `notification_positions`
@@ -6,7 +6,7 @@
 
 use sqlx::{PgPool, Postgres, QueryBuilder};
 
-use crate::domain::{OrderId, UserId};
+use crate::domain::UserId;
 use crate::error::Result;
 use crate::store::notifications::{
     MarkRead, NewNotification, NotificationWritten, StoredNotification, notification_columns,
@@ -15,12 +15,7 @@ use crate::store::notifications::{
 /// Rows per statement (12 parameters each, far below PostgreSQL's 65,535).
 const ROWS_PER_STATEMENT: usize = 500;
 
-pub(super) async fn store(
-    pool: &PgPool,
-    order: &OrderId,
-    at: &str,
-    rows: &[NewNotification],
-) -> Result<Vec<NotificationWritten>> {
+pub(super) async fn store(pool: &PgPool, at: &str, rows: &[NewNotification]) -> Result<Vec<NotificationWritten>> {
     if rows.is_empty() {
         return Ok(Vec::new());
     }
@@ -35,7 +30,7 @@ pub(super) async fn store(
             values
                 .push_bind(uuid::Uuid::now_v7().to_string())
                 .push_bind(row.user_id.as_str().to_owned())
-                .push_bind(order.as_str().to_owned())
+                .push_bind(row.order_id.as_str().to_owned())
                 .push_bind(row.kind.as_str())
                 .push_bind(row.title.clone())
                 .push_bind(row.message.clone())

@@ -1,11 +1,11 @@
-//! Notifications on SQLite. A flush's rows go in one `BEGIN IMMEDIATE` transaction:
+//! Notifications on SQLite. A flush's rows (of every order) go in one `BEGIN IMMEDIATE` transaction:
 //! their positions are taken from the one-row `notification_positions` counter, then
 //! one multi-row upsert per few hundred recipients writes them (an unread
 //! `new-message` row of the same user and order is updated in place instead).
 
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 
-use crate::domain::{OrderId, UserId};
+use crate::domain::UserId;
 use crate::error::Result;
 use crate::store::notifications::{
     MarkRead, NewNotification, NotificationWritten, StoredNotification, notification_columns,
@@ -14,12 +14,7 @@ use crate::store::notifications::{
 /// Rows per statement (13 parameters each, far below SQLite's limit).
 const ROWS_PER_STATEMENT: usize = 500;
 
-pub(super) async fn store(
-    pool: &SqlitePool,
-    order: &OrderId,
-    at: &str,
-    rows: &[NewNotification],
-) -> Result<Vec<NotificationWritten>> {
+pub(super) async fn store(pool: &SqlitePool, at: &str, rows: &[NewNotification]) -> Result<Vec<NotificationWritten>> {
     if rows.is_empty() {
         return Ok(Vec::new());
     }
@@ -40,7 +35,7 @@ pub(super) async fn store(
             values
                 .push_bind(uuid::Uuid::now_v7().to_string())
                 .push_bind(row.user_id.as_str().to_owned())
-                .push_bind(order.as_str().to_owned())
+                .push_bind(row.order_id.as_str().to_owned())
                 .push_bind(row.kind.as_str())
                 .push_bind(row.title.clone())
                 .push_bind(row.message.clone())

@@ -28,6 +28,9 @@ use crate::chat::{Answer, Broadcaster, ChatService, Event};
 use crate::cluster::{AdapterHealth, Change, Cluster, Inbound};
 use crate::domain::{Identity, Message, Order, OrderId, Seq, USER_ROOM_PREFIX, UserId, now_timestamp};
 
+/// How long a flush waits for the nodes to say who is in an order's room.
+const VIEWERS_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
+
 pub struct SocketBroadcaster<A: Adapter> {
     io: SocketIo<A>,
     presence: Arc<Presence>,
@@ -379,7 +382,16 @@ impl<A: Adapter> Broadcaster for SocketBroadcaster<A> {
         } else {
             target
         };
-        match target.rooms().await {
+        // Bounded: a node that does not answer must not hold up every order's flush
+        // for the adapter's own request timeout (5 s).
+        let asked = tokio::time::timeout(VIEWERS_TIMEOUT, target.rooms()).await;
+        let Ok(answer) = asked else {
+            metrics::counter!("orderchat_errors_total", "code" => "viewers_unknown", "transport" => "socket")
+                .increment(1);
+            tracing::warn!(%order, "no answer in time to who is in the order's room; notifying as if nobody were");
+            return None;
+        };
+        match answer {
             Ok(rooms) => Some(
                 rooms
                     .iter()

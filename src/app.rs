@@ -92,6 +92,8 @@ impl Wiring {
         if let Some(policy) = self.push_policy {
             chat = chat.with_push_webhook(policy);
         }
+        chat =
+            chat.with_notification_retention(Duration::from_secs(self.config.notification_retention_days * 24 * 3600));
         chat.spawn_publisher(self.committed);
         let state = AppState {
             chat,
@@ -322,6 +324,7 @@ impl Application {
         tracing::info!("orderchat listening on {addr}");
         let housekeeping = realtime::spawn_housekeeping(state.clone());
         let upload_cleanup = state.chat.spawn_upload_cleanup();
+        let notification_expiry = state.chat.spawn_notification_expiry();
         let gap_filler = realtime::spawn_gap_filler(state.clone());
         let push_sender = self
             .webhook
@@ -364,6 +367,7 @@ impl Application {
         state.shutdown.wait_idle(Duration::from_secs(1)).await;
         housekeeping.abort();
         upload_cleanup.abort();
+        notification_expiry.abort();
         gap_filler.abort();
         if let Some(sender) = push_sender {
             // Stopped by itself once draining began, unless a push outlived the grace

@@ -42,6 +42,12 @@ pub struct Config {
     #[arg(long, env = "ORDERCHAT_PRESENCE_EXPIRY_MS", default_value_t = 15_000)]
     pub presence_expiry_ms: u64,
 
+    /// Days a stored notification is kept after its last update; older ones are
+    /// deleted by a background job.
+    #[arg(long, env = "ORDERCHAT_NOTIFICATION_RETENTION_DAYS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=36_500))]
+    pub notification_retention_days: u64,
+
     #[command(flatten)]
     pub jwt: JwtConfig,
 

@@ -19,7 +19,11 @@
 //! nodes (`cluster/messages.rs`, `realtime/delivery.rs`)
 //! `orderchat_cluster_messages_published_total`, `_received_total`, `_filled_total`
 //! (read from the database because Redis did not bring them within 300 ms) and
-//! `_skipped_total` (gone from the database). Every figure is this node's.
+//! `_skipped_total` (gone from the database). Stored notifications
+//! (`chat/notify.rs`, `chat/notifications.rs`): `orderchat_notifications_stored_total{kind}` (new rows,
+//! `kind` = `new-message|order-status|mention`), `_coalesced_total` (an unread
+//! `new-message` row updated in place), `_read_total` (marked read) and
+//! `_expired_total` (deleted by the retention job). Every figure is this node's.
 
 use std::sync::OnceLock;
 
@@ -70,11 +74,17 @@ impl Metrics {
             "orderchat_push_webhook_delivered_total",
             "orderchat_push_webhook_failed_attempts_total",
             "orderchat_push_webhook_dead_letters_total",
+            "orderchat_notifications_coalesced_total",
+            "orderchat_notifications_read_total",
+            "orderchat_notifications_expired_total",
         ] {
             metrics::counter!(name).increment(0);
         }
         for kind in ["headers", "body"] {
             metrics::counter!("orderchat_http_timeouts_total", "kind" => kind).increment(0);
+        }
+        for kind in ["new-message", "order-status", "mention"] {
+            metrics::counter!("orderchat_notifications_stored_total", "kind" => kind).increment(0);
         }
         for kind in ["message", "typing"] {
             metrics::counter!("orderchat_rate_limited_total", "kind" => kind).increment(0);

@@ -519,6 +519,25 @@ clusterTest('a user-room push (unread-count, notification) reaches a connection 
   assert.equal(unread.unreadCount, 1);
 });
 
+clusterTest('a user looking at the chat on the other node gets no stored notification; one offline does', async () => {
+  const orderId = id('order');
+  const [ana, dan, eve] = [id('ana'), id('dan'), id('eve')];
+  await a.order(orderId, { [ana]: 'customer', [dan]: 'driver', [eve]: 'customer' });
+  const dt = token(dan, 'driver');
+  const watching = await joined(b, dt, orderId); // dan looks at the chat on node B
+  const sender = await joined(a, token(ana), orderId);
+  const sent = await emitAck(sender, 'send-message', { orderId, message: 'seen on B?' });
+  assert.equal(sent.ok, true, JSON.stringify(sent));
+  const mine = async (srv, tok) => (await srv.http('GET', '/api/chat/notifications', tok)).body.data
+    .filter((n) => n.orderId === orderId);
+  // Eve, offline, gets one (read from either node): the barrier.
+  await eventually(async () => (await mine(b, token(eve))).some((n) => n.messageId === sent.message.id),
+    'a stored notification for the offline participant');
+  await settle();
+  assert.deepEqual(await mine(a, dt), [], 'a user looking at the chat on node B got a stored notification');
+  watching.close();
+});
+
 clusterTest('a participant removed by PUT on node A loses the room on node B at once', async () => {
   const orderId = id('order');
   const [ana, dan] = [id('ana'), id('dan')];

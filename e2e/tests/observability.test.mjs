@@ -35,6 +35,12 @@ test('/metrics lists the alerting counters at 0 on a fresh server', async () => 
       'orderchat_rate_limited_total{kind="typing"}',
       'orderchat_http_timeouts_total{kind="headers"}',
       'orderchat_http_timeouts_total{kind="body"}',
+      'orderchat_notifications_stored_total{kind="new-message"}',
+      'orderchat_notifications_stored_total{kind="order-status"}',
+      'orderchat_notifications_stored_total{kind="mention"}',
+      'orderchat_notifications_coalesced_total',
+      'orderchat_notifications_read_total',
+      'orderchat_notifications_expired_total',
     ]) {
       assert.ok(text.split('\n').includes(`${series} 0`), `${series} 0 is not on /metrics:\n${text}`);
     }

@@ -1,6 +1,7 @@
 //! What the use cases announce. The realtime layer turns each `Event` into Socket.IO
 //! emits (to which rooms is its business); the use cases only say what happened.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -54,6 +55,10 @@ pub enum Event {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Notification {
+    /// The stored notification (`GET /api/chat/notifications`) this one is, when one
+    /// was stored for the user.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     #[serde(rename = "type")]
     pub kind: &'static str,
     pub order_id: OrderId,
@@ -93,6 +98,11 @@ pub trait Broadcaster: Send + Sync + 'static {
     fn may_be_connected(&self, user: &UserId) -> bool {
         self.is_online(user)
     }
+
+    /// The users with at least one connection, on any node, that has the order's room
+    /// joined (who are looking at its chat), in one request to the adapter; `None` when
+    /// that could not be asked (the adapter failed: it logs why).
+    async fn viewers(&self, order: &OrderId) -> Option<HashSet<UserId>>;
 }
 
 /// The other nodes of a cluster, which keep their own caches of orders (see

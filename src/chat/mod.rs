@@ -10,8 +10,11 @@ mod events;
 mod export;
 mod history;
 mod membership;
+mod mentions;
 mod moderate;
 mod mutes;
+mod notifications;
+mod notify;
 mod orders;
 mod presence;
 mod pushes;
@@ -29,6 +32,7 @@ pub use attachments::{Download, Files, MAX_ATTACHMENTS_PER_MESSAGE, NewUpload, U
 pub use events::{Answer, Broadcaster, Event, Notification, Peers};
 pub use export::{Export, ExportFormat};
 pub use history::{HistoryQuery, RepliesQuery};
+pub use notifications::{MAX_READ_IDS, NotificationPage, NotificationQuery, read_selection};
 pub use orders::{OrderUpdate, PutOrder};
 pub use read::ParticipantStatus;
 pub use search::SearchQuery;
@@ -67,6 +71,8 @@ pub struct ChatService {
     read_only_statuses: Arc<StatusSet>,
     /// The push webhook's outbox; `None` without a webhook (nothing is queued).
     push_outbox: Option<Arc<webhook::PushOutbox>>,
+    /// Notifications not updated for this long are deleted.
+    notification_retention: std::time::Duration,
 }
 
 impl ChatService {
@@ -92,6 +98,7 @@ impl ChatService {
             closed_statuses: Arc::new(StatusSet::new(closed_statuses)),
             read_only_statuses: Arc::default(),
             push_outbox: None,
+            notification_retention: notifications::DEFAULT_RETENTION,
         }
     }
 

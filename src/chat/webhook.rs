@@ -15,7 +15,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use super::ChatService;
-use crate::domain::{Message, Order, UserId};
+use crate::domain::{Message, OrderId, UserId};
 use crate::error::Result;
 use crate::store::{ClaimedPush, PushBatch, PushContent, PushFailure, PushFate, PushOutboxCounts};
 
@@ -57,12 +57,19 @@ impl ChatService {
         self
     }
 
-    /// Queues a push about `message` (the latest of the `count` the flush stands for)
-    /// for each participant of `order` but its author who has no connection anywhere, in
-    /// one store call (those who muted the order are left out by the store).
+    /// Whether pushes are queued at all (a webhook is configured).
+    pub(super) fn pushes_webhook(&self) -> bool {
+        self.push_outbox.is_some()
+    }
+
+    /// Queues a push about `message` (the latest of the `count` messages the flush
+    /// stands for, for these users) for each of `users` (participants of `order` with
+    /// no connection anywhere, chosen by the notification plan), in one store call;
+    /// those who muted the order are left out by the store.
     pub(super) async fn queue_webhook_pushes(
         &self,
-        order: &Order,
+        order: &OrderId,
+        users: &[UserId],
         message: &Message,
         count: usize,
         kind: &str,
@@ -71,13 +78,6 @@ impl ChatService {
         let Some(outbox) = &self.push_outbox else {
             return;
         };
-        let users: Vec<UserId> = order
-            .participants
-            .iter()
-            .map(|p| &p.user_id)
-            .filter(|user| message.author() != Some(*user) && !self.broadcaster.is_online(user))
-            .cloned()
-            .collect();
         if users.is_empty() {
             return;
         }
@@ -92,15 +92,15 @@ impl ChatService {
         };
         let now = now_ms();
         let batch = PushBatch {
-            order: &order.id,
-            users: &users,
+            order,
+            users,
             content: &content,
             now_ms: now,
             first_attempt_ms: now.saturating_add(millis(outbox.policy.delay)),
         };
         match self.store.queue_pushes(batch).await {
             Ok(()) => outbox.queued.notify_one(),
-            Err(err) => tracing::warn!(error = %err, order = %order.id, "could not queue push webhook entries"),
+            Err(err) => tracing::warn!(error = %err, order = %order, "could not queue push webhook entries"),
         }
     }
 

@@ -79,10 +79,13 @@ impl OrderId {
     }
 }
 
+/// What every user's Socket.IO room name starts with (`UserId::room`).
+pub const USER_ROOM_PREFIX: &str = "user:";
+
 impl UserId {
     /// The Socket.IO room holding every connection of this user.
     pub fn room(&self) -> String {
-        format!("user:{}", self.0)
+        format!("{USER_ROOM_PREFIX}{}", self.0)
     }
 }
 

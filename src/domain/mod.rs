@@ -8,7 +8,7 @@ mod order;
 mod reaction;
 
 pub use identity::{Identity, Role};
-pub use ids::{ClientId, OrderId, UserId};
+pub use ids::{ClientId, OrderId, USER_ROOM_PREFIX, UserId};
 pub use message::{
     Attachment, ForViewer, Message, MessageText, MessageType, MessageUser, NewMessage, REPLY_EXCERPT_CHARS,
     ReplyPreview, SenderType,

@@ -9,6 +9,7 @@ mod export;
 mod extract;
 mod health;
 mod messages;
+mod notifications;
 mod openapi;
 mod orders;
 mod response;
@@ -56,6 +57,7 @@ fn routes(upload_body_limit: usize) -> OpenApiRouter<AppState> {
         .merge(chats::routes())
         .merge(export::routes())
         .merge(orders::routes())
+        .merge(notifications::routes())
         .merge(openapi::routes())
 }
 

@@ -52,6 +52,7 @@ use crate::state::AppState;
         (name = "messages", description = "Sending, editing and deleting messages"),
         (name = "chats", description = "Reading an order's chat: history, read state, participants, statistics, search"),
         (name = "attachments", description = "Uploading files to reference in messages, downloading them and their thumbnails"),
+        (name = "notifications", description = "The caller's stored notifications: listing and read marking"),
         (name = "orders", description = "Orders as the platform (role `service`) registers them"),
         (name = "operations", description = "Liveness, readiness, metrics and this document (no token)"),
     )
@@ -106,7 +107,7 @@ fn socketio_events() -> serde_json::Value {
             "user-left-order": "{ userId, orderId, timestamp }",
             "presence": "{ userId, online, timestamp }",
             "unread-count": "{ orderId, unreadCount }",
-            "notification": "{ type, orderId, title, message, timestamp, messageId?, seq?, count }",
+            "notification": "{ id?, type, orderId, title, message, timestamp, messageId?, seq?, count }",
             "session-expired": "{ reason }"
         }
     })
@@ -244,6 +245,31 @@ pub struct Cursored<T> {
     message: Option<String>,
     data: Vec<T>,
     meta: CursorMeta,
+}
+
+/// `{ success: true, data: [...], meta }` with an opaque string cursor
+/// (`ApiResponse::token_cursor`: notifications).
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct TokenCursored<T> {
+    #[schema(schema_with = always_true)]
+    success: bool,
+    #[schema(nullable = false)]
+    message: Option<String>,
+    data: Vec<T>,
+    meta: TokenCursorMeta,
+}
+
+/// Cursor pagination with an opaque cursor: pass `nextCursor` as the next `cursor`;
+/// `null` on an empty page.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct TokenCursorMeta {
+    has_more: bool,
+    #[schema(required)]
+    next_cursor: Option<String>,
 }
 
 /// A list by page or by cursor, as the query asked (history).

@@ -63,6 +63,13 @@ impl ApiResponse {
         response
     }
 
+    /// A cursor-paginated list whose cursor is an opaque string.
+    pub fn token_cursor<T: Serialize>(items: Vec<T>, has_more: bool, next_cursor: Option<String>) -> Self {
+        let mut response = Self::ok(items);
+        response.body["meta"] = json!({ "hasMore": has_more, "nextCursor": next_cursor });
+        response
+    }
+
     pub fn message(mut self, text: &str) -> Self {
         self.body["message"] = text.into();
         self

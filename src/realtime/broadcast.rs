@@ -9,6 +9,7 @@
 //! `message-updated` and `message-deleted` follow it through the same lines
 //! (`cluster/changes.rs` between nodes), so none overtakes its message.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -25,7 +26,10 @@ use super::presence::Presence;
 use crate::access;
 use crate::chat::{Answer, Broadcaster, ChatService, Event};
 use crate::cluster::{AdapterHealth, Change, Cluster, Inbound};
-use crate::domain::{Identity, Message, Order, OrderId, Seq, UserId, now_timestamp};
+use crate::domain::{Identity, Message, Order, OrderId, Seq, USER_ROOM_PREFIX, UserId, now_timestamp};
+
+/// How long a flush waits for the nodes to say who is in an order's room.
+const VIEWERS_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
 
 pub struct SocketBroadcaster<A: Adapter> {
     io: SocketIo<A>,
@@ -364,5 +368,43 @@ impl<A: Adapter> Broadcaster for SocketBroadcaster<A> {
 
     fn may_be_connected(&self, user: &UserId) -> bool {
         self.presence.may_be_connected(user)
+    }
+
+    async fn viewers(&self, order: &OrderId) -> Option<HashSet<UserId>> {
+        let io = namespace(&self.io)?;
+        // The rooms of every connection in the order's room, on every node (one request
+        // through the adapter); each connection is also in its user's room.
+        let target = io.within(order.room());
+        // Redis is down: this node's connections only (a viewer on another node then
+        // gets a stored notification it did not need, never misses one).
+        let target = if self.health.is_degraded() {
+            target.local()
+        } else {
+            target
+        };
+        // Bounded: a node that does not answer must not hold up every order's flush
+        // for the adapter's own request timeout (5 s).
+        let asked = tokio::time::timeout(VIEWERS_TIMEOUT, target.rooms()).await;
+        let Ok(answer) = asked else {
+            metrics::counter!("orderchat_errors_total", "code" => "viewers_unknown", "transport" => "socket")
+                .increment(1);
+            tracing::warn!(%order, "no answer in time to who is in the order's room; notifying as if nobody were");
+            return None;
+        };
+        match answer {
+            Ok(rooms) => Some(
+                rooms
+                    .iter()
+                    .filter_map(|room| room.strip_prefix(USER_ROOM_PREFIX))
+                    .map(|id| UserId::from_trusted(id.to_owned()))
+                    .collect(),
+            ),
+            Err(err) => {
+                metrics::counter!("orderchat_errors_total", "code" => "viewers_unknown", "transport" => "socket")
+                    .increment(1);
+                tracing::warn!(%order, error = %err, "could not ask who is in the order's room; notifying as if nobody were");
+                None
+            }
+        }
     }
 }

@@ -8,6 +8,7 @@
 //! The backends are instead held to one shared behaviour by the test suite
 //! (`tests/store/`, every test on both).
 
+mod notifications;
 mod postgres;
 mod push_outbox;
 mod queue;
@@ -19,6 +20,7 @@ use async_trait::async_trait;
 use crate::domain::{Emoji, Message, MessageText, NewMessage, Order, OrderId, Participant, Seq, UserId};
 use crate::error::Result;
 
+pub use notifications::{MarkRead, NewNotification, NotificationKind, NotificationWritten, StoredNotification};
 pub use postgres::PostgresStore;
 pub use push_outbox::{ClaimedPush, PushBatch, PushContent, PushFailure, PushFate, PushOutboxCounts};
 
@@ -412,4 +414,30 @@ pub trait Store: Send + Sync + 'static {
     async fn next_push_due(&self) -> Result<Option<i64>>;
 
     async fn push_outbox_counts(&self) -> Result<PushOutboxCounts>;
+
+    // Notifications (stored per user; `store/notifications.rs`).
+
+    /// Stores a flush's notifications, of every order and recipient at once, in one
+    /// transaction (see `NewNotification`); `at` is their `updatedAt` (and `createdAt`
+    /// when new). Each written row gets a new position, above every earlier one. At most
+    /// one `NewMessage` row per user and order.
+    async fn store_notifications(&self, at: &str, rows: &[NewNotification]) -> Result<Vec<NotificationWritten>>;
+
+    /// Up to `limit` of the user's notifications, newest (highest position) first,
+    /// below position `below` when given, only unread ones when `unread_only`.
+    async fn notifications(
+        &self,
+        user: &UserId,
+        below: Option<i64>,
+        unread_only: bool,
+        limit: i64,
+    ) -> Result<Vec<StoredNotification>>;
+
+    /// Marks the user's notifications `which` selects as read at `at` (those already
+    /// read stay as they were); returns how many changed.
+    async fn mark_notifications_read(&self, user: &UserId, which: &MarkRead, at: &str) -> Result<u64>;
+
+    /// Deletes up to `limit` notifications last updated before `before` (RFC 3339);
+    /// returns how many.
+    async fn delete_notifications_before(&self, before: &str, limit: i64) -> Result<u64>;
 }

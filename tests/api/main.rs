@@ -9,6 +9,7 @@ mod helpers;
 mod history;
 mod messages;
 mod moderation;
+mod notifications;
 mod openapi;
 mod orders;
 mod origin;

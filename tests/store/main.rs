@@ -21,6 +21,7 @@ use tempfile::TempDir;
 
 mod attachments;
 mod messages;
+mod notifications;
 mod orders;
 mod postgres_only;
 mod push_outbox;
@@ -103,6 +104,11 @@ on_every_backend!(
     push_outbox::an_attempted_entry_is_frozen_and_the_next_waits_for_it,
     push_outbox::a_claim_is_a_lease_that_no_other_node_gets,
     push_outbox::failed_pushes_retry_at_their_time_and_die_past_the_maximum_age,
+    notifications::new_messages_coalesce_in_place_until_read,
+    notifications::one_call_stores_the_rows_of_several_orders_and_coalesces_each,
+    notifications::cursor_pages_stay_stable_when_a_row_moves_up,
+    notifications::read_marking_by_ids_touches_only_the_callers_and_by_position_the_older,
+    notifications::expiry_deletes_only_rows_older_than_the_cutoff,
 );
 
 /// One fresh database for one test, of either backend. `node()` opens another store on

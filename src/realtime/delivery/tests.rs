@@ -140,6 +140,9 @@ async fn chat_with_messages(dir: &std::path::Path, order: &OrderId, stored: usiz
         fn is_online(&self, _: &UserId) -> bool {
             false
         }
+        async fn viewers(&self, _: &OrderId) -> Option<std::collections::HashSet<UserId>> {
+            Some(std::collections::HashSet::new())
+        }
     }
     #[derive(Parser)]
     struct Cli {

@@ -4,6 +4,7 @@
 //! go through the group-commit writer in `writer.rs`.
 
 mod attachments;
+mod notifications;
 mod push_outbox;
 mod reactions;
 mod stats;
@@ -701,5 +702,31 @@ impl Store for SqliteStore {
 
     async fn push_outbox_counts(&self) -> Result<PushOutboxCounts> {
         push_outbox::counts(&self.pool).await
+    }
+
+    async fn store_notifications(
+        &self,
+        at: &str,
+        rows: &[crate::store::NewNotification],
+    ) -> Result<Vec<crate::store::NotificationWritten>> {
+        notifications::store(&self.pool, at, rows).await
+    }
+
+    async fn notifications(
+        &self,
+        user: &UserId,
+        below: Option<i64>,
+        unread_only: bool,
+        limit: i64,
+    ) -> Result<Vec<crate::store::StoredNotification>> {
+        notifications::list(&self.pool, user, below, unread_only, limit).await
+    }
+
+    async fn mark_notifications_read(&self, user: &UserId, which: &crate::store::MarkRead, at: &str) -> Result<u64> {
+        notifications::mark_read(&self.pool, user, which, at).await
+    }
+
+    async fn delete_notifications_before(&self, before: &str, limit: i64) -> Result<u64> {
+        notifications::delete_before(&self.pool, before, limit).await
     }
 }

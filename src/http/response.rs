@@ -92,9 +92,11 @@ impl Error {
             | Error::NotFound
             | Error::AttachmentNotFound
             | Error::NoThumbnail => StatusCode::NOT_FOUND,
-            Error::Conflict(_) | Error::AttachmentTaken | Error::MessageDeleted | Error::TooManyReactions { .. } => {
-                StatusCode::CONFLICT
-            }
+            Error::Conflict(_)
+            | Error::AttachmentTaken
+            | Error::MessageDeleted
+            | Error::MessageArchived
+            | Error::TooManyReactions { .. } => StatusCode::CONFLICT,
             Error::PayloadTooLarge { .. } | Error::FileTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType | Error::UnsupportedFileType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::RateLimited { .. }

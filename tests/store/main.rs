@@ -19,6 +19,7 @@ use orderchat::store::{
 use sqlx::Connection;
 use tempfile::TempDir;
 
+mod archive;
 mod attachments;
 mod messages;
 mod orders;
@@ -98,6 +99,11 @@ on_every_backend!(
     attachments::a_message_takes_its_uploads_once_and_only_its_authors_in_its_order,
     attachments::messages_racing_for_one_upload_give_it_to_one,
     attachments::unreferenced_uploads_and_a_deleted_messages_uploads_are_deleted,
+    archive::old_messages_move_and_stay_readable_through_the_archive,
+    archive::orders_closed_long_enough_move_whole,
+    archive::a_dry_run_reports_and_changes_nothing,
+    archive::a_batch_moves_at_most_its_limit,
+    archive::unread_counts_and_read_pointers_are_unchanged_by_a_move,
 );
 
 /// One fresh database for one test, of either backend. `node()` opens another store on

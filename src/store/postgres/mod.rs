@@ -10,6 +10,7 @@
 //! after that lock sees everything committed before it, so counters computed there
 //! cannot miss a message another node just stored.
 
+mod archive;
 mod attachments;
 mod reactions;
 mod search;
@@ -29,8 +30,8 @@ use super::rows::{
     reply_preview_columns,
 };
 use super::{
-    ChatSummary, CommitFeed, DEFAULT_WRITE_QUEUE, HistoryWindow, MessageStats, OrderChanges, OrderRecord, Page,
-    ReadPointer, Reply, Scope, SearchTerms, Store, StoredAttachment, UploadUsage,
+    ArchiveBatch, ArchiveRule, ChatSummary, CommitFeed, DEFAULT_WRITE_QUEUE, HistoryWindow, MessageStats, OrderChanges,
+    OrderRecord, Page, ReadPointer, Reply, Scope, SearchTerms, Store, StoredAttachment, UploadUsage,
 };
 use crate::domain::{Emoji, Message, MessageText, NewMessage, Order, OrderId, Participant, Seq, UserId, timestamp};
 use crate::error::{Error, Result};
@@ -179,10 +180,12 @@ impl Store for PostgresStore {
         // Writing the row takes its lock before the participants and counters change.
         // `xmax = 0` holds only for a row this statement inserted.
         let created: bool = sqlx::query_scalar(
-            "INSERT INTO orders (id, number, status, last_activity_at, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $4, $4) \
+            "INSERT INTO orders (id, number, status, last_activity_at, created_at, updated_at, status_changed_at) \
+             VALUES ($1, $2, $3, $4, $4, $4, $4) \
              ON CONFLICT (id) DO UPDATE SET number = excluded.number, status = excluded.status, \
-             updated_at = excluded.updated_at \
+             updated_at = excluded.updated_at, \
+             status_changed_at = CASE WHEN orders.status IS NOT DISTINCT FROM excluded.status \
+               THEN orders.status_changed_at ELSE excluded.updated_at END \
              RETURNING (xmax = 0)",
         )
         .bind(record.id.as_str())
@@ -200,12 +203,17 @@ impl Store for PostgresStore {
     async fn update_order(&self, id: &OrderId, changes: OrderChanges) -> Result<Option<Order>> {
         let now = timestamp(chrono::Utc::now());
         let mut tx = self.pool.begin().await?;
-        let updated = sqlx::query("UPDATE orders SET status = COALESCE($1, status), updated_at = $2 WHERE id = $3")
-            .bind(&changes.status)
-            .bind(&now)
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await?;
+        let updated = sqlx::query(
+            "UPDATE orders SET status = COALESCE($1, status), updated_at = $2, \
+             status_changed_at = CASE WHEN $1::text IS NULL OR status IS NOT DISTINCT FROM $1 \
+               THEN status_changed_at ELSE $2 END \
+             WHERE id = $3",
+        )
+        .bind(&changes.status)
+        .bind(&now)
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await?;
         if updated.rows_affected() == 0 {
             return Ok(None);
         }
@@ -283,26 +291,17 @@ impl Store for PostgresStore {
     }
 
     async fn history(&self, order: &OrderId, window: HistoryWindow) -> Result<Page<Message>> {
-        // As in SQLite: seqs are gapless and messages never removed, so every window is
-        // a seq range on the (order_id, seq) index and its count is arithmetic.
-        let last_seq: Seq = sqlx::query_scalar("SELECT last_seq FROM orders WHERE id = $1")
-            .bind(order.as_str())
-            .fetch_optional(&self.pool)
-            .await?
-            .unwrap_or(0);
-        let (above, below, newest_first, limit) = match window {
-            HistoryWindow::Page { page, limit } => {
-                let top = last_seq.saturating_sub((page - 1).saturating_mul(limit));
-                (top.saturating_sub(limit).max(0), top.saturating_add(1), true, limit)
-            }
-            HistoryWindow::Before { seq, limit } => (0, seq, true, limit),
-            HistoryWindow::After { seq, limit } => (seq, Seq::MAX, false, limit),
-        };
-        let total = match window {
-            HistoryWindow::Page { .. } => last_seq,
-            HistoryWindow::Before { seq, .. } => seq.saturating_sub(1).clamp(0, last_seq),
-            HistoryWindow::After { seq, .. } => last_seq.saturating_sub(seq).max(0),
-        };
+        // As in SQLite: seqs are gapless and the archive moves a prefix of them, so every
+        // window is a seq range on the (order_id, seq) index and its count is arithmetic.
+        let (last_seq, archived_seq): (Seq, Seq) =
+            sqlx::query_as("SELECT last_seq, archived_seq FROM orders WHERE id = $1")
+                .bind(order.as_str())
+                .fetch_optional(&self.pool)
+                .await?
+                .unwrap_or((0, 0));
+        let range = window.range(last_seq, archived_seq);
+        let (above, below, newest_first, limit, total) =
+            (range.above, range.below, range.newest_first, range.limit, range.total);
         let sql = if newest_first {
             concat!(
                 "SELECT * FROM (SELECT ",
@@ -509,6 +508,8 @@ impl Store for PostgresStore {
             "INSERT INTO read_pointers (order_id, user_id, seq, unread, updated_at) \
              SELECT o.id, $2, GREATEST(0, LEAST($3, o.last_seq)), \
                (SELECT COUNT(*) FROM messages m WHERE m.order_id = o.id \
+                  AND m.seq > GREATEST(0, LEAST($3, o.last_seq)) AND NOT m.deleted AND m.user_id IS DISTINCT FROM $2) \
+               + (SELECT COUNT(*) FROM archived_messages m WHERE m.order_id = o.id \
                   AND m.seq > GREATEST(0, LEAST($3, o.last_seq)) AND NOT m.deleted AND m.user_id IS DISTINCT FROM $2), \
                $4 FROM orders o WHERE o.id = $1 \
              ON CONFLICT (order_id, user_id) DO UPDATE SET \
@@ -651,5 +652,31 @@ impl Store for PostgresStore {
         limit: i64,
     ) -> Result<Page<Message>> {
         search::search(&self.pool, scope, order, terms, page, limit).await
+    }
+
+    async fn archive_batch(
+        &self,
+        rule: &ArchiveRule,
+        after: Option<&OrderId>,
+        limit: i64,
+        dry_run: bool,
+    ) -> Result<ArchiveBatch> {
+        archive::batch(&self.pool, rule, after, limit, dry_run).await
+    }
+
+    async fn archived_message(&self, id: &str) -> Result<Option<Message>> {
+        archive::archived_message(&self.pool, id).await
+    }
+
+    async fn history_with_archive(&self, order: &OrderId, window: HistoryWindow) -> Result<Page<Message>> {
+        archive::history_with_archive(&self.pool, order, window).await
+    }
+
+    async fn backdate_messages(&self, order: &OrderId, up_to: Seq, created_at: &str) -> Result<u64> {
+        archive::backdate_messages(&self.pool, order, up_to, created_at).await
+    }
+
+    async fn backdate_status_change(&self, order: &OrderId, at: &str) -> Result<()> {
+        archive::backdate_status_change(&self.pool, order, at).await
     }
 }

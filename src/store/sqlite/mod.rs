@@ -3,6 +3,7 @@
 //! lose the last commits on power loss). Reads use a pool of connections; new messages
 //! go through the group-commit writer in `writer.rs`.
 
+mod archive;
 mod attachments;
 mod reactions;
 mod stats;
@@ -21,8 +22,8 @@ use super::rows::{
     reply_preview_columns,
 };
 use super::{
-    ChatSummary, CommitFeed, DEFAULT_WRITE_QUEUE, HistoryWindow, MessageStats, OrderChanges, OrderRecord, Page,
-    ReadPointer, Reply, Scope, SearchTerms, Store, StoredAttachment, UploadUsage,
+    ArchiveBatch, ArchiveRule, ChatSummary, CommitFeed, DEFAULT_WRITE_QUEUE, HistoryWindow, MessageStats, OrderChanges,
+    OrderRecord, Page, ReadPointer, Reply, Scope, SearchTerms, Store, StoredAttachment, UploadUsage,
 };
 use crate::domain::{Emoji, Message, MessageText, NewMessage, Order, OrderId, Participant, Seq, UserId, timestamp};
 use crate::error::{Error, Result};
@@ -192,10 +193,12 @@ impl Store for SqliteStore {
             .fetch_optional(&mut *tx)
             .await?;
         sqlx::query(
-            "INSERT INTO orders (id, number, status, last_activity_at, created_at, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?4, ?4) \
+            "INSERT INTO orders (id, number, status, last_activity_at, created_at, updated_at, status_changed_at) \
+             VALUES (?1, ?2, ?3, ?4, ?4, ?4, ?4) \
              ON CONFLICT (id) DO UPDATE SET number = excluded.number, status = excluded.status, \
-             updated_at = excluded.updated_at",
+             updated_at = excluded.updated_at, \
+             status_changed_at = CASE WHEN orders.status IS excluded.status THEN orders.status_changed_at \
+               ELSE excluded.updated_at END",
         )
         .bind(record.id.as_str())
         .bind(&record.number)
@@ -212,12 +215,16 @@ impl Store for SqliteStore {
     async fn update_order(&self, id: &OrderId, changes: OrderChanges) -> Result<Option<Order>> {
         let now = timestamp(chrono::Utc::now());
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let updated = sqlx::query("UPDATE orders SET status = COALESCE(?, status), updated_at = ? WHERE id = ?")
-            .bind(&changes.status)
-            .bind(&now)
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await?;
+        let updated = sqlx::query(
+            "UPDATE orders SET status = COALESCE(?1, status), updated_at = ?2, \
+             status_changed_at = CASE WHEN ?1 IS NULL OR status IS ?1 THEN status_changed_at ELSE ?2 END \
+             WHERE id = ?3",
+        )
+        .bind(&changes.status)
+        .bind(&now)
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await?;
         if updated.rows_affected() == 0 {
             return Ok(None);
         }
@@ -294,29 +301,19 @@ impl Store for SqliteStore {
     }
 
     async fn history(&self, order: &OrderId, window: HistoryWindow) -> Result<Page<Message>> {
-        // Seqs are gapless and messages are never removed (a deletion leaves a
-        // tombstone), so an order holds exactly the seqs 1..=last_seq: every window is a
-        // seq range read straight off the (order_id, seq) index, and its count is
-        // arithmetic. No COUNT(*), no OFFSET.
-        let last_seq: Seq = sqlx::query_scalar("SELECT last_seq FROM orders WHERE id = ?")
-            .bind(order.as_str())
-            .fetch_optional(&self.pool)
-            .await?
-            .unwrap_or(0);
-        // The range (above, below), exclusive, and which end to read from.
-        let (above, below, newest_first, limit) = match window {
-            HistoryWindow::Page { page, limit } => {
-                let top = last_seq.saturating_sub((page - 1).saturating_mul(limit));
-                (top.saturating_sub(limit).max(0), top.saturating_add(1), true, limit)
-            }
-            HistoryWindow::Before { seq, limit } => (0, seq, true, limit),
-            HistoryWindow::After { seq, limit } => (seq, Seq::MAX, false, limit),
-        };
-        let total = match window {
-            HistoryWindow::Page { .. } => last_seq,
-            HistoryWindow::Before { seq, .. } => seq.saturating_sub(1).clamp(0, last_seq),
-            HistoryWindow::After { seq, .. } => last_seq.saturating_sub(seq).max(0),
-        };
+        // Seqs are gapless (a deletion leaves a tombstone) and the archive moves a
+        // prefix of them, so the hot table holds exactly the seqs archived_seq+1..=last_seq:
+        // every window is a seq range read straight off the (order_id, seq) index, and
+        // its count is arithmetic. No COUNT(*), no OFFSET.
+        let (last_seq, archived_seq): (Seq, Seq) =
+            sqlx::query_as("SELECT last_seq, archived_seq FROM orders WHERE id = ?")
+                .bind(order.as_str())
+                .fetch_optional(&self.pool)
+                .await?
+                .unwrap_or((0, 0));
+        let range = window.range(last_seq, archived_seq);
+        let (above, below, newest_first, limit, total) =
+            (range.above, range.below, range.newest_first, range.limit, range.total);
         let sql = if newest_first {
             concat!(
                 "SELECT * FROM (SELECT ",
@@ -482,7 +479,9 @@ impl Store for SqliteStore {
             "INSERT INTO read_pointers (order_id, user_id, seq, unread, updated_at) \
              SELECT o.id, ?2, MAX(0, MIN(?3, o.last_seq)), \
                (SELECT COUNT(*) FROM messages m WHERE m.order_id = o.id AND m.seq > MAX(0, MIN(?3, o.last_seq)) \
-                  AND m.deleted = 0 AND m.user_id IS NOT ?2), \
+                  AND m.deleted = 0 AND m.user_id IS NOT ?2) \
+               + (SELECT COUNT(*) FROM archived_messages m WHERE m.order_id = o.id \
+                  AND m.seq > MAX(0, MIN(?3, o.last_seq)) AND m.deleted = 0 AND m.user_id IS NOT ?2), \
                ?4 FROM orders o WHERE o.id = ?1 \
              ON CONFLICT (order_id, user_id) DO UPDATE SET \
                seq = MAX(read_pointers.seq, excluded.seq), \
@@ -622,9 +621,9 @@ impl Store for SqliteStore {
         let terms = terms.as_str();
         /// The MATCH expression narrows to the order, or to the viewer's orders, inside
         /// the index; the exact filters after it keep ids that share tokens apart.
-        fn filters(query: &mut QueryBuilder<Sqlite>, scope: &Scope, order: Option<&OrderId>, terms: &str) {
+        fn filters(query: &mut QueryBuilder<Sqlite>, fts: &str, scope: &Scope, order: Option<&OrderId>, terms: &str) {
             let words = format!("{{body}} : ({terms})");
-            query.push(" WHERE messages_fts MATCH ");
+            query.push(format_args!(" WHERE {fts} MATCH "));
             match (order, scope) {
                 (Some(order), _) => {
                     let id = order.as_str().replace('"', "\"\"");
@@ -651,29 +650,70 @@ impl Store for SqliteStore {
             push_scope(query, scope);
         }
 
+        // Hot and archived messages, each matched in its own full-text table, ranked
+        // together (bm25 over the words only: the order id column weighs nothing).
         let mut select = QueryBuilder::<Sqlite>::new(concat!(
-            "SELECT ",
+            "SELECT * FROM (SELECT ",
             message_columns!(),
-            " FROM messages_fts JOIN messages m ON m.rowid = messages_fts.rowid",
+            ", bm25(messages_fts, 1.0, 0.0) AS rank FROM messages_fts JOIN messages m ON m.rowid = messages_fts.rowid",
             reply_join!()
         ));
-        filters(&mut select, scope, order, terms);
+        filters(&mut select, "messages_fts", scope, order, terms);
+        select.push(concat!(
+            " UNION ALL SELECT ",
+            message_columns!(),
+            ", bm25(archived_messages_fts, 1.0, 0.0) AS rank FROM archived_messages_fts \
+             JOIN archived_messages m ON m.rowid = archived_messages_fts.rowid",
+            reply_join!()
+        ));
+        filters(&mut select, "archived_messages_fts", scope, order, terms);
         select
-            // Rank by the words only: the order id column weighs nothing.
-            .push(" ORDER BY bm25(messages_fts, 1.0, 0.0), m.created_at DESC LIMIT ")
+            .push(") ORDER BY rank, created_at DESC LIMIT ")
             .push_bind(limit)
             .push(" OFFSET ")
             .push_bind((page - 1) * limit);
         let rows: Vec<MessageRow> = select.build_query_as().fetch_all(&self.pool).await?;
 
         let mut count = QueryBuilder::<Sqlite>::new(
-            "SELECT COUNT(*) FROM messages_fts JOIN messages m ON m.rowid = messages_fts.rowid",
+            "SELECT (SELECT COUNT(*) FROM messages_fts JOIN messages m ON m.rowid = messages_fts.rowid",
         );
-        filters(&mut count, scope, order, terms);
+        filters(&mut count, "messages_fts", scope, order, terms);
+        count.push(
+            ") + (SELECT COUNT(*) FROM archived_messages_fts \
+             JOIN archived_messages m ON m.rowid = archived_messages_fts.rowid",
+        );
+        filters(&mut count, "archived_messages_fts", scope, order, terms);
+        count.push(")");
         let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
         Ok(Page {
             items: rows.into_iter().map(Message::from).collect(),
             total,
         })
+    }
+
+    async fn archive_batch(
+        &self,
+        rule: &ArchiveRule,
+        after: Option<&OrderId>,
+        limit: i64,
+        dry_run: bool,
+    ) -> Result<ArchiveBatch> {
+        archive::batch(&self.pool, rule, after, limit, dry_run).await
+    }
+
+    async fn archived_message(&self, id: &str) -> Result<Option<Message>> {
+        archive::archived_message(&self.pool, id).await
+    }
+
+    async fn history_with_archive(&self, order: &OrderId, window: HistoryWindow) -> Result<Page<Message>> {
+        archive::history_with_archive(&self.pool, order, window).await
+    }
+
+    async fn backdate_messages(&self, order: &OrderId, up_to: Seq, created_at: &str) -> Result<u64> {
+        archive::backdate_messages(&self.pool, order, up_to, created_at).await
+    }
+
+    async fn backdate_status_change(&self, order: &OrderId, at: &str) -> Result<()> {
+        archive::backdate_status_change(&self.pool, order, at).await
     }
 }

@@ -504,6 +504,9 @@ impl Store for PostgresStore {
         if exists.is_none() {
             return Err(Error::OrderNotFound);
         }
+        // Archived messages above the new pointer still count as unread: a range read on
+        // the archive's (order_id, seq) index, empty once the pointer is past the archived
+        // prefix (the usual case).
         let (seq, unread): (Seq, i64) = sqlx::query_as(
             "INSERT INTO read_pointers (order_id, user_id, seq, unread, updated_at) \
              SELECT o.id, $2, GREATEST(0, LEAST($3, o.last_seq)), \

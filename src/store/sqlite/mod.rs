@@ -472,6 +472,9 @@ impl Store for SqliteStore {
 
     async fn mark_read_up_to(&self, order: &OrderId, user: &UserId, seq: Seq) -> Result<(Seq, i64)> {
         let now = timestamp(chrono::Utc::now());
+        // Archived messages above the new pointer still count as unread: a range read on
+        // the archive's (order_id, seq) index, empty once the pointer is past the archived
+        // prefix (the usual case).
         // One statement, so the recount cannot miss a message committed in between.
         // Counting only above the new pointer costs what is still unread, and nothing
         // when everything is read (the usual case).

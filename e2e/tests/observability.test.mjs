@@ -35,6 +35,9 @@ test('/metrics lists the alerting counters at 0 on a fresh server', async () => 
       'orderchat_rate_limited_total{kind="typing"}',
       'orderchat_http_timeouts_total{kind="headers"}',
       'orderchat_http_timeouts_total{kind="body"}',
+      'orderchat_archive_moved_messages_total',
+      'orderchat_archive_runs_total{outcome="ok"}',
+      'orderchat_archive_runs_total{outcome="failed"}',
     ]) {
       assert.ok(text.split('\n').includes(`${series} 0`), `${series} 0 is not on /metrics:\n${text}`);
     }

@@ -235,6 +235,17 @@ pub(crate) async fn orders_closed_long_enough_move_whole(db: &TestDb) {
         .await
         .unwrap();
     assert_eq!(seqs(&all), vec![1, 2, 3]);
+    // The chat list still shows the order's last message, now archived.
+    let chats = store
+        .order_chats(&Scope::ParticipantOf(user("ana")), &user("ana"), 1, 50)
+        .await
+        .unwrap();
+    let closed = chats
+        .items
+        .iter()
+        .find(|c| c.order.id.as_str() == "closed-long")
+        .unwrap();
+    assert_eq!(closed.last_message.as_ref().map(|m| m.seq), Some(3));
     for id in ["closed-recently", "open-long", "reclosed"] {
         let hot = store
             .history(&order(id), HistoryWindow::Page { page: 1, limit: 50 })

@@ -590,11 +590,11 @@ impl Store for PostgresStore {
                COALESCE((SELECT json_agg(json_build_object('userId', p.user_id, 'role', p.role, 'name', p.name) \
                   ORDER BY p.position) FROM order_participants p WHERE p.order_id = o.id)::text, '[]') \
                   AS participants, \
-               m.id AS m_id, m.seq AS m_seq, m.user_id AS m_user_id, m.user_name AS m_user_name, \
-               m.user_role AS m_user_role, m.body AS m_body, m.message_type AS m_message_type, \
-               m.sender_type AS m_sender_type, m.attachments AS m_attachments, m.reply_to AS m_reply_to, \
-               m.client_id AS m_client_id, m.created_at AS m_created_at, m.updated_at AS m_updated_at, \
-               m.edited_at AS m_edited_at, m.deleted AS m_deleted, m.reactions AS m_reactions, ",
+               COALESCE(m.id, am.id) AS m_id, COALESCE(m.seq, am.seq) AS m_seq, COALESCE(m.user_id, am.user_id) AS m_user_id, COALESCE(m.user_name, am.user_name) AS m_user_name, \
+               COALESCE(m.user_role, am.user_role) AS m_user_role, COALESCE(m.body, am.body) AS m_body, COALESCE(m.message_type, am.message_type) AS m_message_type, \
+               COALESCE(m.sender_type, am.sender_type) AS m_sender_type, COALESCE(m.attachments, am.attachments) AS m_attachments, COALESCE(m.reply_to, am.reply_to) AS m_reply_to, \
+               COALESCE(m.client_id, am.client_id) AS m_client_id, COALESCE(m.created_at, am.created_at) AS m_created_at, COALESCE(m.updated_at, am.updated_at) AS m_updated_at, \
+               COALESCE(m.edited_at, am.edited_at) AS m_edited_at, COALESCE(m.deleted, am.deleted) AS m_deleted, COALESCE(m.reactions, am.reactions) AS m_reactions, ",
             reply_preview_columns!(),
             ", \
                COALESCE(rp.unread, (SELECT COUNT(*) FROM messages u WHERE u.order_id = o.id AND NOT u.deleted \
@@ -604,7 +604,8 @@ impl Store for PostgresStore {
             .push_bind(viewer.as_str().to_owned())
             .push(concat!(
                 ")) AS unread, COUNT(*) OVER () AS total FROM orders o \
-                 LEFT JOIN messages m ON m.order_id = o.id AND m.seq = o.last_seq",
+                 LEFT JOIN messages m ON m.order_id = o.id AND m.seq = o.last_seq \
+                 LEFT JOIN archived_messages am ON m.id IS NULL AND am.order_id = o.id AND am.seq = o.last_seq",
                 reply_join!(),
                 " \
                  LEFT JOIN read_pointers rp ON rp.order_id = o.id AND rp.user_id = "

@@ -329,4 +329,17 @@ pub(crate) async fn unread_counts_and_read_pointers_are_unchanged_by_a_move(db: 
         store.mark_read_up_to(&order("u"), &user("bo"), 3).await.unwrap(),
         (3, 3)
     );
+    // A participant added after the move, and staff without a pointer, count them too.
+    let participants = ["ana", "bo", "cy"].map(|id| orderchat::domain::Participant {
+        user_id: user(id),
+        role: "driver".into(),
+        name: None,
+    });
+    let changes = OrderChanges {
+        status: None,
+        participants: Some(participants.to_vec()),
+    };
+    store.update_order(&order("u"), changes).await.unwrap();
+    assert_eq!(store.unread_count(&order("u"), &user("cy")).await.unwrap(), 6);
+    assert_eq!(store.unread_count(&order("u"), &user("staff")).await.unwrap(), 6);
 }

@@ -141,10 +141,13 @@ async fn write_participants(
         .bind(&p.name)
         .execute(&mut **tx)
         .await?;
-        // A participant's unread counter starts with what is already in the chat.
+        // A participant's unread counter starts with what is already in the chat,
+        // archived messages included (as every recount does).
         sqlx::query(
             "INSERT INTO read_pointers (order_id, user_id, seq, unread, updated_at) \
              SELECT $1, $2, 0, (SELECT COUNT(*) FROM messages m WHERE m.order_id = $1 AND NOT m.deleted \
+                AND m.user_id IS DISTINCT FROM $2) \
+               + (SELECT COUNT(*) FROM archived_messages m WHERE m.order_id = $1 AND NOT m.deleted \
                 AND m.user_id IS DISTINCT FROM $2), updated_at FROM orders WHERE id = $1 \
              ON CONFLICT (order_id, user_id) DO NOTHING",
         )
@@ -560,8 +563,9 @@ impl Store for PostgresStore {
         }
         // Staff who never opened this chat (participants always have a counter).
         let count = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM messages m WHERE m.order_id = $1 AND NOT m.deleted \
-             AND m.user_id IS DISTINCT FROM $2",
+            "SELECT (SELECT COUNT(*) FROM messages m WHERE m.order_id = $1 AND NOT m.deleted \
+             AND m.user_id IS DISTINCT FROM $2) + (SELECT COUNT(*) FROM archived_messages m \
+             WHERE m.order_id = $1 AND NOT m.deleted AND m.user_id IS DISTINCT FROM $2)",
         )
         .bind(order.as_str())
         .bind(user.as_str())

@@ -19,7 +19,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::attachments::ObjectStorage;
 use crate::auth::Verifier;
-use crate::chat::{ChatService, Files, PushPolicy};
+use crate::chat::{ArchivePolicy, ChatService, Files, PushPolicy};
 use crate::cluster::{AdapterHealth, Cluster, ClusterAdapter, ClusterPresence};
 use crate::config::Config;
 use crate::http::HttpServer;
@@ -325,6 +325,12 @@ impl Application {
         let housekeeping = realtime::spawn_housekeeping(state.clone());
         let upload_cleanup = state.chat.spawn_upload_cleanup();
         let notification_expiry = state.chat.spawn_notification_expiry();
+        let archiving = (state.config.archive.archive_interval_secs > 0).then(|| {
+            state
+                .chat
+                .archiver(ArchivePolicy::from_config(&state.config))
+                .spawn(Duration::from_secs(state.config.archive.archive_interval_secs))
+        });
         let gap_filler = realtime::spawn_gap_filler(state.clone());
         let push_sender = self
             .webhook
@@ -339,6 +345,11 @@ impl Application {
         cluster_tasks.extend(realtime::spawn_outage_recovery(state.clone()));
 
         shutdown.await;
+        // First: an archive batch under way is rolled back whole, and none starts again.
+        if let Some(task) = archiving {
+            task.abort();
+            let _ = task.await;
+        }
         let grace = Duration::from_secs(state.config.shutdown_grace_secs);
         let deadline = Instant::now() + grace;
         tracing::info!(

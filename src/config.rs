@@ -60,6 +60,9 @@ pub struct Config {
     #[command(flatten)]
     pub push_webhook: PushWebhookSettings,
 
+    #[command(flatten)]
+    pub archive: ArchiveSettings,
+
     /// Comma-separated origins allowed for HTTP CORS and the WebSocket `Origin` check;
     /// unset: same origin only. `*` allows any origin.
     #[arg(long, env = "ORDERCHAT_CORS_ORIGINS", value_delimiter = ',')]
@@ -77,8 +80,10 @@ pub struct Config {
 
     /// Order statuses that close an order's chat: sending, editing, reacting and
     /// uploading answer 409 `order_closed` until the platform changes the status again
-    /// (compared without regard to case). `delivered` is not among them by default: a
-    /// customer may still have something to say about a delivery.
+    /// (compared without regard to case), and the archive moves all messages of such
+    /// orders once they have been closed for `ORDERCHAT_ARCHIVE_CLOSED_AFTER_DAYS`.
+    /// `delivered` is not among them by default: a customer may still have something to
+    /// say about a delivery.
     #[arg(
         long,
         env = "ORDERCHAT_ARCHIVE_CLOSED_STATUSES",
@@ -331,6 +336,29 @@ impl std::fmt::Debug for PushWebhookSettings {
             .field("push_webhook_delay_ms", &self.push_webhook_delay_ms)
             .finish()
     }
+}
+
+/// Archiving (SPEC §7): which messages leave the hot tables, and how the job runs.
+#[derive(Debug, Clone, Args)]
+pub struct ArchiveSettings {
+    /// Days after which a message (by its `createdAt`) moves to the archive.
+    #[arg(long, env = "ORDERCHAT_ARCHIVE_AFTER_DAYS", default_value_t = 90)]
+    pub archive_after_days: u32,
+
+    /// Days after an order's status became one of `ORDERCHAT_ARCHIVE_CLOSED_STATUSES`
+    /// after which all of its messages move to the archive.
+    #[arg(long, env = "ORDERCHAT_ARCHIVE_CLOSED_AFTER_DAYS", default_value_t = 30)]
+    pub archive_closed_after_days: u32,
+
+    /// Most messages one archive batch moves (each order's share in one short
+    /// transaction), so a run never holds the database's write lock for long.
+    #[arg(long, env = "ORDERCHAT_ARCHIVE_BATCH", default_value_t = 500, value_parser = clap::value_parser!(i64).range(1..=100_000))]
+    pub archive_batch: i64,
+
+    /// Seconds between two archive runs of the server (the first one this long after
+    /// the start); `0`: the server never archives (`orderchat archive` still does).
+    #[arg(long, env = "ORDERCHAT_ARCHIVE_INTERVAL_SECS", default_value_t = 3600)]
+    pub archive_interval_secs: u64,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]

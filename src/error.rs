@@ -27,6 +27,11 @@ pub enum Error {
     InvalidEmoji(String),
     #[error("the message is deleted: its reactions cannot change")]
     MessageDeleted,
+    /// Archived messages are read-only (SPEC §7): no edit, deletion, reaction or reply.
+    #[error(
+        "the message is archived: it can be read (history with includeArchived=true, search, export) but not changed or replied to"
+    )]
+    MessageArchived,
     #[error("a message carries at most {max} different reactions")]
     TooManyReactions { max: usize },
     #[error("authentication required: {0}")]
@@ -102,6 +107,7 @@ impl Error {
             Error::MessageInvalidCharacters => "message_invalid_characters",
             Error::InvalidEmoji(_) => "invalid_emoji",
             Error::MessageDeleted => "message_deleted",
+            Error::MessageArchived => "message_archived",
             Error::TooManyReactions { .. } => "too_many_reactions",
             Error::Unauthenticated(_) => "unauthenticated",
             Error::Forbidden(_) => "forbidden",

@@ -1,4 +1,4 @@
-//! The `orderchat` command line: `serve`, `token`, `migrate`. Nothing else lives here.
+//! The `orderchat` command line: `serve`, `token`, `migrate`, `archive`. Nothing else lives here.
 
 use std::time::Duration;
 
@@ -6,6 +6,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use orderchat::app::{Application, open_store};
 use orderchat::auth::Verifier;
+use orderchat::chat::{ArchivePolicy, Archiver};
 use orderchat::config::{Config, LogFormat};
 
 #[derive(Parser)]
@@ -42,6 +43,16 @@ enum Command {
     },
     /// Create or upgrade the database schema, then exit.
     Migrate(Config),
+    /// Move the messages that are due (ORDERCHAT_ARCHIVE_*) to the archive once, print
+    /// what moved per order and in total, then exit. Safe beside a running server: small
+    /// transactions, and SQLite's lock is waited for.
+    Archive {
+        #[command(flatten)]
+        config: Config,
+        /// Print what would move, changing nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 fn parse_ttl(raw: &str) -> Result<Duration, String> {
@@ -99,6 +110,26 @@ async fn main() -> anyhow::Result<()> {
             let store = open_store(&config).await.context("migration failed")?;
             store.close().await;
             tracing::info!(database = %config.database_url_for_logs(), "database schema is up to date");
+            Ok(())
+        }
+        Command::Archive { config, dry_run } => {
+            orderchat::telemetry::init(config.log_format);
+            let store = open_store(&config).await.context("opening the database failed")?;
+            let archiver = Archiver::new(store.clone(), ArchivePolicy::from_config(&config));
+            let report = archiver.run(dry_run).await;
+            store.close().await;
+            let report = report.context("archive run failed")?;
+            let verb = if dry_run { "would move" } else { "moved" };
+            for (order, count) in &report.orders {
+                println!("order {order}: {verb} {count} messages");
+            }
+            println!(
+                "total: {verb} {} messages of {} orders ({} ms){}",
+                report.total,
+                report.orders.len(),
+                report.elapsed.as_millis(),
+                if dry_run { "; dry run, nothing changed" } else { "" }
+            );
             Ok(())
         }
     }

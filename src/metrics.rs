@@ -13,6 +13,9 @@
 //! the push webhook (`push/`): `orderchat_push_webhook_delivered_total`,
 //! `_failed_attempts_total`, `_dead_letters_total` and the gauge
 //! `orderchat_push_webhook_outbox{state=pending|dead}` (the shared outbox's entries);
+//! archiving (`chat/archive.rs`): `orderchat_archive_runs_total{outcome=ok|failed}`,
+//! `orderchat_archive_moved_messages_total`, `orderchat_archive_run_duration_seconds`
+//! (histogram) and `orderchat_archive_last_run_seconds` (gauge);
 //! with Redis (`cluster.rs`): `orderchat_cluster_redis_up` (1 or 0, from the probe every
 //! second), `orderchat_cluster_errors_total{kind}`,
 //! `orderchat_cluster_order_changes_total{direction}`, and for new messages between
@@ -77,6 +80,7 @@ impl Metrics {
             "orderchat_notifications_coalesced_total",
             "orderchat_notifications_read_total",
             "orderchat_notifications_expired_total",
+            "orderchat_archive_moved_messages_total",
         ] {
             metrics::counter!(name).increment(0);
         }
@@ -90,6 +94,10 @@ impl Metrics {
             metrics::counter!("orderchat_rate_limited_total", "kind" => kind).increment(0);
         }
         metrics::counter!("orderchat_errors_total", "code" => "write_queue_full", "transport" => "store").increment(0);
+        for outcome in ["ok", "failed"] {
+            metrics::counter!("orderchat_archive_runs_total", "outcome" => outcome).increment(0);
+        }
+        metrics::gauge!("orderchat_archive_last_run_seconds").set(0.0);
         if !cluster {
             return;
         }

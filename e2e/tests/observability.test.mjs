@@ -41,6 +41,9 @@ test('/metrics lists the alerting counters at 0 on a fresh server', async () => 
       'orderchat_notifications_coalesced_total',
       'orderchat_notifications_read_total',
       'orderchat_notifications_expired_total',
+      'orderchat_archive_moved_messages_total',
+      'orderchat_archive_runs_total{outcome="ok"}',
+      'orderchat_archive_runs_total{outcome="failed"}',
     ]) {
       assert.ok(text.split('\n').includes(`${series} 0`), `${series} 0 is not on /metrics:\n${text}`);
     }

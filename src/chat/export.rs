@@ -8,7 +8,8 @@
 //! The export covers the messages up to the order's last seq when it starts; messages
 //! sent meanwhile belong to the next export. Deleted messages are exported as the
 //! tombstones history shows (`deleted: true`, empty text, no attachments), so seqs stay
-//! gapless in the file too.
+//! gapless in the file too. Archived messages are included, in the same seq order (the
+//! pages read hot and archived messages together).
 
 mod csv;
 
@@ -159,7 +160,7 @@ impl Pages {
                 seq: pages.after,
                 limit: PAGE.min(pages.end - pages.after),
             };
-            let messages = pages.store.history(&pages.order_id, window).await?.items;
+            let messages = pages.store.history_with_archive(&pages.order_id, window).await?.items;
             let Some(last) = messages.last() else {
                 // Fewer messages than the order's last seq promised: nothing more to read.
                 return Ok(None);

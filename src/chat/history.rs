@@ -86,13 +86,32 @@ impl ChatService {
     /// The replies to a message the caller may see, in `seq` order (an unknown message,
     /// or one of an order the caller may not see, is `MessageNotFound`).
     pub async fn replies(&self, identity: &Identity, message_id: &str, query: RepliesQuery) -> Result<Page<Message>> {
-        let (quoted, _) = self.visible_message(identity, message_id).await?;
-        self.store.replies(&quoted.id, query.after, query.limit).await
+        // An archived message's replies can still be read (those not archived).
+        let quoted = match self.visible_message(identity, message_id).await {
+            Ok((quoted, _)) => quoted.id,
+            Err(Error::MessageArchived) => message_id.to_owned(),
+            Err(err) => return Err(err),
+        };
+        self.store.replies(&quoted, query.after, query.limit).await
     }
 
+    /// History of the hot messages only: archived messages are left out (and so is
+    /// the Socket.IO catch-up, which reads through `committed_after`).
     pub async fn history(&self, identity: &Identity, order_id: &OrderId, query: HistoryQuery) -> Result<Page<Message>> {
         self.visible_order(identity, order_id).await?;
         self.store.history(order_id, query.0).await
+    }
+
+    /// `history` over hot and archived messages together (`includeArchived=true`), in
+    /// one seq order, with the same windows and totals as a chat never archived.
+    pub async fn history_including_archive(
+        &self,
+        identity: &Identity,
+        order_id: &OrderId,
+        query: HistoryQuery,
+    ) -> Result<Page<Message>> {
+        self.visible_order(identity, order_id).await?;
+        self.store.history_with_archive(order_id, query.0).await
     }
 
     /// Where the order's delivery line starts when a join is the first of its room on

@@ -1,9 +1,10 @@
 //! The use cases of order chat: send, read history, mark read, search, moderate, react,
-//! export, count, manage orders. Both transports (HTTP in `http/`, Socket.IO in
+//! export, count, manage orders, archive. Both transports (HTTP in `http/`, Socket.IO in
 //! `realtime/`) call these and nothing else, so they can never disagree. No HTTP or
 //! Socket.IO type appears here: what the world must hear about goes out as an `Event`
 //! through the `Broadcaster` the realtime layer provides.
 
+mod archive;
 mod attachments;
 mod directory;
 mod events;
@@ -28,6 +29,7 @@ mod webhook;
 use std::collections::HashSet;
 use std::sync::Arc;
 
+pub use archive::{ArchivePolicy, ArchiveReport, Archiver};
 pub use attachments::{Download, Files, MAX_ATTACHMENTS_PER_MESSAGE, NewUpload, UploadSlot};
 pub use events::{Answer, Broadcaster, Event, Notification, Peers};
 pub use export::{Export, ExportFormat};

@@ -9,7 +9,10 @@ use crate::error::{Error, Result};
 impl ChatService {
     /// The message and its order, if the caller may see them.
     pub(super) async fn visible_message(&self, identity: &Identity, id: &str) -> Result<(Message, Order)> {
-        let message = self.store.message(id).await?.ok_or(Error::MessageNotFound)?;
+        let message = match self.store.message(id).await? {
+            Some(message) => message,
+            None => return Err(self.missing_message(identity, id).await),
+        };
         let order = self
             .visible_order(identity, &message.order_id)
             .await
@@ -18,6 +21,21 @@ impl ChatService {
                 other => other,
             })?;
         Ok((message, order))
+    }
+
+    /// Why message `id` is not among the hot messages: `MessageArchived` when it is an
+    /// archived message the caller may see (archived messages are read-only),
+    /// `MessageNotFound` otherwise. Only read on that refusal path.
+    pub(super) async fn missing_message(&self, identity: &Identity, id: &str) -> Error {
+        match self.store.archived_message(id).await {
+            Ok(Some(archived)) => match self.visible_order(identity, &archived.order_id).await {
+                Ok(_) => Error::MessageArchived,
+                Err(Error::OrderNotFound) => Error::MessageNotFound,
+                Err(other) => other,
+            },
+            Ok(None) => Error::MessageNotFound,
+            Err(err) => err,
+        }
     }
 
     pub async fn delete_message(&self, identity: &Identity, id: &str) -> Result<Message> {

@@ -141,7 +141,17 @@ impl ChatService {
         let reply_to = match &input.reply_to {
             Some(reply_to) => match self.store.message(reply_to).await? {
                 Some(quoted) if quoted.order_id == order_id => Some(Box::new(ReplyPreview::of(&quoted))),
-                _ => {
+                Some(_) => return Err(Error::invalid_field("replyTo", "no such message in this order")),
+                // Archived messages are read-only: no new reply attaches to one.
+                None if self
+                    .store
+                    .archived_message(reply_to)
+                    .await?
+                    .is_some_and(|q| q.order_id == order_id) =>
+                {
+                    return Err(Error::MessageArchived);
+                }
+                None => {
                     return Err(Error::invalid_field("replyTo", "no such message in this order"));
                 }
             },

@@ -109,13 +109,19 @@ struct HistoryParams {
     /// Cursor: the messages just after this seq.
     #[param(value_type = Option<i64>)]
     after: Option<Seq>,
+    /// `true`: archived messages too, in one seq order with the others (same windows
+    /// and totals as if nothing were archived). Default `false`: archived messages are
+    /// left out. Any other value is refused (`400`).
+    #[serde(rename = "includeArchived")]
+    include_archived: Option<bool>,
 }
 
 /// The order id in the path of `/api/chat/orders/{order_id}/…`.
 const ORDER_ID: &str = "The platform's order id";
 
 /// `GET /api/chat/orders/:orderId/messages` — history by page (page 1 = newest) or by
-/// `before`/`after` seq cursors; chronological inside.
+/// `before`/`after` seq cursors; chronological inside; archived messages only with
+/// `includeArchived=true`.
 #[utoipa::path(
     get,
     path = "/api/chat/orders/{order_id}/messages",
@@ -134,7 +140,14 @@ async fn history(
 ) -> Result<ApiResponse> {
     let order_id = OrderId::parse(&order_id)?;
     let query = HistoryQuery::parse(params.page, params.limit, params.before, params.after)?;
-    let page = state.chat.history(&identity, &order_id, query).await?;
+    let page = if params.include_archived.unwrap_or(false) {
+        state
+            .chat
+            .history_including_archive(&identity, &order_id, query)
+            .await?
+    } else {
+        state.chat.history(&identity, &order_id, query).await?
+    };
     let first = page.items.first().map(|m| m.seq);
     let last = page.items.last().map(|m| m.seq);
     let page = viewed(&page, &identity.user_id);

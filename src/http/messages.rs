@@ -89,7 +89,7 @@ async fn edit_message(
     params(("message_id" = String, Path, description = "The message's `id`")),
     responses(
         (status = 200, description = "The tombstone (`deleted: true`, no text); `message-deleted` is emitted", body = Success<Message>),
-        BadRequest, Unauthenticated, Forbidden, NotFound, Internal, Unavailable,
+        BadRequest, Unauthenticated, Forbidden, NotFound, Conflict, Internal, Unavailable,
     )
 )]
 async fn delete_message(

@@ -359,7 +359,7 @@ refusals! {
     NotFound => 404, "Unknown, or not visible to the caller: no hint that it exists (`order_not_found`, `message_not_found`, `attachment_not_found`, `no_thumbnail` for a file that is not an image, `not_found`)";
     RequestTimeout => 408, "The body did not arrive in time (`request_timeout`)",
         "Connection": "`close`";
-    Conflict => 409, "Conflicts with the current state: editing a deleted message (`conflict`), attaching an upload another message took (`attachment_taken`), changing the chat of a closed order (`order_closed`)";
+    Conflict => 409, "Conflicts with the current state: editing a deleted message (`conflict`), attaching an upload another message took (`attachment_taken`), changing the chat of a closed order (`order_closed`), changing or replying to an archived message (`message_archived`)";
     PayloadTooLarge => 413, "The body is larger than the configured limit (`payload_too_large`; `file_too_large` for an upload)";
     UnsupportedMediaType => 415, "The body is not of the expected type: `application/json` (`unsupported_media_type`), `multipart/form-data` for an upload, or a file type the server does not take (`unsupported_file_type`)";
     RangeNotSatisfiable => 416, "The `Range` lies wholly outside the file (`range_not_satisfiable`)",

@@ -103,6 +103,7 @@ impl Error {
             | Error::OrderClosed { .. }
             | Error::AttachmentTaken
             | Error::MessageDeleted
+            | Error::MessageArchived
             | Error::TooManyReactions { .. } => StatusCode::CONFLICT,
             Error::PayloadTooLarge { .. } | Error::FileTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType | Error::UnsupportedFileType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -257,6 +257,75 @@ pub enum HistoryWindow {
     After { seq: Seq, limit: i64 },
 }
 
+/// The seq range a history window reads and the total it reports, over an order whose
+/// messages with seqs in `(floor, last_seq]` are the ones read (seqs are gapless: a
+/// deletion leaves a tombstone, and the archive moves a prefix of them, see
+/// `archived_seq`). Both backends' `history` and `history_with_archive` read through it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SeqRange {
+    /// Exclusive bounds.
+    pub above: Seq,
+    pub below: Seq,
+    /// Read from the top of the range (pages and `before`) or from its bottom.
+    pub newest_first: bool,
+    pub limit: i64,
+    pub total: i64,
+}
+
+impl HistoryWindow {
+    pub(crate) fn range(self, last_seq: Seq, floor: Seq) -> SeqRange {
+        let floor = floor.clamp(0, last_seq);
+        match self {
+            HistoryWindow::Page { page, limit } => {
+                let top = last_seq.saturating_sub((page - 1).saturating_mul(limit));
+                SeqRange {
+                    above: top.saturating_sub(limit).max(floor),
+                    below: top.saturating_add(1),
+                    newest_first: true,
+                    limit,
+                    total: last_seq - floor,
+                }
+            }
+            HistoryWindow::Before { seq, limit } => SeqRange {
+                above: floor,
+                below: seq,
+                newest_first: true,
+                limit,
+                total: (seq.saturating_sub(1).clamp(0, last_seq) - floor).max(0),
+            },
+            HistoryWindow::After { seq, limit } => SeqRange {
+                above: seq.max(floor),
+                below: Seq::MAX,
+                newest_first: false,
+                limit,
+                total: last_seq.saturating_sub(seq.max(floor)).max(0),
+            },
+        }
+    }
+}
+
+/// What the archive moves (see `Store::archive_batch`).
+#[derive(Debug, Clone)]
+pub struct ArchiveRule {
+    /// Messages created before this (RFC 3339) move.
+    pub created_before: String,
+    /// All messages of an order move when its status is one of these (lower case)...
+    pub closed_statuses: Vec<String>,
+    /// ...and it took that status before this (RFC 3339).
+    pub closed_before: String,
+}
+
+/// What one archive batch moved (or, in a dry run, would move).
+#[derive(Debug, Clone, Default)]
+pub struct ArchiveBatch {
+    /// Messages per order, in order id order.
+    pub orders: Vec<(OrderId, i64)>,
+    /// Where the next batch starts (after this order id).
+    pub cursor: Option<OrderId>,
+    /// No order after `cursor` has anything to move: the run is over.
+    pub done: bool,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Checks the database answers (for `/readyz`).
@@ -440,4 +509,37 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes up to `limit` notifications last updated before `before` (RFC 3339);
     /// returns how many.
     async fn delete_notifications_before(&self, before: &str, limit: i64) -> Result<u64>;
+
+    // Archiving (issue 9, SPEC §7).
+
+    /// Moves (unless `dry_run`) messages that `rule` says are due out of the hot
+    /// tables into the archive, for orders after `after` (by id): at most `limit`
+    /// messages, each order's share in a short transaction of its own, so the message
+    /// writer waits at most one such transaction. A dry run changes nothing and reports,
+    /// for up to `limit` orders, everything each would move. Order-level state (last
+    /// seq, unread counters, read pointers) and reactions and attachment rows stay.
+    async fn archive_batch(
+        &self,
+        rule: &ArchiveRule,
+        after: Option<&OrderId>,
+        limit: i64,
+        dry_run: bool,
+    ) -> Result<ArchiveBatch>;
+
+    /// An archived message (read-only; `message` reads only hot ones).
+    async fn archived_message(&self, id: &str) -> Result<Option<Message>>;
+
+    /// `history` over hot and archived messages together, in seq order, with the
+    /// windows and totals of an order that was never archived.
+    async fn history_with_archive(&self, order: &OrderId, window: HistoryWindow) -> Result<Page<Message>>;
+
+    /// Sets `createdAt` of the order's hot messages with seq up to `up_to` to
+    /// `created_at` (RFC 3339): what tests, benchmarks and imports of old chats use to
+    /// have messages that are due for the archive without waiting. Returns how many.
+    #[doc(hidden)]
+    async fn backdate_messages(&self, order: &OrderId, up_to: Seq, created_at: &str) -> Result<u64>;
+
+    /// Sets when the order's status last changed (as `backdate_messages`).
+    #[doc(hidden)]
+    async fn backdate_status_change(&self, order: &OrderId, at: &str) -> Result<()>;
 }

@@ -26,9 +26,12 @@ pub(super) use message_columns;
 /// The columns of the replied-to message `r` that `ReplyRow` reads.
 macro_rules! reply_preview_columns {
     () => {
-        "r.id AS reply_id, r.user_id AS reply_user_id, r.user_name AS reply_user_name, \
-         r.user_role AS reply_user_role, r.sender_type AS reply_sender_type, \
-         substr(r.body, 1, 140) AS reply_body, r.deleted AS reply_deleted"
+        "COALESCE(r.id, ra.id) AS reply_id, COALESCE(r.user_id, ra.user_id) AS reply_user_id, \
+         COALESCE(r.user_name, ra.user_name) AS reply_user_name, \
+         COALESCE(r.user_role, ra.user_role) AS reply_user_role, \
+         COALESCE(r.sender_type, ra.sender_type) AS reply_sender_type, \
+         substr(COALESCE(r.body, ra.body), 1, 140) AS reply_body, \
+         COALESCE(r.deleted, ra.deleted) AS reply_deleted"
     };
 }
 pub(super) use reply_preview_columns;
@@ -45,10 +48,21 @@ macro_rules! messages_with_replies {
 }
 pub(super) use messages_with_replies;
 
+/// `archived_messages m` with the replied-to message, as `messages_with_replies!()`.
+macro_rules! archived_with_replies {
+    () => {
+        concat!("archived_messages m", $crate::store::rows::reply_join!())
+    };
+}
+pub(super) use archived_with_replies;
+
 /// The join of `messages_with_replies!()`, for a query that reaches `m` another way.
+/// A quoted message that was archived is found in the archive (`ra`, a primary-key
+/// lookup made only when the hot lookup found nothing), so its preview still resolves.
 macro_rules! reply_join {
     () => {
-        " LEFT JOIN messages r ON r.id = m.reply_to"
+        " LEFT JOIN messages r ON r.id = m.reply_to \
+          LEFT JOIN archived_messages ra ON r.id IS NULL AND ra.id = m.reply_to"
     };
 }
 pub(super) use reply_join;

@@ -1,6 +1,7 @@
 //! HTTP integration tests: each test starts the real server on a free port with its own
 //! SQLite file (`spawn_app`) and talks to it over HTTP like a client would.
 
+mod archive;
 mod auth;
 mod closed;
 mod export;

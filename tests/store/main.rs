@@ -19,6 +19,7 @@ use orderchat::store::{
 use sqlx::Connection;
 use tempfile::TempDir;
 
+mod archive;
 mod attachments;
 mod messages;
 mod notifications;
@@ -109,6 +110,11 @@ on_every_backend!(
     notifications::cursor_pages_stay_stable_when_a_row_moves_up,
     notifications::read_marking_by_ids_touches_only_the_callers_and_by_position_the_older,
     notifications::expiry_deletes_only_rows_older_than_the_cutoff,
+    archive::old_messages_move_and_stay_readable_through_the_archive,
+    archive::orders_closed_long_enough_move_whole,
+    archive::a_dry_run_reports_and_changes_nothing,
+    archive::a_batch_moves_at_most_its_limit,
+    archive::unread_counts_and_read_pointers_are_unchanged_by_a_move,
 );
 
 /// One fresh database for one test, of either backend. `node()` opens another store on

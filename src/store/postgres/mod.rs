@@ -10,6 +10,7 @@
 //! after that lock sees everything committed before it, so counters computed there
 //! cannot miss a message another node just stored.
 
+mod archive;
 mod attachments;
 mod notifications;
 mod push_outbox;
@@ -31,8 +32,8 @@ use super::rows::{
     reply_preview_columns,
 };
 use super::{
-    ChatSummary, CommitFeed, DEFAULT_WRITE_QUEUE, HistoryWindow, MessageStats, OrderChanges, OrderRecord, Page,
-    ReadPointer, Reply, Scope, SearchTerms, Store, StoredAttachment, UploadUsage,
+    ArchiveBatch, ArchiveRule, ChatSummary, CommitFeed, DEFAULT_WRITE_QUEUE, HistoryWindow, MessageStats, OrderChanges,
+    OrderRecord, Page, ReadPointer, Reply, Scope, SearchTerms, Store, StoredAttachment, UploadUsage,
 };
 use super::{ClaimedPush, PushBatch, PushFailure, PushFate, PushOutboxCounts};
 use crate::domain::{Emoji, Message, MessageText, NewMessage, Order, OrderId, Participant, Seq, UserId, timestamp};
@@ -143,10 +144,13 @@ async fn write_participants(
         .bind(&p.name)
         .execute(&mut **tx)
         .await?;
-        // A participant's unread counter starts with what is already in the chat.
+        // A participant's unread counter starts with what is already in the chat,
+        // archived messages included (as every recount does).
         sqlx::query(
             "INSERT INTO read_pointers (order_id, user_id, seq, unread, updated_at) \
              SELECT $1, $2, 0, (SELECT COUNT(*) FROM messages m WHERE m.order_id = $1 AND NOT m.deleted \
+                AND m.user_id IS DISTINCT FROM $2) \
+               + (SELECT COUNT(*) FROM archived_messages m WHERE m.order_id = $1 AND NOT m.deleted \
                 AND m.user_id IS DISTINCT FROM $2), updated_at FROM orders WHERE id = $1 \
              ON CONFLICT (order_id, user_id) DO NOTHING",
         )
@@ -182,10 +186,12 @@ impl Store for PostgresStore {
         // Writing the row takes its lock before the participants and counters change.
         // `xmax = 0` holds only for a row this statement inserted.
         let created: bool = sqlx::query_scalar(
-            "INSERT INTO orders (id, number, status, last_activity_at, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $4, $4) \
+            "INSERT INTO orders (id, number, status, last_activity_at, created_at, updated_at, status_changed_at) \
+             VALUES ($1, $2, $3, $4, $4, $4, $4) \
              ON CONFLICT (id) DO UPDATE SET number = excluded.number, status = excluded.status, \
-             updated_at = excluded.updated_at \
+             updated_at = excluded.updated_at, \
+             status_changed_at = CASE WHEN orders.status IS NOT DISTINCT FROM excluded.status \
+               THEN orders.status_changed_at ELSE excluded.updated_at END \
              RETURNING (xmax = 0)",
         )
         .bind(record.id.as_str())
@@ -203,12 +209,17 @@ impl Store for PostgresStore {
     async fn update_order(&self, id: &OrderId, changes: OrderChanges) -> Result<Option<Order>> {
         let now = timestamp(chrono::Utc::now());
         let mut tx = self.pool.begin().await?;
-        let updated = sqlx::query("UPDATE orders SET status = COALESCE($1, status), updated_at = $2 WHERE id = $3")
-            .bind(&changes.status)
-            .bind(&now)
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await?;
+        let updated = sqlx::query(
+            "UPDATE orders SET status = COALESCE($1, status), updated_at = $2, \
+             status_changed_at = CASE WHEN $1::text IS NULL OR status IS NOT DISTINCT FROM $1 \
+               THEN status_changed_at ELSE $2 END \
+             WHERE id = $3",
+        )
+        .bind(&changes.status)
+        .bind(&now)
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await?;
         if updated.rows_affected() == 0 {
             return Ok(None);
         }
@@ -286,26 +297,17 @@ impl Store for PostgresStore {
     }
 
     async fn history(&self, order: &OrderId, window: HistoryWindow) -> Result<Page<Message>> {
-        // As in SQLite: seqs are gapless and messages never removed, so every window is
-        // a seq range on the (order_id, seq) index and its count is arithmetic.
-        let last_seq: Seq = sqlx::query_scalar("SELECT last_seq FROM orders WHERE id = $1")
-            .bind(order.as_str())
-            .fetch_optional(&self.pool)
-            .await?
-            .unwrap_or(0);
-        let (above, below, newest_first, limit) = match window {
-            HistoryWindow::Page { page, limit } => {
-                let top = last_seq.saturating_sub((page - 1).saturating_mul(limit));
-                (top.saturating_sub(limit).max(0), top.saturating_add(1), true, limit)
-            }
-            HistoryWindow::Before { seq, limit } => (0, seq, true, limit),
-            HistoryWindow::After { seq, limit } => (seq, Seq::MAX, false, limit),
-        };
-        let total = match window {
-            HistoryWindow::Page { .. } => last_seq,
-            HistoryWindow::Before { seq, .. } => seq.saturating_sub(1).clamp(0, last_seq),
-            HistoryWindow::After { seq, .. } => last_seq.saturating_sub(seq).max(0),
-        };
+        // As in SQLite: seqs are gapless and the archive moves a prefix of them, so every
+        // window is a seq range on the (order_id, seq) index and its count is arithmetic.
+        let (last_seq, archived_seq): (Seq, Seq) =
+            sqlx::query_as("SELECT last_seq, archived_seq FROM orders WHERE id = $1")
+                .bind(order.as_str())
+                .fetch_optional(&self.pool)
+                .await?
+                .unwrap_or((0, 0));
+        let range = window.range(last_seq, archived_seq);
+        let (above, below, newest_first, limit, total) =
+            (range.above, range.below, range.newest_first, range.limit, range.total);
         let sql = if newest_first {
             concat!(
                 "SELECT * FROM (SELECT ",
@@ -508,10 +510,15 @@ impl Store for PostgresStore {
         if exists.is_none() {
             return Err(Error::OrderNotFound);
         }
+        // Archived messages above the new pointer still count as unread: a range read on
+        // the archive's (order_id, seq) index, empty once the pointer is past the archived
+        // prefix (the usual case).
         let (seq, unread): (Seq, i64) = sqlx::query_as(
             "INSERT INTO read_pointers (order_id, user_id, seq, unread, updated_at) \
              SELECT o.id, $2, GREATEST(0, LEAST($3, o.last_seq)), \
                (SELECT COUNT(*) FROM messages m WHERE m.order_id = o.id \
+                  AND m.seq > GREATEST(0, LEAST($3, o.last_seq)) AND NOT m.deleted AND m.user_id IS DISTINCT FROM $2) \
+               + (SELECT COUNT(*) FROM archived_messages m WHERE m.order_id = o.id \
                   AND m.seq > GREATEST(0, LEAST($3, o.last_seq)) AND NOT m.deleted AND m.user_id IS DISTINCT FROM $2), \
                $4 FROM orders o WHERE o.id = $1 \
              ON CONFLICT (order_id, user_id) DO UPDATE SET \
@@ -559,8 +566,9 @@ impl Store for PostgresStore {
         }
         // Staff who never opened this chat (participants always have a counter).
         let count = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM messages m WHERE m.order_id = $1 AND NOT m.deleted \
-             AND m.user_id IS DISTINCT FROM $2",
+            "SELECT (SELECT COUNT(*) FROM messages m WHERE m.order_id = $1 AND NOT m.deleted \
+             AND m.user_id IS DISTINCT FROM $2) + (SELECT COUNT(*) FROM archived_messages m \
+             WHERE m.order_id = $1 AND NOT m.deleted AND m.user_id IS DISTINCT FROM $2)",
         )
         .bind(order.as_str())
         .bind(user.as_str())
@@ -589,11 +597,11 @@ impl Store for PostgresStore {
                COALESCE((SELECT json_agg(json_build_object('userId', p.user_id, 'role', p.role, 'name', p.name) \
                   ORDER BY p.position) FROM order_participants p WHERE p.order_id = o.id)::text, '[]') \
                   AS participants, \
-               m.id AS m_id, m.seq AS m_seq, m.user_id AS m_user_id, m.user_name AS m_user_name, \
-               m.user_role AS m_user_role, m.body AS m_body, m.message_type AS m_message_type, \
-               m.sender_type AS m_sender_type, m.attachments AS m_attachments, m.reply_to AS m_reply_to, \
-               m.client_id AS m_client_id, m.created_at AS m_created_at, m.updated_at AS m_updated_at, \
-               m.edited_at AS m_edited_at, m.deleted AS m_deleted, m.reactions AS m_reactions, ",
+               COALESCE(m.id, am.id) AS m_id, COALESCE(m.seq, am.seq) AS m_seq, COALESCE(m.user_id, am.user_id) AS m_user_id, COALESCE(m.user_name, am.user_name) AS m_user_name, \
+               COALESCE(m.user_role, am.user_role) AS m_user_role, COALESCE(m.body, am.body) AS m_body, COALESCE(m.message_type, am.message_type) AS m_message_type, \
+               COALESCE(m.sender_type, am.sender_type) AS m_sender_type, COALESCE(m.attachments, am.attachments) AS m_attachments, COALESCE(m.reply_to, am.reply_to) AS m_reply_to, \
+               COALESCE(m.client_id, am.client_id) AS m_client_id, COALESCE(m.created_at, am.created_at) AS m_created_at, COALESCE(m.updated_at, am.updated_at) AS m_updated_at, \
+               COALESCE(m.edited_at, am.edited_at) AS m_edited_at, COALESCE(m.deleted, am.deleted) AS m_deleted, COALESCE(m.reactions, am.reactions) AS m_reactions, ",
             reply_preview_columns!(),
             ", \
                COALESCE(rp.unread, (SELECT COUNT(*) FROM messages u WHERE u.order_id = o.id AND NOT u.deleted \
@@ -603,7 +611,8 @@ impl Store for PostgresStore {
             .push_bind(viewer.as_str().to_owned())
             .push(concat!(
                 ")) AS unread, COUNT(*) OVER () AS total FROM orders o \
-                 LEFT JOIN messages m ON m.order_id = o.id AND m.seq = o.last_seq",
+                 LEFT JOIN messages m ON m.order_id = o.id AND m.seq = o.last_seq \
+                 LEFT JOIN archived_messages am ON m.id IS NULL AND am.order_id = o.id AND am.seq = o.last_seq",
                 reply_join!(),
                 " \
                  LEFT JOIN read_pointers rp ON rp.order_id = o.id AND rp.user_id = "
@@ -704,5 +713,31 @@ impl Store for PostgresStore {
 
     async fn delete_notifications_before(&self, before: &str, limit: i64) -> Result<u64> {
         notifications::delete_before(&self.pool, before, limit).await
+    }
+
+    async fn archive_batch(
+        &self,
+        rule: &ArchiveRule,
+        after: Option<&OrderId>,
+        limit: i64,
+        dry_run: bool,
+    ) -> Result<ArchiveBatch> {
+        archive::batch(&self.pool, rule, after, limit, dry_run).await
+    }
+
+    async fn archived_message(&self, id: &str) -> Result<Option<Message>> {
+        archive::archived_message(&self.pool, id).await
+    }
+
+    async fn history_with_archive(&self, order: &OrderId, window: HistoryWindow) -> Result<Page<Message>> {
+        archive::history_with_archive(&self.pool, order, window).await
+    }
+
+    async fn backdate_messages(&self, order: &OrderId, up_to: Seq, created_at: &str) -> Result<u64> {
+        archive::backdate_messages(&self.pool, order, up_to, created_at).await
+    }
+
+    async fn backdate_status_change(&self, order: &OrderId, at: &str) -> Result<()> {
+        archive::backdate_status_change(&self.pool, order, at).await
     }
 }

@@ -3,6 +3,8 @@
 //! index), window functions to find which message starts a customer wait and which
 //! staff message ends it, and `percentile_cont` for the median of the waits. The
 //! process receives one row whatever the length of the chat.
+//! The order's rows are its hot and archived messages together (`m`, materialized
+//! once; the staff message that ends a wait is looked up in it).
 
 use sqlx::PgPool;
 
@@ -18,8 +20,10 @@ use crate::store::MessageStats;
 /// instead of with a frame `1 FOLLOWING AND UNBOUNDED FOLLOWING`, which PostgreSQL
 /// recomputes for every row (6 s for 16,384 messages; 30 ms this way).
 const STATS: &str = "\
-WITH m AS (
+WITH m AS MATERIALIZED (
     SELECT seq, sender_type, created_at, deleted, attachments FROM messages WHERE order_id = $1
+    UNION ALL
+    SELECT seq, sender_type, created_at, deleted, attachments FROM archived_messages WHERE order_id = $1
 ),
 counts AS (
     SELECT COUNT(*) AS total,
@@ -43,7 +47,7 @@ marked AS (
 ),
 waits AS (
     SELECT GREATEST(0, ROUND(EXTRACT(EPOCH FROM (a.created_at::timestamptz - q.created_at::timestamptz)) * 1000))::bigint AS ms
-    FROM marked q JOIN messages a ON a.order_id = $1 AND a.seq = q.next_admin
+    FROM marked q JOIN m a ON a.seq = q.next_admin
     WHERE q.sender_type = 'user' AND (q.previous_user IS NULL OR q.previous_user < q.previous_admin)
 )
 SELECT counts.*,

@@ -3,6 +3,7 @@
 //! lose the last commits on power loss). Reads use a pool of connections; new messages
 //! go through the group-commit writer in `writer.rs`.
 
+mod archive;
 mod attachments;
 mod notifications;
 mod push_outbox;
@@ -23,8 +24,8 @@ use super::rows::{
     reply_preview_columns,
 };
 use super::{
-    ChatSummary, CommitFeed, DEFAULT_WRITE_QUEUE, HistoryWindow, MessageStats, OrderChanges, OrderRecord, Page,
-    ReadPointer, Reply, Scope, SearchTerms, Store, StoredAttachment, UploadUsage,
+    ArchiveBatch, ArchiveRule, ChatSummary, CommitFeed, DEFAULT_WRITE_QUEUE, HistoryWindow, MessageStats, OrderChanges,
+    OrderRecord, Page, ReadPointer, Reply, Scope, SearchTerms, Store, StoredAttachment, UploadUsage,
 };
 use super::{ClaimedPush, PushBatch, PushFailure, PushFate, PushOutboxCounts};
 use crate::domain::{Emoji, Message, MessageText, NewMessage, Order, OrderId, Participant, Seq, UserId, timestamp};
@@ -131,10 +132,13 @@ async fn write_participants(
         .bind(&p.name)
         .execute(&mut **tx)
         .await?;
-        // A participant's unread counter starts with what is already in the chat.
+        // A participant's unread counter starts with what is already in the chat,
+        // archived messages included (as every recount does).
         sqlx::query(
             "INSERT INTO read_pointers (order_id, user_id, seq, unread, updated_at) \
              SELECT ?1, ?2, 0, (SELECT COUNT(*) FROM messages m WHERE m.order_id = ?1 AND m.deleted = 0 \
+                AND m.user_id IS NOT ?2) \
+               + (SELECT COUNT(*) FROM archived_messages m WHERE m.order_id = ?1 AND m.deleted = 0 \
                 AND m.user_id IS NOT ?2), updated_at FROM orders WHERE id = ?1 \
              ON CONFLICT (order_id, user_id) DO NOTHING",
         )
@@ -195,10 +199,12 @@ impl Store for SqliteStore {
             .fetch_optional(&mut *tx)
             .await?;
         sqlx::query(
-            "INSERT INTO orders (id, number, status, last_activity_at, created_at, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?4, ?4) \
+            "INSERT INTO orders (id, number, status, last_activity_at, created_at, updated_at, status_changed_at) \
+             VALUES (?1, ?2, ?3, ?4, ?4, ?4, ?4) \
              ON CONFLICT (id) DO UPDATE SET number = excluded.number, status = excluded.status, \
-             updated_at = excluded.updated_at",
+             updated_at = excluded.updated_at, \
+             status_changed_at = CASE WHEN orders.status IS excluded.status THEN orders.status_changed_at \
+               ELSE excluded.updated_at END",
         )
         .bind(record.id.as_str())
         .bind(&record.number)
@@ -215,12 +221,16 @@ impl Store for SqliteStore {
     async fn update_order(&self, id: &OrderId, changes: OrderChanges) -> Result<Option<Order>> {
         let now = timestamp(chrono::Utc::now());
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let updated = sqlx::query("UPDATE orders SET status = COALESCE(?, status), updated_at = ? WHERE id = ?")
-            .bind(&changes.status)
-            .bind(&now)
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await?;
+        let updated = sqlx::query(
+            "UPDATE orders SET status = COALESCE(?1, status), updated_at = ?2, \
+             status_changed_at = CASE WHEN ?1 IS NULL OR status IS ?1 THEN status_changed_at ELSE ?2 END \
+             WHERE id = ?3",
+        )
+        .bind(&changes.status)
+        .bind(&now)
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await?;
         if updated.rows_affected() == 0 {
             return Ok(None);
         }
@@ -297,29 +307,19 @@ impl Store for SqliteStore {
     }
 
     async fn history(&self, order: &OrderId, window: HistoryWindow) -> Result<Page<Message>> {
-        // Seqs are gapless and messages are never removed (a deletion leaves a
-        // tombstone), so an order holds exactly the seqs 1..=last_seq: every window is a
-        // seq range read straight off the (order_id, seq) index, and its count is
-        // arithmetic. No COUNT(*), no OFFSET.
-        let last_seq: Seq = sqlx::query_scalar("SELECT last_seq FROM orders WHERE id = ?")
-            .bind(order.as_str())
-            .fetch_optional(&self.pool)
-            .await?
-            .unwrap_or(0);
-        // The range (above, below), exclusive, and which end to read from.
-        let (above, below, newest_first, limit) = match window {
-            HistoryWindow::Page { page, limit } => {
-                let top = last_seq.saturating_sub((page - 1).saturating_mul(limit));
-                (top.saturating_sub(limit).max(0), top.saturating_add(1), true, limit)
-            }
-            HistoryWindow::Before { seq, limit } => (0, seq, true, limit),
-            HistoryWindow::After { seq, limit } => (seq, Seq::MAX, false, limit),
-        };
-        let total = match window {
-            HistoryWindow::Page { .. } => last_seq,
-            HistoryWindow::Before { seq, .. } => seq.saturating_sub(1).clamp(0, last_seq),
-            HistoryWindow::After { seq, .. } => last_seq.saturating_sub(seq).max(0),
-        };
+        // Seqs are gapless (a deletion leaves a tombstone) and the archive moves a
+        // prefix of them, so the hot table holds exactly the seqs archived_seq+1..=last_seq:
+        // every window is a seq range read straight off the (order_id, seq) index, and
+        // its count is arithmetic. No COUNT(*), no OFFSET.
+        let (last_seq, archived_seq): (Seq, Seq) =
+            sqlx::query_as("SELECT last_seq, archived_seq FROM orders WHERE id = ?")
+                .bind(order.as_str())
+                .fetch_optional(&self.pool)
+                .await?
+                .unwrap_or((0, 0));
+        let range = window.range(last_seq, archived_seq);
+        let (above, below, newest_first, limit, total) =
+            (range.above, range.below, range.newest_first, range.limit, range.total);
         let sql = if newest_first {
             concat!(
                 "SELECT * FROM (SELECT ",
@@ -478,6 +478,9 @@ impl Store for SqliteStore {
 
     async fn mark_read_up_to(&self, order: &OrderId, user: &UserId, seq: Seq) -> Result<(Seq, i64)> {
         let now = timestamp(chrono::Utc::now());
+        // Archived messages above the new pointer still count as unread: a range read on
+        // the archive's (order_id, seq) index, empty once the pointer is past the archived
+        // prefix (the usual case).
         // One statement, so the recount cannot miss a message committed in between.
         // Counting only above the new pointer costs what is still unread, and nothing
         // when everything is read (the usual case).
@@ -485,7 +488,9 @@ impl Store for SqliteStore {
             "INSERT INTO read_pointers (order_id, user_id, seq, unread, updated_at) \
              SELECT o.id, ?2, MAX(0, MIN(?3, o.last_seq)), \
                (SELECT COUNT(*) FROM messages m WHERE m.order_id = o.id AND m.seq > MAX(0, MIN(?3, o.last_seq)) \
-                  AND m.deleted = 0 AND m.user_id IS NOT ?2), \
+                  AND m.deleted = 0 AND m.user_id IS NOT ?2) \
+               + (SELECT COUNT(*) FROM archived_messages m WHERE m.order_id = o.id \
+                  AND m.seq > MAX(0, MIN(?3, o.last_seq)) AND m.deleted = 0 AND m.user_id IS NOT ?2), \
                ?4 FROM orders o WHERE o.id = ?1 \
              ON CONFLICT (order_id, user_id) DO UPDATE SET \
                seq = MAX(read_pointers.seq, excluded.seq), \
@@ -541,7 +546,9 @@ impl Store for SqliteStore {
         }
         // Staff who never opened this chat (participants always have a counter).
         let count = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM messages m WHERE m.order_id = ?1 AND m.deleted = 0 AND m.user_id IS NOT ?2",
+            "SELECT (SELECT COUNT(*) FROM messages m WHERE m.order_id = ?1 AND m.deleted = 0 AND m.user_id IS NOT ?2) \
+             + (SELECT COUNT(*) FROM archived_messages m WHERE m.order_id = ?1 AND m.deleted = 0 \
+               AND m.user_id IS NOT ?2)",
         )
         .bind(order.as_str())
         .bind(user.as_str())
@@ -558,11 +565,11 @@ impl Store for SqliteStore {
             "SELECT o.id, o.number, o.status, o.last_seq, o.last_activity_at, o.created_at, o.updated_at, \
                (SELECT json_group_array(json_object('userId', p.user_id, 'role', p.role, 'name', p.name)) \
                   FROM (SELECT * FROM order_participants p WHERE p.order_id = o.id ORDER BY p.rowid) p) AS participants, \
-               m.id AS m_id, m.seq AS m_seq, m.user_id AS m_user_id, m.user_name AS m_user_name, \
-               m.user_role AS m_user_role, m.body AS m_body, m.message_type AS m_message_type, \
-               m.sender_type AS m_sender_type, m.attachments AS m_attachments, m.reply_to AS m_reply_to, \
-               m.client_id AS m_client_id, m.created_at AS m_created_at, m.updated_at AS m_updated_at, \
-               m.edited_at AS m_edited_at, m.deleted AS m_deleted, m.reactions AS m_reactions, ",
+               COALESCE(m.id, am.id) AS m_id, COALESCE(m.seq, am.seq) AS m_seq, COALESCE(m.user_id, am.user_id) AS m_user_id, COALESCE(m.user_name, am.user_name) AS m_user_name, \
+               COALESCE(m.user_role, am.user_role) AS m_user_role, COALESCE(m.body, am.body) AS m_body, COALESCE(m.message_type, am.message_type) AS m_message_type, \
+               COALESCE(m.sender_type, am.sender_type) AS m_sender_type, COALESCE(m.attachments, am.attachments) AS m_attachments, COALESCE(m.reply_to, am.reply_to) AS m_reply_to, \
+               COALESCE(m.client_id, am.client_id) AS m_client_id, COALESCE(m.created_at, am.created_at) AS m_created_at, COALESCE(m.updated_at, am.updated_at) AS m_updated_at, \
+               COALESCE(m.edited_at, am.edited_at) AS m_edited_at, COALESCE(m.deleted, am.deleted) AS m_deleted, COALESCE(m.reactions, am.reactions) AS m_reactions, ",
             reply_preview_columns!(),
             ", \
                CASE WHEN rp.unread IS NOT NULL THEN rp.unread ELSE \
@@ -572,7 +579,8 @@ impl Store for SqliteStore {
             .push_bind(viewer.as_str().to_owned())
             .push(concat!(
                 ") END AS unread, COUNT(*) OVER () AS total FROM orders o \
-                 LEFT JOIN messages m ON m.order_id = o.id AND m.seq = o.last_seq",
+                 LEFT JOIN messages m ON m.order_id = o.id AND m.seq = o.last_seq \
+                 LEFT JOIN archived_messages am ON m.id IS NULL AND am.order_id = o.id AND am.seq = o.last_seq",
                 reply_join!(),
                 " \
                  LEFT JOIN read_pointers rp ON rp.order_id = o.id AND rp.user_id = "
@@ -625,9 +633,9 @@ impl Store for SqliteStore {
         let terms = terms.as_str();
         /// The MATCH expression narrows to the order, or to the viewer's orders, inside
         /// the index; the exact filters after it keep ids that share tokens apart.
-        fn filters(query: &mut QueryBuilder<Sqlite>, scope: &Scope, order: Option<&OrderId>, terms: &str) {
+        fn filters(query: &mut QueryBuilder<Sqlite>, fts: &str, scope: &Scope, order: Option<&OrderId>, terms: &str) {
             let words = format!("{{body}} : ({terms})");
-            query.push(" WHERE messages_fts MATCH ");
+            query.push(format_args!(" WHERE {fts} MATCH "));
             match (order, scope) {
                 (Some(order), _) => {
                     let id = order.as_str().replace('"', "\"\"");
@@ -654,25 +662,40 @@ impl Store for SqliteStore {
             push_scope(query, scope);
         }
 
+        // Hot and archived messages, each matched in its own full-text table, ranked
+        // together (bm25 over the words only: the order id column weighs nothing).
         let mut select = QueryBuilder::<Sqlite>::new(concat!(
-            "SELECT ",
+            "SELECT * FROM (SELECT ",
             message_columns!(),
-            " FROM messages_fts JOIN messages m ON m.rowid = messages_fts.rowid",
+            ", bm25(messages_fts, 1.0, 0.0) AS rank FROM messages_fts JOIN messages m ON m.rowid = messages_fts.rowid",
             reply_join!()
         ));
-        filters(&mut select, scope, order, terms);
+        filters(&mut select, "messages_fts", scope, order, terms);
+        select.push(concat!(
+            " UNION ALL SELECT ",
+            message_columns!(),
+            ", bm25(archived_messages_fts, 1.0, 0.0) AS rank FROM archived_messages_fts \
+             JOIN archived_messages m ON m.rowid = archived_messages_fts.rowid",
+            reply_join!()
+        ));
+        filters(&mut select, "archived_messages_fts", scope, order, terms);
         select
-            // Rank by the words only: the order id column weighs nothing.
-            .push(" ORDER BY bm25(messages_fts, 1.0, 0.0), m.created_at DESC LIMIT ")
+            .push(") ORDER BY rank, created_at DESC LIMIT ")
             .push_bind(limit)
             .push(" OFFSET ")
             .push_bind((page - 1) * limit);
         let rows: Vec<MessageRow> = select.build_query_as().fetch_all(&self.pool).await?;
 
         let mut count = QueryBuilder::<Sqlite>::new(
-            "SELECT COUNT(*) FROM messages_fts JOIN messages m ON m.rowid = messages_fts.rowid",
+            "SELECT (SELECT COUNT(*) FROM messages_fts JOIN messages m ON m.rowid = messages_fts.rowid",
         );
-        filters(&mut count, scope, order, terms);
+        filters(&mut count, "messages_fts", scope, order, terms);
+        count.push(
+            ") + (SELECT COUNT(*) FROM archived_messages_fts \
+             JOIN archived_messages m ON m.rowid = archived_messages_fts.rowid",
+        );
+        filters(&mut count, "archived_messages_fts", scope, order, terms);
+        count.push(")");
         let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
         Ok(Page {
             items: rows.into_iter().map(Message::from).collect(),
@@ -728,5 +751,31 @@ impl Store for SqliteStore {
 
     async fn delete_notifications_before(&self, before: &str, limit: i64) -> Result<u64> {
         notifications::delete_before(&self.pool, before, limit).await
+    }
+
+    async fn archive_batch(
+        &self,
+        rule: &ArchiveRule,
+        after: Option<&OrderId>,
+        limit: i64,
+        dry_run: bool,
+    ) -> Result<ArchiveBatch> {
+        archive::batch(&self.pool, rule, after, limit, dry_run).await
+    }
+
+    async fn archived_message(&self, id: &str) -> Result<Option<Message>> {
+        archive::archived_message(&self.pool, id).await
+    }
+
+    async fn history_with_archive(&self, order: &OrderId, window: HistoryWindow) -> Result<Page<Message>> {
+        archive::history_with_archive(&self.pool, order, window).await
+    }
+
+    async fn backdate_messages(&self, order: &OrderId, up_to: Seq, created_at: &str) -> Result<u64> {
+        archive::backdate_messages(&self.pool, order, up_to, created_at).await
+    }
+
+    async fn backdate_status_change(&self, order: &OrderId, at: &str) -> Result<()> {
+        archive::backdate_status_change(&self.pool, order, at).await
     }
 }

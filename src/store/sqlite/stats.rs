@@ -5,6 +5,8 @@
 //! the sorted waits. The process receives one row whatever the length of the chat; the
 //! database reads the order's rows twice, sorts them once (for the backward window
 //! below) and sorts the waits for the median.
+//! The order's rows are its hot and archived messages together (`m`, materialized
+//! once; the staff message that ends a wait is looked up in it).
 
 use sqlx::SqlitePool;
 
@@ -20,8 +22,10 @@ use crate::store::MessageStats;
 /// instead of with a frame `1 FOLLOWING AND UNBOUNDED FOLLOWING`, which PostgreSQL
 /// recomputes for every row (6 s for 16,384 messages; 30 ms this way).
 const STATS: &str = "\
-WITH m AS (
+WITH m AS MATERIALIZED (
     SELECT seq, sender_type, created_at, deleted, attachments FROM messages WHERE order_id = ?1
+    UNION ALL
+    SELECT seq, sender_type, created_at, deleted, attachments FROM archived_messages WHERE order_id = ?1
 ),
 counts AS (
     SELECT COUNT(*) AS total,
@@ -45,7 +49,7 @@ marked AS (
 ),
 waits AS MATERIALIZED (
     SELECT MAX(0, CAST(ROUND((julianday(a.created_at) - julianday(q.created_at)) * 86400000.0) AS INTEGER)) AS ms
-    FROM marked q JOIN messages a ON a.order_id = ?1 AND a.seq = q.next_admin
+    FROM marked q JOIN m a ON a.seq = q.next_admin
     WHERE q.sender_type = 'user' AND (q.previous_user IS NULL OR q.previous_user < q.previous_admin)
 ),
 answered AS (SELECT COUNT(*) AS n FROM waits)

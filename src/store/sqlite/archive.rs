@@ -1,8 +1,9 @@
 //! Archiving on SQLite: moving due messages from `messages` to `archived_messages`,
 //! and reading the two together.
 //!
-//! A batch is one `BEGIN IMMEDIATE` transaction on a pooled connection (busy timeout
-//! 10 s): for each order with something due, copy its due seq range, delete it from
+//! The orders with something due are picked first, without the write lock; then a
+//! batch is one `BEGIN IMMEDIATE` transaction on a pooled connection (busy timeout
+//! 10 s): for each of them (its closed state read again under the lock), copy its due seq range, delete it from
 //! the hot table (its full-text rows go with it, by trigger) and raise `archived_seq`.
 //! The message writer (or a server's writer, when `orderchat archive` runs beside it)
 //! waits on SQLite's lock for at most that one transaction, which the batch size
@@ -66,8 +67,10 @@ pub(super) async fn batch(
         .push_bind(rule.created_before.clone())
         .push(")) ORDER BY o.id LIMIT ")
         .push_bind(limit);
+    // Picked before the write lock is taken: the pass over the orders (most of them with
+    // nothing due, in a steady state) must not hold up the message writer.
+    let candidates: Vec<(String, bool)> = query.build_query_as().fetch_all(pool).await?;
     if dry_run {
-        let candidates: Vec<(String, bool)> = query.build_query_as().fetch_all(pool).await?;
         let mut result = ArchiveBatch::default();
         let mut connection = pool.acquire().await?;
         for (id, closed) in &candidates {
@@ -83,17 +86,25 @@ pub(super) async fn batch(
         return Ok(result);
     }
 
+    if candidates.is_empty() {
+        return Ok(ArchiveBatch {
+            cursor: after.cloned(),
+            done: true,
+            ..ArchiveBatch::default()
+        });
+    }
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let candidates: Vec<(String, bool)> = query.build_query_as().fetch_all(&mut *tx).await?;
     let archived_at = timestamp(chrono::Utc::now());
 
     let mut result = ArchiveBatch::default();
     let mut budget = limit;
     let mut stopped = false;
     let mut cursor = after.cloned();
-    for (id, closed) in &candidates {
+    for (id, _) in &candidates {
         let order = OrderId::from_trusted(id.clone());
-        let moved = move_due(&mut tx, &order, *closed, rule, budget, &archived_at).await?;
+        // Again under the lock: the order may have been reopened since it was picked.
+        let closed = closed_now(&mut tx, &order, rule).await?;
+        let moved = move_due(&mut tx, &order, closed, rule, budget, &archived_at).await?;
         if moved > 0 {
             result.orders.push((order.clone(), moved));
         }
@@ -109,6 +120,17 @@ pub(super) async fn batch(
     result.cursor = cursor;
     result.done = !stopped && (candidates.len() as i64) < limit;
     Ok(result)
+}
+
+/// Whether `order` is closed for long enough now (`false` if it is gone).
+async fn closed_now(connection: &mut SqliteConnection, order: &OrderId, rule: &ArchiveRule) -> Result<bool> {
+    let mut query = QueryBuilder::<Sqlite>::new("SELECT ");
+    push_closed(&mut query, rule);
+    query
+        .push(" FROM orders o WHERE o.id = ")
+        .push_bind(order.as_str().to_owned());
+    let closed: Option<bool> = query.build_query_scalar().fetch_optional(&mut *connection).await?;
+    Ok(closed.unwrap_or(false))
 }
 
 /// The archived prefix of `order` and how far the due messages reach, looking at most

@@ -80,7 +80,7 @@ impl Writer {
 /// under a load that never pauses they never catch up, so the WAL never starts over.
 fn open(path: &str) -> rusqlite::Result<Connection> {
     let connection = Connection::open(path)?;
-    connection.busy_handler(Some(retry_every_millisecond))?;
+    connection.busy_timeout(Duration::from_secs(10))?;
     connection.pragma_update(None, "journal_mode", "WAL")?;
     connection.pragma_update(None, "synchronous", "FULL")?;
     connection.pragma_update(None, "foreign_keys", "ON")?;
@@ -90,16 +90,6 @@ fn open(path: &str) -> rusqlite::Result<Connection> {
     connection.pragma_update(None, "journal_size_limit", 64_i64 << 20)?;
     connection.set_prepared_statement_cache_capacity(32);
     Ok(connection)
-}
-
-/// The writer's busy handler: while another connection holds the write lock (an
-/// archive batch, a notification flush, `orderchat archive` beside the server), try
-/// again every millisecond, for up to 10 s. SQLite's own handler (`busy_timeout`)
-/// sleeps in growing steps of up to 100 ms, so the writer overslept the end of a short
-/// foreign transaction by tens of milliseconds, and every ack waiting on it with it.
-fn retry_every_millisecond(attempts: i32) -> bool {
-    std::thread::sleep(Duration::from_millis(1));
-    attempts < 10_000
 }
 
 fn run(mut connection: Connection, mut queue: Queue<Durability>, feed: Option<CommitFeed>) {

@@ -250,7 +250,7 @@ fn row(
     }
 }
 
-fn preview(message: &Message) -> String {
+pub(super) fn preview(message: &Message) -> String {
     message.message.chars().take(PREVIEW_CHARS).collect()
 }
 

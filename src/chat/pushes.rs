@@ -75,7 +75,7 @@ impl Pending {
         if self.sole_author.as_ref() != message.author() {
             self.sole_author = None;
         }
-        let Some(author) = message.author().cloned() else {
+        let Some(author) = message.author() else {
             if self.system.len() < KEPT_PER_FLUSH {
                 self.system.push(message);
             }
@@ -84,20 +84,19 @@ impl Pending {
         if self.mentioning.len() < KEPT_PER_FLUSH && message.message.contains('@') {
             self.mentioning.push(message.clone());
         }
-        match self.by_author.get_mut(&author) {
-            Some(authored) => {
-                authored.messages += 1;
-                authored.latest = message;
-            }
-            None => {
-                self.by_author.insert(
-                    author,
-                    Authored {
-                        messages: 1,
-                        latest: message,
-                    },
-                );
-            }
+        // The author's id is copied only for the first message of theirs in a flush.
+        if let Some(authored) = self.by_author.get_mut(author) {
+            authored.messages += 1;
+            authored.latest = message;
+        } else {
+            let author = author.clone();
+            self.by_author.insert(
+                author,
+                Authored {
+                    messages: 1,
+                    latest: message,
+                },
+            );
         }
     }
 }

@@ -84,7 +84,7 @@ impl ChatService {
         let content = PushContent {
             kind: kind.to_owned(),
             title: title.to_owned(),
-            message: message.message.chars().take(140).collect(),
+            message: super::notify::preview(message),
             message_id: message.id.clone(),
             seq: message.seq,
             count: i64::try_from(count).unwrap_or(i64::MAX),

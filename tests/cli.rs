@@ -291,3 +291,23 @@ async fn archive_cli_on_sqlite_beside_a_running_server() {
 async fn archive_cli_on_postgres_beside_a_running_server() {
     archive_cli_moves_backdated_messages(true).await;
 }
+
+#[test]
+fn out_of_range_retention_and_archive_batch_are_refused() {
+    // `migrate` reads the same settings as `serve` and exits once done, so a value
+    // that were accepted would show as a success here, not as a hang.
+    let dir = tempfile::tempdir().unwrap();
+    for (flag, value) in [
+        ("--notification-retention-days", "0"),
+        ("--archive-batch", "0"),
+        ("--archive-batch", "100001"),
+    ] {
+        let output = orderchat(dir.path()).args(["migrate", flag, value]).output().unwrap();
+        assert!(!output.status.success(), "{flag} {value} was accepted");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(flag),
+            "{flag} {value}: the refusal names the flag: {stderr}"
+        );
+    }
+}

@@ -63,6 +63,12 @@ pub struct Config {
     #[command(flatten)]
     pub archive: ArchiveSettings,
 
+    /// Directory of the built dispatcher console (`web/console`, built with `npm run
+    /// build` in `web/`), served at `/console/`; relative to the working directory.
+    /// Without an `index.html` in it, `/console/` answers `404 console_not_built`.
+    #[arg(long, env = "ORDERCHAT_CONSOLE_DIR", default_value = "web/console/dist")]
+    pub console_dir: PathBuf,
+
     /// Comma-separated origins allowed for HTTP CORS and the WebSocket `Origin` check;
     /// unset: same origin only. `*` allows any origin.
     #[arg(long, env = "ORDERCHAT_CORS_ORIGINS", value_delimiter = ',')]

@@ -40,6 +40,11 @@ enum Command {
         /// Lifetime, e.g. 30m, 1h, 7d.
         #[arg(long, default_value = "1h", value_parser = parse_ttl)]
         ttl: Duration,
+        /// Print a link that opens the dispatcher console signed in with the token
+        /// (`BASE/console/#token=…`; the fragment never reaches the server). BASE defaults
+        /// to this server's `--bind` address, e.g. http://127.0.0.1:3000.
+        #[arg(long, value_name = "BASE", num_args = 0..=1, default_missing_value = "")]
+        console_url: Option<String>,
     },
     /// Create or upgrade the database schema, then exit.
     Migrate(Config),
@@ -53,6 +58,22 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+}
+
+/// `BASE/console/#token=TOKEN`; an empty `base` means this server's bind address (the
+/// loopback address when it binds every interface).
+fn console_link(base: &str, config: &Config, token: &str) -> String {
+    let base = match base.trim().trim_end_matches('/') {
+        "" => {
+            let mut bind = config.bind;
+            if bind.ip().is_unspecified() {
+                bind.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+            }
+            format!("http://{bind}")
+        }
+        base => base.to_owned(),
+    };
+    format!("{base}/console/#token={token}")
 }
 
 fn parse_ttl(raw: &str) -> Result<Duration, String> {
@@ -99,10 +120,15 @@ async fn main() -> anyhow::Result<()> {
             role,
             name,
             ttl,
+            console_url,
         } => {
             orderchat::telemetry::init(LogFormat::Human);
             let verifier = Verifier::from_config(&config)?;
-            println!("{}", verifier.mint(&sub, &role, name.as_deref(), ttl)?);
+            let token = verifier.mint(&sub, &role, name.as_deref(), ttl)?;
+            match console_url {
+                None => println!("{token}"),
+                Some(base) => println!("{}", console_link(&base, &config, &token)),
+            }
             Ok(())
         }
         Command::Migrate(config) => {

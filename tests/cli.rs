@@ -311,3 +311,35 @@ fn out_of_range_retention_and_archive_batch_are_refused() {
         );
     }
 }
+
+#[test]
+fn token_console_url_opens_the_console_signed_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = |extra: &[&str]| {
+        let output = orderchat(dir.path())
+            .args([
+                "token",
+                "--sub",
+                "dina",
+                "--role",
+                "dispatcher",
+                "--bind",
+                "0.0.0.0:4000",
+            ])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).unwrap().trim().to_owned()
+    };
+    let local = link(&["--console-url"]);
+    let token = local
+        .strip_prefix("http://127.0.0.1:4000/console/#token=")
+        .unwrap_or_else(|| panic!("unexpected link {local}"));
+    assert_eq!(token.split('.').count(), 3, "a JWT: {token}");
+    let public = link(&["--console-url", "https://chat.example.com/"]);
+    assert!(
+        public.starts_with("https://chat.example.com/console/#token="),
+        "{public}"
+    );
+}

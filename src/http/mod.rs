@@ -5,6 +5,7 @@
 
 mod attachments;
 mod chats;
+mod console;
 mod export;
 mod extract;
 mod health;
@@ -38,6 +39,7 @@ pub use serve::HttpServer;
 pub fn router(state: &AppState) -> Router<AppState> {
     let (router, document) = routes(attachments::upload_body_limit(state)).split_for_parts();
     router
+        .merge(console::routes(&state.config.console_dir))
         .layer(Extension(openapi::Document::new(&document)))
         .fallback(|| async { Error::NotFound })
         .layer(DefaultBodyLimit::max(state.config.limits.max_body_bytes))

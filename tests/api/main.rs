@@ -4,6 +4,7 @@
 mod archive;
 mod auth;
 mod closed;
+mod console;
 mod export;
 mod fuzz;
 mod helpers;

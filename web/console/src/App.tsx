@@ -1,0 +1,34 @@
+// The console's top level: signed out (the token form) or signed in (the console for
+// that token). Owns the token for the tab and signing out.
+import { useCallback, useMemo, useState } from 'react';
+import { Console } from './Console';
+import { TokenForm } from './session/TokenForm';
+import { forgetToken, isExpired, keepToken, readIdentity, takeInitialToken } from './session/token';
+
+export function App() {
+  const [token, setToken] = useState<string | null>(() => {
+    const initial = takeInitialToken();
+    const identity = initial ? readIdentity(initial) : null;
+    if (!identity || isExpired(identity)) {
+      forgetToken();
+      return null;
+    }
+    return initial;
+  });
+  const [notice, setNotice] = useState<string | null>(null);
+  const identity = useMemo(() => (token ? readIdentity(token) : null), [token]);
+
+  const signIn = useCallback((next: string) => {
+    keepToken(next);
+    setNotice(null);
+    setToken(next);
+  }, []);
+  const signOut = useCallback((why?: string) => {
+    forgetToken();
+    setNotice(why ?? null);
+    setToken(null);
+  }, []);
+
+  if (!token || !identity) return <TokenForm onToken={signIn} notice={notice} />;
+  return <Console key={token} token={token} me={identity} onSignOut={signOut} />;
+}

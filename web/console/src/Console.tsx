@@ -1,0 +1,67 @@
+// The signed-in console: the top bar (search, notifications, connection, who you are),
+// the chat list on the left and the selected chat on the right. Owns which chat is open
+// and which message a search result asked to show.
+import { useCallback, useEffect, useState } from 'react';
+import { useOrderChats } from '@orderchat/client/react';
+import { ChatList } from './chats/ChatList';
+import { ChatPane } from './chat/ChatPane';
+import { NotificationBell } from './notifications/NotificationBell';
+import { SearchBox } from './search/SearchBox';
+import { ConnectionBadge } from './session/ConnectionBadge';
+import type { Identity } from './session/token';
+import { useConsoleClient } from './session/useConsoleClient';
+
+export interface Jump {
+  orderId: string;
+  seq: number;
+}
+
+export function Console({ token, me, onSignOut }: { token: string; me: Identity; onSignOut: (why?: string) => void }) {
+  const { client, state } = useConsoleClient(token);
+  const chats = useOrderChats(token, { client });
+  const [selected, setSelected] = useState<string | null>(null);
+  const [jump, setJump] = useState<Jump | null>(null);
+
+  useEffect(() => {
+    if (state === 'expired') onSignOut('Your session has expired. Paste a new token to go on.');
+  }, [state, onSignOut]);
+
+  const open = useCallback((orderId: string, seq?: number) => {
+    setSelected(orderId);
+    setJump(seq === undefined ? null : { orderId, seq });
+  }, []);
+
+  const summary = chats.chats.find((c) => c.orderId === selected) ?? null;
+
+  return (
+    <div className="console">
+      <header className="topbar">
+        <span className="brand">orderchat</span>
+        <SearchBox client={client} chats={chats.chats} onOpen={open} />
+        <div className="topbar-end">
+          <ConnectionBadge state={state} />
+          <NotificationBell token={token} client={client} onOpen={open} />
+          <span className="whoami" title={`User id ${me.userId}`}>
+            <span className="whoami-name">{me.name ?? me.userId}</span>
+            <span className="whoami-role">{me.role}</span>
+          </span>
+          <button type="button" className="button" onClick={() => onSignOut()}>Sign out</button>
+        </div>
+      </header>
+      <nav className="sidebar" aria-label="Order chats">
+        <ChatList chats={chats.chats} loading={chats.loading} error={chats.error} selected={selected} onSelect={open} me={me} />
+      </nav>
+      <main className="pane">
+        {selected ? (
+          <ChatPane key={selected} token={token} client={client} orderId={selected} summary={summary} me={me}
+            jumpTo={jump?.orderId === selected ? jump.seq : null} onJumped={() => setJump(null)} />
+        ) : (
+          <div className="pane-empty">
+            <h1>Order chats</h1>
+            <p>Choose a chat on the left to read and answer it.</p>
+          </div>
+        )}
+      </main>
+    </div>
+  );
+}

@@ -1,0 +1,62 @@
+// One open order chat: its header (order, presence, participants, export), the message
+// list, who is typing, and the composer. Marks the chat read while it is on screen.
+import { useEffect, useMemo, useRef, useState } from 'react';
+import type { ChatSummary, OrderChatClient } from '@orderchat/client';
+import { useChat, type ChatMessage } from '@orderchat/client/react';
+import { namesFrom } from '../lib/format';
+import type { Identity } from '../session/token';
+import { ChatHeader } from './ChatHeader';
+import { Composer } from './Composer';
+import { MessageList } from './MessageList';
+import { TypingIndicator } from './TypingIndicator';
+
+interface Props {
+  token: string;
+  client: OrderChatClient;
+  orderId: string;
+  summary: ChatSummary | null;
+  me: Identity;
+  jumpTo: number | null;
+  onJumped: () => void;
+}
+
+export function ChatPane({ token, client, orderId, summary, me, jumpTo, onJumped }: Props) {
+  const chat = useChat(token, orderId, { client });
+  const [replyTo, setReplyTo] = useState<ChatMessage | null>(null);
+  const names = useMemo(() => namesFrom(chat.participants, chat.messages), [chat.participants, chat.messages]);
+  useMarkReadWhileVisible(chat.messages, me.userId, chat.markAsRead);
+
+  return (
+    <section className="chat" aria-label={`Chat of order ${summary?.order?.number ?? orderId}`}>
+      <ChatHeader client={client} orderId={orderId} summary={summary} participants={chat.participants}
+        onlineUsers={chat.onlineUsers} me={me} />
+      {chat.error && <p className="chat-error" role="alert">{chat.error.message}</p>}
+      <MessageList chat={chat} me={me} names={names} jumpTo={jumpTo} onJumped={onJumped} onReply={setReplyTo} />
+      <TypingIndicator userIds={chat.typingUsers} names={names} />
+      <Composer orderId={orderId} chat={chat} replyTo={replyTo} names={names} onCancelReply={() => setReplyTo(null)} />
+    </section>
+  );
+}
+
+/**
+ * Moves the read pointer to the newest message of someone else once it is shown and
+ * the tab is visible (a dispatcher who looks away does not "see" what arrives meanwhile).
+ */
+function useMarkReadWhileVisible(messages: ChatMessage[], myId: string, markAsRead: (seq?: number) => Promise<void>) {
+  const marked = useRef(0);
+  const [visible, setVisible] = useState(() => document.visibilityState === 'visible');
+  useEffect(() => {
+    const update = () => setVisible(document.visibilityState === 'visible');
+    document.addEventListener('visibilitychange', update);
+    return () => document.removeEventListener('visibilitychange', update);
+  }, []);
+  let latest = 0;
+  for (const m of messages) if (!m.pending && m.seq > latest && m.user?.id !== myId) latest = m.seq;
+  useEffect(() => {
+    if (!visible || latest <= marked.current) return;
+    marked.current = latest;
+    markAsRead(latest).catch(() => {
+      marked.current = 0; // try again with the next message or the next visit
+    });
+  }, [visible, latest, markAsRead]);
+}

@@ -1,0 +1,96 @@
+// One message in the list: own messages on the right, others on the left, system
+// messages centred; the quoted message it replies to, its attachments and reactions,
+// "edited"/"deleted" marks, its sending state, and its actions (react, reply, delete).
+import type { useChat, ChatMessage } from '@orderchat/client/react';
+import { formatTime, type Names } from '../lib/format';
+import type { Identity } from '../session/token';
+import { AttachmentView } from './AttachmentView';
+import { Reactions } from './Reactions';
+
+type Chat = ReturnType<typeof useChat>;
+
+interface Props {
+  message: ChatMessage;
+  chat: Chat;
+  me: Identity;
+  names: Names;
+  highlighted: boolean;
+  seenBy: string | null;
+  onReply: (message: ChatMessage) => void;
+}
+
+interface ReplyPreview {
+  user: { id: string; name: string | null } | null;
+  message: string | null;
+  deleted: boolean;
+}
+
+export function MessageItem({ message: m, chat, me, names, highlighted, seenBy, onReply }: Props) {
+  if (m.messageType === 'system' || m.senderType === 'system') {
+    return (
+      <li className="message system" data-seq={m.seq}>
+        <p className="message-text">{m.message}</p>
+        <time className="message-time" dateTime={m.createdAt}>{formatTime(m.createdAt)}</time>
+      </li>
+    );
+  }
+
+  const mine = m.user?.id === me.userId;
+  const author = mine ? 'You' : (m.user?.name ?? (m.user ? names(m.user.id) : 'Unknown'));
+  const quote = (m as ChatMessage & { replyPreview?: ReplyPreview | null }).replyPreview;
+  const classes = ['message', mine ? 'mine' : 'theirs', highlighted ? 'highlighted' : '', m.pending ? 'pending' : '',
+    m.failed ? 'failed' : ''].filter(Boolean).join(' ');
+
+  return (
+    <li className={classes} data-seq={m.pending ? undefined : m.seq} data-message-id={m.id}>
+      <div className="bubble">
+        <div className="message-meta">
+          <span className="message-author">{author}</span>
+          {!mine && m.user?.role && <span className="message-role">{m.user.role}</span>}
+          <time className="message-time" dateTime={m.createdAt}>{formatTime(m.createdAt)}</time>
+        </div>
+        {quote && (
+          <blockquote className="quote">
+            <span className="quote-author">{quote.user?.name ?? 'System'}</span>
+            <span className="quote-text">{quote.deleted ? 'Message deleted' : quote.message}</span>
+          </blockquote>
+        )}
+        {m.deleted ? (
+          <p className="message-text deleted">Message deleted</p>
+        ) : (
+          m.message && <p className="message-text">{m.message}</p>
+        )}
+        {!m.deleted && m.attachments.length > 0 && (
+          <ul className="attachments" aria-label="Attachments">
+            {m.attachments.map((a) => <li key={a.id}><AttachmentView client={chat.client} attachment={a} /></li>)}
+          </ul>
+        )}
+        <div className="message-foot">
+          {m.editedAt && !m.deleted && <span className="mark">edited</span>}
+          {m.pending && !m.failed && <span className="mark">Sending…</span>}
+          {m.failed && (
+            <span className="mark error" role="alert">
+              Not sent: {m.failed.message}
+              {m.clientId && (
+                <button type="button" className="link-button" onClick={() => void chat.retry(m.clientId as string)}>Retry</button>
+              )}
+            </span>
+          )}
+        </div>
+        {!m.deleted && !m.pending && (
+          <Reactions message={m} myId={me.userId} names={names} onToggle={(emoji) => void chat.react(m.id, emoji)} />
+        )}
+      </div>
+      {!m.deleted && !m.pending && (
+        <div className="message-actions">
+          <button type="button" className="link-button" onClick={() => onReply(m)} aria-label={`Reply to ${author}`}>Reply</button>
+          {mine && (
+            <button type="button" className="link-button" onClick={() => void chat.deleteMessage(m.id)}
+              aria-label="Delete your message">Delete</button>
+          )}
+        </div>
+      )}
+      {seenBy && <p className="seen-by" data-testid="seen-by">Seen by {seenBy}</p>}
+    </li>
+  );
+}

@@ -2,6 +2,7 @@
 // the chat list on the left and the selected chat on the right. Owns which chat is open
 // and which message a search result asked to show.
 import { useCallback, useEffect, useState } from 'react';
+import type { ConnectionState, OrderChatClient } from '@orderchat/client';
 import { useOrderChats } from '@orderchat/client/react';
 import { ChatList } from './chats/ChatList';
 import { ChatPane } from './chat/ChatPane';
@@ -16,8 +17,18 @@ export interface Jump {
   seq: number;
 }
 
-export function Console({ token, me, onSignOut }: { token: string; me: Identity; onSignOut: (why?: string) => void }) {
-  const { client, state } = useConsoleClient(token);
+interface Props {
+  token: string;
+  me: Identity;
+  onSignOut: (why?: string) => void;
+}
+
+export function Console(props: Props) {
+  const { client, state } = useConsoleClient(props.token);
+  return client ? <ConsoleFor {...props} client={client} state={state} /> : null;
+}
+
+function ConsoleFor({ token, me, onSignOut, client, state }: Props & { client: OrderChatClient; state: ConnectionState }) {
   const chats = useOrderChats(token, { client });
   const [selected, setSelected] = useState<string | null>(null);
   const [jump, setJump] = useState<Jump | null>(null);

@@ -30,6 +30,9 @@ export interface ClientOptions {
   /** Typing throttle: one `typing-start` per interval, `typing-stop` after a quiet spell (ms). */
   typingIntervalMs?: number;
   typingQuietMs?: number;
+  /** Reconnect back-off: first delay and ceiling (ms). Default 300 and 5000. */
+  reconnectionDelayMs?: number;
+  reconnectionDelayMaxMs?: number;
   /** fetch for the REST helpers (default the global one). */
   fetch?: typeof fetch;
 }
@@ -126,8 +129,8 @@ export class OrderChatClient {
     const socket = io(this.url, {
       autoConnect: false,
       reconnection: true,
-      reconnectionDelay: 300,
-      reconnectionDelayMax: 5000,
+      reconnectionDelay: this.options.reconnectionDelayMs ?? 300,
+      reconnectionDelayMax: Math.max(this.options.reconnectionDelayMaxMs ?? 5000, this.options.reconnectionDelayMs ?? 0),
       ...(this.options.transports ? { transports: this.options.transports } : {}),
       // Asked on every (re)connect, so a reconnect carries a token that is still valid.
       auth: (cb) => {

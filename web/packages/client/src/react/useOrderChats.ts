@@ -1,0 +1,94 @@
+// useOrderChats: the caller's chat list with live unread counts. `unread-count` events
+// (sent to every connection of the user) set a row's count at once; any sign of activity
+// (a message, a notification, an order update) re-reads the list shortly after, so last
+// messages, order and new chats follow without joining every room.
+
+import { useCallback, useEffect, useRef, useState } from 'react';
+import { toOrderChatError, type OrderChatError } from '../errors.js';
+import type { TokenSource } from '../token.js';
+import type { ChatSummary } from '../types.js';
+import { useConnectionState, useSharedClient, type HookOptions } from './shared-client.js';
+
+export interface UseOrderChatsResult {
+  /** Most recent activity first, live. */
+  chats: ChatSummary[];
+  totalUnread: number;
+  isConnected: boolean;
+  loading: boolean;
+  error: OrderChatError | null;
+  refresh(): Promise<void>;
+}
+
+const REFRESH_DEBOUNCE_MS = 250;
+
+function byActivity(a: ChatSummary, b: ChatSummary): number {
+  return a.lastActivityAt < b.lastActivityAt ? 1 : a.lastActivityAt > b.lastActivityAt ? -1 : 0;
+}
+
+export function useOrderChats(token: TokenSource | null, options?: HookOptions & { limit?: number }): UseOrderChatsResult {
+  const client = useSharedClient(token, options);
+  const connectionState = useConnectionState(client);
+  const limit = options?.limit ?? 100;
+  const [chats, setChats] = useState<ChatSummary[]>([]);
+  const [loading, setLoading] = useState(true);
+  const [error, setError] = useState<OrderChatError | null>(null);
+  const loadRef = useRef<() => Promise<void>>(async () => undefined);
+  const rowsRef = useRef(chats);
+  rowsRef.current = chats;
+
+  useEffect(() => {
+    setChats([]);
+    setLoading(true);
+    setError(null);
+    if (!client) return;
+    let live = true;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    // The newest answer wins: a slow older listing never overwrites a newer one.
+    let asked = 0;
+    const load = async () => {
+      const mine = ++asked;
+      try {
+        const rows = await client.rest.listChats({ limit });
+        if (!live || mine !== asked) return;
+        setChats([...rows].sort(byActivity));
+        setError(null);
+      } catch (err) {
+        if (live) setError(toOrderChatError(err));
+      } finally {
+        if (live) setLoading(false);
+      }
+    };
+    loadRef.current = load;
+    const soon = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => void load(), REFRESH_DEBOUNCE_MS);
+    };
+    const offs = [
+      client.on('unread-count', (e) => {
+        setChats((rows) => rows.map((r) => (r.orderId === e.orderId && r.unreadCount !== e.unreadCount ? { ...r, unreadCount: e.unreadCount } : r)));
+        if (!chatsHas(e.orderId)) soon();
+      }),
+      client.on('new-message', soon),
+      client.on('notification', soon),
+      client.on('order-updated', soon),
+      client.on('message-deleted', soon),
+    ];
+    const chatsHas = (orderId: string) => rowsRef.current.some((r) => r.orderId === orderId);
+    let wasConnected = client.state === 'connected';
+    const offState = client.onState((state) => {
+      if (state === 'connected' && !wasConnected) soon();
+      wasConnected = state === 'connected';
+    });
+    void load();
+    return () => {
+      live = false;
+      clearTimeout(timer);
+      for (const off of offs) off();
+      offState();
+    };
+  }, [client, limit]);
+
+  const refresh = useCallback(() => loadRef.current(), []);
+  const totalUnread = chats.reduce((n, c) => n + c.unreadCount, 0);
+  return { chats, totalUnread, isConnected: connectionState === 'connected', loading, error, refresh };
+}

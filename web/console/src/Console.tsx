@@ -51,7 +51,7 @@ function ConsoleFor({ token, me, onSignOut, client, state }: Props & { client: O
         <SearchBox client={client} chats={chats.chats} onOpen={open} />
         <div className="topbar-end">
           <ConnectionBadge state={state} />
-          <NotificationBell token={token} client={client} onOpen={open} />
+          <NotificationBell token={token} client={client} openOrderId={selected} onOpen={open} />
           <span className="whoami" title={`User id ${me.userId}`}>
             <span className="whoami-name">{me.name ?? me.userId}</span>
             <span className="whoami-role">{me.role}</span>

@@ -39,6 +39,10 @@ after(async () => {
 
 /** The message bubbles of the open chat whose text is exactly `text`. */
 const bubbles = (page, text) => page.locator('.message-list .message-text').filter({ hasText: new RegExp(`^${escape(text)}$`) });
+/** The list item of the message whose text is exactly `text`. */
+const messageItem = (page, text) => page.locator('.message-list > li.message', {
+  has: page.locator('.message-text').filter({ hasText: new RegExp(`^${escape(text)}$`) }),
+});
 const escape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const chatItem = (page, orderId) => page.locator(`.chat-item[data-order-id="${orderId}"]`);
 const composer = (page) => page.getByRole('textbox', { name: 'Message' });
@@ -89,7 +93,7 @@ test('a customer and a dispatcher chat in real time through the console', { time
   await badge.waitFor({ state: 'detached' });
   const seen = ana.page.getByTestId('seen-by');
   await eventually(async () => (await seen.count()) === 1 && (await seen.textContent()) === 'Seen by Dina', 'Ana sees "Seen by Dina"');
-  await ana.page.locator('.message', { has: bubbles(ana.page, 'Hello, where is my driver?') }).getByTestId('seen-by').waitFor();
+  await messageItem(ana.page, 'Hello, where is my driver?').getByTestId('seen-by').waitFor();
   await screenshotSideBySide(browser, '02-seen-by', [ana, dina]);
 
   // --- Ana types: Dina sees it. Shift+Enter is a new line, not a send.
@@ -116,7 +120,7 @@ test('a customer and a dispatcher chat in real time through the console', { time
 
   // --- Ana's network drops. Dina writes meanwhile, Ana writes too (it waits in her queue).
   await setOffline(ana, true);
-  await ana.page.locator('.connection[data-state="offline"]').waitFor();
+  await ana.page.locator('.connection').getByText('Offline — reconnecting…').waitFor();
   const fromDina = ['Driver is 5 minutes away', 'He will call you', 'Sorry for the wait'];
   for (const text of fromDina) {
     await composer(dina.page).fill(text);
@@ -125,7 +129,7 @@ test('a customer and a dispatcher chat in real time through the console', { time
   }
   await composer(ana.page).fill('Thanks, waiting outside');
   await composer(ana.page).press('Enter');
-  await ana.page.locator('.message.pending', { has: bubbles(ana.page, 'Thanks, waiting outside') }).waitFor();
+  await messageItem(ana.page, 'Thanks, waiting outside').and(ana.page.locator('.pending')).getByText('Sending…').waitFor();
   assert.equal(await bubbles(ana.page, fromDina[0]).count(), 0, 'offline, Ana does not get Dina\'s messages yet');
   await screenshotSideBySide(browser, '04-offline', [ana, dina]);
 

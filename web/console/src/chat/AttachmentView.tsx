@@ -5,6 +5,7 @@ import { useEffect, useState } from 'react';
 import type { Attachment, OrderChatClient } from '@orderchat/client';
 import { saveBlob } from '../lib/download';
 import { formatSize } from '../lib/format';
+import { PaperclipIcon } from '../lib/icons';
 
 export function AttachmentView({ client, attachment: a }: { client: OrderChatClient | null; attachment: Attachment }) {
   const thumb = useObjectUrl(client, a.thumbnailUrl ?? null);
@@ -28,7 +29,7 @@ export function AttachmentView({ client, attachment: a }: { client: OrderChatCli
         </button>
       )}
       <button type="button" className="file-link" onClick={() => void download()}>
-        <span aria-hidden="true">📎 </span>{a.fileName} <span className="muted">({formatSize(a.size)})</span>
+        <PaperclipIcon /> {a.fileName} <span className="muted">({formatSize(a.size)})</span>
       </button>
       {error && <span className="form-error" role="alert">Download failed: {error}</span>}
     </div>

@@ -4,6 +4,7 @@
 import { useId, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
 import type { useChat, ChatMessage } from '@orderchat/client/react';
 import { formatSize, previewOf, type Names } from '../lib/format';
+import { PaperclipIcon } from '../lib/icons';
 
 type Chat = ReturnType<typeof useChat>;
 
@@ -82,7 +83,7 @@ export function Composer({ orderId, chat, replyTo, names, onCancelReply }: Props
             setFiles([...files, ...Array.from(e.target.files ?? [])]);
             e.target.value = '';
           }} />
-        <button type="button" className="button" onClick={() => fileInput.current?.click()}>Attach</button>
+        <button type="button" className="button with-icon" onClick={() => fileInput.current?.click()}><PaperclipIcon /> Attach</button>
         <button type="submit" className="button primary">Send</button>
       </div>
       <p id={ids.hint} className="hint composer-hint">Enter sends, Shift+Enter adds a new line.</p>

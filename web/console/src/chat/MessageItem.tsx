@@ -1,11 +1,13 @@
 // One message in the list: own messages on the right, others on the left, system
 // messages centred; the quoted message it replies to, its attachments and reactions,
 // "edited"/"deleted" marks, its sending state, and its actions (react, reply, delete).
+import { useState } from 'react';
 import type { useChat, ChatMessage } from '@orderchat/client/react';
 import { formatTime, type Names } from '../lib/format';
+import { SmileIcon } from '../lib/icons';
 import type { Identity } from '../session/token';
 import { AttachmentView } from './AttachmentView';
-import { Reactions } from './Reactions';
+import { ReactionChips, ReactionPicker } from './Reactions';
 
 type Chat = ReturnType<typeof useChat>;
 
@@ -19,13 +21,9 @@ interface Props {
   onReply: (message: ChatMessage) => void;
 }
 
-interface ReplyPreview {
-  user: { id: string; name: string | null } | null;
-  message: string | null;
-  deleted: boolean;
-}
-
 export function MessageItem({ message: m, chat, me, names, highlighted, seenBy, onReply }: Props) {
+  const [picking, setPicking] = useState(false);
+
   if (m.messageType === 'system' || m.senderType === 'system') {
     return (
       <li className="message system" data-seq={m.seq}>
@@ -37,7 +35,8 @@ export function MessageItem({ message: m, chat, me, names, highlighted, seenBy, 
 
   const mine = m.user?.id === me.userId;
   const author = mine ? 'You' : (m.user?.name ?? (m.user ? names(m.user.id) : 'Unknown'));
-  const quote = (m as ChatMessage & { replyPreview?: ReplyPreview | null }).replyPreview;
+  const quote = m.replyPreview;
+  const live = !m.deleted && !m.pending;
   const classes = ['message', mine ? 'mine' : 'theirs', highlighted ? 'highlighted' : '', m.pending ? 'pending' : '',
     m.failed ? 'failed' : ''].filter(Boolean).join(' ');
 
@@ -48,6 +47,21 @@ export function MessageItem({ message: m, chat, me, names, highlighted, seenBy, 
           <span className="message-author">{author}</span>
           {!mine && m.user?.role && <span className="message-role">{m.user.role}</span>}
           <time className="message-time" dateTime={m.createdAt}>{formatTime(m.createdAt)}</time>
+          {live && (
+            <span className="message-actions">
+              <button type="button" className="icon-button" aria-expanded={picking} aria-label={`React to ${mine ? 'your message' : author}`}
+                onClick={() => setPicking((v) => !v)}>
+                <SmileIcon />
+              </button>
+              <button type="button" className="link-button" onClick={() => onReply(m)} aria-label={`Reply to ${mine ? 'your message' : author}`}>
+                Reply
+              </button>
+              {mine && (
+                <button type="button" className="link-button" onClick={() => void chat.deleteMessage(m.id).catch(() => undefined)}
+                  aria-label="Delete your message">Delete</button>
+              )}
+            </span>
+          )}
         </div>
         {quote && (
           <blockquote className="quote">
@@ -65,31 +79,27 @@ export function MessageItem({ message: m, chat, me, names, highlighted, seenBy, 
             {m.attachments.map((a) => <li key={a.id}><AttachmentView client={chat.client} attachment={a} /></li>)}
           </ul>
         )}
-        <div className="message-foot">
-          {m.editedAt && !m.deleted && <span className="mark">edited</span>}
-          {m.pending && !m.failed && <span className="mark">Sending…</span>}
-          {m.failed && (
-            <span className="mark error" role="alert">
-              Not sent: {m.failed.message}
-              {m.clientId && (
-                <button type="button" className="link-button" onClick={() => void chat.retry(m.clientId as string)}>Retry</button>
-              )}
-            </span>
-          )}
-        </div>
-        {!m.deleted && !m.pending && (
-          <Reactions message={m} myId={me.userId} names={names} onToggle={(emoji) => void chat.react(m.id, emoji)} />
+        {live && <ReactionChips message={m} myId={me.userId} names={names} onToggle={(emoji) => void chat.react(m.id, emoji).catch(() => undefined)} />}
+        {live && picking && (
+          <ReactionPicker onPick={(emoji) => { setPicking(false); void chat.react(m.id, emoji).catch(() => undefined); }} />
+        )}
+        {(m.editedAt || m.pending || m.failed) && !m.deleted && (
+          <div className="message-foot">
+            {m.editedAt && <span className="mark">edited</span>}
+            {m.pending && !m.failed && <span className="mark">Sending…</span>}
+            {m.failed && (
+              <span className="mark error" role="alert">
+                Not sent: {m.failed.message}
+                {m.clientId && (
+                  <button type="button" className="link-button" onClick={() => void chat.retry(m.clientId as string).catch(() => undefined)}>
+                    Retry
+                  </button>
+                )}
+              </span>
+            )}
+          </div>
         )}
       </div>
-      {!m.deleted && !m.pending && (
-        <div className="message-actions">
-          <button type="button" className="link-button" onClick={() => onReply(m)} aria-label={`Reply to ${author}`}>Reply</button>
-          {mine && (
-            <button type="button" className="link-button" onClick={() => void chat.deleteMessage(m.id)}
-              aria-label="Delete your message">Delete</button>
-          )}
-        </div>
-      )}
       {seenBy && <p className="seen-by" data-testid="seen-by">Seen by {seenBy}</p>}
     </li>
   );

@@ -44,6 +44,21 @@ export function MessageList({ chat, me, names, jumpTo, onJumped, onReply }: Prop
     before.current = { firstKey, lastKey, height: el.scrollHeight, top: el.scrollTop, atBottom: isAtBottom(el) };
   }, [firstKey, lastKey, last, me.userId, messages.length]);
 
+  // Content that grows below the reader (a "Seen by" line, a thumbnail, reactions, the
+  // history arriving) keeps a reader who was at the bottom there.
+  const content = useRef<HTMLOListElement>(null);
+  useEffect(() => {
+    const el = box.current;
+    const list = content.current;
+    if (!el || !list || typeof ResizeObserver === 'undefined') return;
+    const observer = new ResizeObserver(() => {
+      if (before.current.atBottom) el.scrollTop = el.scrollHeight;
+      before.current = { ...before.current, height: el.scrollHeight, top: el.scrollTop };
+    });
+    observer.observe(list);
+    return () => observer.disconnect();
+  }, []);
+
   const onScroll = (event: UIEvent<HTMLDivElement>) => {
     const el = event.currentTarget;
     before.current = { ...before.current, height: el.scrollHeight, top: el.scrollTop, atBottom: isAtBottom(el) };
@@ -80,7 +95,7 @@ export function MessageList({ chat, me, names, jumpTo, onJumped, onReply }: Prop
         )}
       </div>
       {messages.length === 0 && !hasOlder && <p className="muted messages-empty">No messages yet. Say hello.</p>}
-      <ol className="message-list">
+      <ol className="message-list" ref={content}>
         {messages.map((m) => (
           <MessageItem key={keyOf(m)} message={m} chat={chat} me={me} names={names} onReply={onReply}
             highlighted={highlight !== null && m.seq === highlight}

@@ -24,8 +24,8 @@ export function previewOf(message: Pick<Message, 'message' | 'deleted' | 'attach
   if (message.deleted) return 'Message deleted';
   const text = (message.message ?? '').replace(/\s+/g, ' ').trim();
   if (text) return text;
-  const files = message.attachments?.length ?? 0;
-  return files === 1 ? '📎 1 attachment' : files > 1 ? `📎 ${files} attachments` : '';
+  const files = message.attachments ?? [];
+  return files.length === 1 ? `Attachment: ${files[0]?.fileName}` : files.length > 1 ? `${files.length} attachments` : '';
 }
 
 /** userId → display name, from the participants and from the authors of the messages shown. */

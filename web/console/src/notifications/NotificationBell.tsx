@@ -1,17 +1,21 @@
 // The notifications bell: how many are unread, a dropdown of the latest (stored ones and
-// live ones), opening one opens its chat and marks it read, and "Mark all read".
+// live ones), opening one opens its chat and marks it read, and "Mark all read". The
+// notifications of the chat on screen are marked read as they are seen.
 import { useEffect, useId, useRef, useState } from 'react';
 import type { OrderChatClient } from '@orderchat/client';
 import { useNotifications } from '@orderchat/client/react';
 import { formatTime } from '../lib/format';
+import { BellIcon } from '../lib/icons';
 
 interface Props {
   token: string;
   client: OrderChatClient;
+  /** The chat on screen: its notifications are read by looking at it. */
+  openOrderId: string | null;
   onOpen: (orderId: string, seq?: number) => void;
 }
 
-export function NotificationBell({ token, client, onOpen }: Props) {
+export function NotificationBell({ token, client, openOrderId, onOpen }: Props) {
   const { notifications, unreadCount, markRead, markAllRead, error } = useNotifications(token, { client });
   const [open, setOpen] = useState(false);
   const panelId = useId();
@@ -32,13 +36,18 @@ export function NotificationBell({ token, client, onOpen }: Props) {
     };
   }, [open]);
 
+  const unreadOfOpenChat = notifications.filter((n) => !n.read && n.orderId === openOrderId).map((n) => n.id).join(' ');
+  useEffect(() => {
+    if (unreadOfOpenChat) markRead(unreadOfOpenChat.split(' ')).catch(() => undefined);
+  }, [unreadOfOpenChat, markRead]);
+
   const label = unreadCount > 0 ? `Notifications, ${unreadCount} unread` : 'Notifications';
 
   return (
     <div className="bell" ref={root}>
-      <button type="button" className="button icon" aria-label={label} aria-expanded={open} aria-controls={panelId}
+      <button type="button" className="button icon" aria-label={label} aria-expanded={open} aria-controls={open ? panelId : undefined}
         onClick={() => setOpen((v) => !v)}>
-        <span aria-hidden="true">🔔</span>
+        <BellIcon />
         {unreadCount > 0 && <span className="badge" aria-hidden="true">{unreadCount > 99 ? '99+' : unreadCount}</span>}
       </button>
       {open && (
@@ -58,7 +67,7 @@ export function NotificationBell({ token, client, onOpen }: Props) {
                   onClick={() => {
                     setOpen(false);
                     if (!n.read) void markRead([n.id]);
-                    onOpen(n.orderId, n.seq);
+                    onOpen(n.orderId, n.seq ?? undefined);
                   }}>
                   <span className="popover-item-title">
                     {!n.read && <span className="visually-hidden">Unread: </span>}

@@ -56,7 +56,7 @@ export function SearchBox({ client, chats, onOpen }: Props) {
       <form role="search" onSubmit={search}>
         <label htmlFor={ids.field} className="visually-hidden">Search messages</label>
         <input id={ids.field} type="search" value={query} placeholder="Search messages" autoComplete="off"
-          aria-controls={ids.panel} onChange={(e) => setQuery(e.target.value)} />
+          aria-controls={results !== null ? ids.panel : undefined} onChange={(e) => setQuery(e.target.value)} />
         <button type="submit" className="button small" disabled={busy}>{busy ? 'Searching…' : 'Search'}</button>
       </form>
       {results !== null && (

@@ -37,6 +37,14 @@ function ConsoleFor({ token, me, onSignOut, client, state }: Props & { client: O
     if (state === 'expired') onSignOut('Your session has expired. Paste a new token to go on.');
   }, [state, onSignOut]);
 
+  // A listing that failed (the network dropped mid-request) is tried again while connected.
+  const { error: listError, refresh: refreshList } = chats;
+  useEffect(() => {
+    if (!listError || state !== 'connected') return;
+    const timer = setTimeout(() => void refreshList(), 2000);
+    return () => clearTimeout(timer);
+  }, [listError, state, refreshList]);
+
   const open = useCallback((orderId: string, seq?: number) => {
     setSelected(orderId);
     setJump(seq === undefined ? null : { orderId, seq });

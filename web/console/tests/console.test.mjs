@@ -141,6 +141,7 @@ test('a customer and a dispatcher chat in real time through the console', { time
     for (const text of all) await bubbles(p.page, text).waitFor({ timeout: 60_000 });
   }
   await ana.page.locator('.message.pending').waitFor({ state: 'detached' });
+  for (const p of [ana, dina]) await chatItem(p.page, ORDER).getByText('Thanks, waiting outside').waitFor();
   ana.offline = false;
   for (const p of [ana, dina]) {
     for (const text of all) assert.equal(await bubbles(p.page, text).count(), 1, `${p.label} sees "${text}" exactly once`);

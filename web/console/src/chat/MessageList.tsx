@@ -38,8 +38,8 @@ export function MessageList({ chat, me, names, jumpTo, onJumped, onReply }: Prop
     const prev = before.current;
     if (prev.firstKey && firstKey !== prev.firstKey && lastKey === prev.lastKey) {
       el.scrollTop = prev.top + (el.scrollHeight - prev.height); // older page above: stay in place
-    } else if (lastKey !== prev.lastKey && (prev.atBottom || last?.user?.id === me.userId || !prev.lastKey)) {
-      el.scrollTop = el.scrollHeight;
+    } else if (prev.atBottom || !prev.lastKey || (lastKey !== prev.lastKey && last?.user?.id === me.userId)) {
+      el.scrollTop = el.scrollHeight; // following the newest (also when catch-up lands above a pending send)
     }
     before.current = { firstKey, lastKey, height: el.scrollHeight, top: el.scrollTop, atBottom: isAtBottom(el) };
   }, [firstKey, lastKey, last, me.userId, messages.length]);

@@ -9,9 +9,11 @@
 // CHROMIUM_PATH) and the server binary (ORDERCHAT_BIN, default target/debug/orderchat).
 
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { eventually, launch, openWindow, screenshotSideBySide, seriousA11yViolations, setOffline, SHOTS, TIMEOUT } from './browser.mjs';
+import { pngPicture } from './png.mjs';
 import { startServer, token } from './server.mjs';
 
 const ANA = { id: 'ana', role: 'customer', name: 'Ana' };
@@ -162,6 +164,62 @@ test('a customer and a dispatcher chat in real time through the console', { time
     const violations = await seriousA11yViolations(p.page);
     assert.deepEqual(violations, [], `${p.label}: axe-core found serious or critical problems`);
   }
+
+  for (const p of [ana, dina]) assert.deepEqual(p.errors, [], `${p.label}: the browser logged errors`);
+  await ana.context.close();
+  await dina.context.close();
+});
+
+test('attachments with thumbnails, reactions, search, notifications and export', { timeout: 180_000 }, async () => {
+  const PARCEL = 'order-1044';
+  await srv.order(PARCEL, { number: '1044', status: 'delivered', participants: [
+    { userId: ANA.id, role: ANA.role, name: ANA.name }, { userId: DINA.id, role: DINA.role, name: DINA.name }] });
+  const ana = await openWindow(browser, 'Ana (customer)', `${srv.url}/console/#token=${tok(ANA)}`);
+  const dina = await openWindow(browser, 'Dina (dispatcher)', `${srv.url}/console/#token=${tok(DINA)}`);
+  await chatItem(ana.page, ORDER).click(); // Ana looks at another chat: 1044 notifies her
+
+  // --- Dina sends a photo with a caption; Ana's bell counts it.
+  await chatItem(dina.page, PARCEL).click();
+  await dina.page.getByLabel('Attach files').setInputFiles({ name: 'parcel.png', mimeType: 'image/png', buffer: pngPicture() });
+  await dina.page.getByRole('list', { name: 'Files to send' }).getByText('parcel.png').waitFor();
+  await composer(dina.page).fill('Photo of the parcel at your door');
+  await composer(dina.page).press('Enter');
+  await messageItem(dina.page, 'Photo of the parcel at your door').locator('img[alt="parcel.png"]').waitFor();
+  await ana.page.getByRole('button', { name: 'Notifications, 1 unread' }).waitFor();
+
+  // --- Ana opens it from the bell: the thumbnail is fetched with her token; the bell clears.
+  await ana.page.getByRole('button', { name: 'Notifications, 1 unread' }).click();
+  await ana.page.getByRole('region', { name: 'Notifications' }).getByRole('button', { name: /^Unread: New message from Dina \(order 1044\)/ }).click();
+  const thumb = messageItem(ana.page, 'Photo of the parcel at your door').locator('img[alt="parcel.png"]');
+  await thumb.waitFor();
+  await eventually(() => thumb.evaluate((img) => img.src.startsWith('blob:') && img.complete && img.naturalWidth > 0),
+    'the thumbnail is shown from an object URL');
+  await ana.page.getByRole('button', { name: 'Notifications', exact: true }).waitFor();
+
+  // --- Ana reacts; Dina sees the reaction.
+  await messageItem(ana.page, 'Photo of the parcel at your door').getByRole('button', { name: 'React to Dina' }).click();
+  await ana.page.getByRole('button', { name: 'React with 👍' }).click();
+  await messageItem(dina.page, 'Photo of the parcel at your door').getByRole('button', { name: '👍 1: Ana' }).waitFor();
+  await screenshotSideBySide(browser, '06-attachment-reaction', [ana, dina]);
+
+  // --- Dina searches every chat and jumps to a result in another chat.
+  await dina.page.getByRole('searchbox', { name: 'Search messages' }).fill('gate');
+  await dina.page.getByRole('searchbox', { name: 'Search messages' }).press('Enter');
+  const results = dina.page.getByRole('region', { name: 'Search results' });
+  await results.getByRole('button', { name: /Order 1042/ }).first().click();
+  await dina.page.locator('.message.highlighted', { hasText: 'back gate' }).waitFor();
+  await chatItem(dina.page, ORDER).and(dina.page.locator('[aria-current="true"]')).waitFor();
+
+  // --- Dina exports the chat as CSV.
+  await chatItem(dina.page, PARCEL).click();
+  const [download] = await Promise.all([
+    dina.page.waitForEvent('download'),
+    dina.page.getByRole('button', { name: 'Export CSV' }).click(),
+  ]);
+  assert.equal(download.suggestedFilename(), 'order-order-1044.csv');
+  const csv = readFileSync(await download.path(), 'utf8');
+  assert.match(csv, /^seq,id,createdAt/);
+  assert.match(csv, /Photo of the parcel at your door/);
 
   for (const p of [ana, dina]) assert.deepEqual(p.errors, [], `${p.label}: the browser logged errors`);
   await ana.context.close();

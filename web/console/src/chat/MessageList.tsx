@@ -67,7 +67,7 @@ export function MessageList({ chat, me, names, jumpTo, onJumped, onReply }: Prop
 
   // A search result: page back until the message is there, then show and mark it.
   useEffect(() => {
-    if (jumpTo === null) return;
+    if (jumpTo === null || chat.loading) return; // the first page is not in yet
     const target = box.current?.querySelector(`[data-seq="${jumpTo}"]`);
     if (target) {
       target.scrollIntoView({ block: 'center' });
@@ -78,7 +78,7 @@ export function MessageList({ chat, me, names, jumpTo, onJumped, onReply }: Prop
     } else if (!hasOlder && !loadingOlder) {
       onJumped();
     }
-  }, [jumpTo, messages, hasOlder, loadingOlder, loadOlder, onJumped]);
+  }, [jumpTo, chat.loading, messages, hasOlder, loadingOlder, loadOlder, onJumped]);
 
   const seen = seenBy(messages, chat.readBy, me.userId, names);
 

@@ -4,6 +4,7 @@
 // read pointers, unread counts, the chat list and notifications.
 
 import { act, cleanup, renderHook, waitFor } from '@testing-library/react';
+import { StrictMode, createElement, type ReactNode } from 'react';
 import { afterEach, describe, expect, it } from 'vitest';
 import { OrderChatClient } from '../src/index.js';
 import { useChat, useNotifications, useOrderChats } from '../src/react/index.js';
@@ -45,6 +46,43 @@ describe('useChat', () => {
       [3, 'yes, coming down', false],
     ]), WAIT);
     expect(result.current.messages[2]?.clientId).toBe(optimistic?.clientId);
+  });
+
+  it('after the connection drops, messages sent meanwhile appear once each; a send made offline is delivered', async () => {
+    const { orderId, ct, dt } = await srv.customerAndDriver();
+    const mine = srv.client({ token: ct, reconnectionDelayMs: 1500 });
+    mine.connect();
+    const { result } = renderHook(() => useChat(ct, orderId, { client: mine }));
+    await waitFor(() => expect(result.current.isConnected && !result.current.loading).toBe(true), WAIT);
+    await srv.send(dt, orderId, 'one');
+    await waitFor(() => expect(result.current.messages).toHaveLength(1), WAIT);
+
+    act(() => mine.socket?.io.engine.close());
+    await waitFor(() => expect(result.current.isConnected).toBe(false), WAIT);
+    await srv.send(dt, orderId, 'two');
+    await srv.send(dt, orderId, 'three');
+    let offline!: Promise<unknown>;
+    act(() => { offline = result.current.sendMessage('written offline'); });
+    expect(result.current.messages.at(-1)).toMatchObject({ pending: true, message: 'written offline' });
+
+    await act(async () => { await offline; });
+    await waitFor(() => expect(result.current.messages.map((m) => [m.seq, m.message])).toEqual([
+      [1, 'one'], [2, 'two'], [3, 'three'], [4, 'written offline'],
+    ]), WAIT);
+    expect(result.current.isConnected).toBe(true);
+    await srv.send(dt, orderId, 'five');
+    await waitFor(() => expect(result.current.messages.map((m) => m.seq)).toEqual([1, 2, 3, 4, 5]), WAIT);
+  });
+
+  it('under StrictMode (effects run twice) messages still come once each', async () => {
+    const { orderId, ct, dt } = await srv.customerAndDriver();
+    const wrapper = ({ children }: { children: ReactNode }) => createElement(StrictMode, null, children);
+    const { result } = renderHook(() => useChat(ct, orderId, { url: srv.url }), { wrapper });
+    await waitFor(() => expect(result.current.isConnected && !result.current.loading).toBe(true), WAIT);
+    await srv.send(dt, orderId, 'a');
+    await act(async () => { await result.current.sendMessage('b'); });
+    await srv.send(dt, orderId, 'c');
+    await waitFor(() => expect(result.current.messages.map((m) => m.message)).toEqual(['a', 'b', 'c']), WAIT);
   });
 
   it('a send refused for good stays shown as failed with the error', async () => {

@@ -65,6 +65,7 @@ export class OrderChatClient {
   private sessionExpired = false;
   private refreshTimer: ReturnType<typeof setTimeout> | undefined;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly timers = new Set<ReturnType<typeof setTimeout>>();
 
   constructor(private readonly options: ClientOptions) {
     const url = options.url ?? (globalThis as { location?: { origin?: string } }).location?.origin;
@@ -163,6 +164,8 @@ export class OrderChatClient {
     this.closed = true;
     clearTimeout(this.refreshTimer);
     clearTimeout(this.retryTimer);
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
     this.typingThrottle.reset();
     const reason = new OrderChatError('closed', 'the client was closed');
     this.outbox.clear(reason);
@@ -198,8 +201,9 @@ export class OrderChatClient {
   joinOrder(orderId: string): Promise<JoinResult> {
     const room = this.rooms.want(orderId);
     const done = new Promise<JoinResult>((resolve, reject) => room.waiters.push({ resolve, reject }));
+    // Joined already: join again (with sinceSeq) to answer with fresh lastSeq and online.
+    // A join under way answers this call too; offline, the (re)connect joins.
     if (this.socketRef?.connected && room.held === null) void this.join(room);
-    else if (room.joined && room.held === null) void this.join(room);
     return done;
   }
 
@@ -240,7 +244,7 @@ export class OrderChatClient {
       } else if (this.socketRef?.connected) {
         // A timeout on a live connection: the connection is kept; try once more shortly.
         this.rooms.failed(room, error);
-        this.retryTimer = setTimeout(() => { if (this.rooms.get(room.orderId) === room && !room.joined) void this.join(room); }, 1000);
+        this.later(1000, () => { if (this.rooms.get(room.orderId) === room && !room.joined && room.held === null && this.socketRef?.connected) void this.join(room); });
       } else {
         // Dropped: waiters stay until the reconnect joins again.
         room.held = null;
@@ -432,6 +436,15 @@ export class OrderChatClient {
         this.retryTimer = setTimeout(() => this.reconnectWithFreshToken(), 2000);
       },
     );
+  }
+
+  /** Run `fn` after `ms` unless the client is closed first. */
+  private later(ms: number, fn: () => void): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      if (!this.closed) fn();
+    }, ms);
+    this.timers.add(timer);
   }
 
   private setState(state: ConnectionState): void {

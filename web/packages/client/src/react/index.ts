@@ -4,7 +4,7 @@
 export { useChat } from './useChat.js';
 export type { ChatMessage, SendOptions, UseChatResult } from './useChat.js';
 export { useOrderChats } from './useOrderChats.js';
-export type { UseOrderChatsResult } from './useOrderChats.js';
+export type { OrderChatsOptions, UseOrderChatsResult } from './useOrderChats.js';
 export { useNotifications } from './useNotifications.js';
 export type { UseNotificationsResult } from './useNotifications.js';
 export { useSharedClient, useConnectionState, acquireClient, releaseClient } from './shared-client.js';

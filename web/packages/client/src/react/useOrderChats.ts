@@ -25,10 +25,22 @@ function byActivity(a: ChatSummary, b: ChatSummary): number {
   return a.lastActivityAt < b.lastActivityAt ? 1 : a.lastActivityAt > b.lastActivityAt ? -1 : 0;
 }
 
-export function useOrderChats(token: TokenSource | null, options?: HookOptions & { limit?: number }): UseOrderChatsResult {
+export interface OrderChatsOptions extends HookOptions {
+  /** Rows to read (one page of `GET /api/chat/orders`). Default 100. */
+  limit?: number;
+  /**
+   * Read the list again this often while connected (ms; 0: never). Staff who are not
+   * participants of an order get no event for it unless they joined its room, so this is
+   * how their list follows those orders. Default 30 000.
+   */
+  pollMs?: number;
+}
+
+export function useOrderChats(token: TokenSource | null, options?: OrderChatsOptions): UseOrderChatsResult {
   const client = useSharedClient(token, options);
   const connectionState = useConnectionState(client);
   const limit = options?.limit ?? 100;
+  const pollMs = options?.pollMs ?? 30_000;
   const [chats, setChats] = useState<ChatSummary[]>([]);
   const [loading, setLoading] = useState(true);
   const [error, setError] = useState<OrderChatError | null>(null);
@@ -79,14 +91,16 @@ export function useOrderChats(token: TokenSource | null, options?: HookOptions &
       if (state === 'connected' && !wasConnected) soon();
       wasConnected = state === 'connected';
     });
+    const poll = pollMs > 0 ? setInterval(() => { if (client.state === 'connected') void load(); }, pollMs) : undefined;
     void load();
     return () => {
       live = false;
       clearTimeout(timer);
+      clearInterval(poll);
       for (const off of offs) off();
       offState();
     };
-  }, [client, limit]);
+  }, [client, limit, pollMs]);
 
   const refresh = useCallback(() => loadRef.current(), []);
   const totalUnread = chats.reduce((n, c) => n + c.unreadCount, 0);

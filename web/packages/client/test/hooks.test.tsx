@@ -1,0 +1,225 @@
+// @vitest-environment jsdom
+// The React hooks against a real server (renderHook from @testing-library/react in jsdom):
+// live messages, optimistic sends reconciled with the ack, older pages, typing, presence,
+// read pointers, unread counts, the chat list and notifications.
+
+import { act, cleanup, renderHook, waitFor } from '@testing-library/react';
+import { StrictMode, createElement, type ReactNode } from 'react';
+import { afterEach, describe, expect, it } from 'vitest';
+import { OrderChatClient } from '../src/index.js';
+import { useChat, useNotifications, useOrderChats } from '../src/react/index.js';
+import { token, uid, useServer } from './support/server.js';
+
+const srv = useServer();
+const WAIT = { timeout: 15_000, interval: 25 };
+
+afterEach(() => cleanup());
+
+/** A plain client for "the other user", closed after the file by useServer. */
+function other(tok: string): OrderChatClient {
+  const c = srv.client({ token: tok });
+  c.connect();
+  return c;
+}
+
+describe('useChat', () => {
+  it('shows history, live messages of another user, and an optimistic send replaced by the stored message', async () => {
+    const { orderId, customer, ct, dt } = await srv.customerAndDriver();
+    await srv.send(dt, orderId, 'hello from the driver');
+    const { result } = renderHook(() => useChat(ct, orderId, { url: srv.url }));
+    await waitFor(() => expect(result.current.isConnected && !result.current.loading).toBe(true), WAIT);
+    expect(result.current.messages.map((m) => m.message)).toEqual(['hello from the driver']);
+    expect(result.current.userId).toBe(customer);
+
+    await srv.send(dt, orderId, 'are you there?');
+    await waitFor(() => expect(result.current.messages.map((m) => m.seq)).toEqual([1, 2]), WAIT);
+
+    let sending!: Promise<unknown>;
+    act(() => { sending = result.current.sendMessage('yes, coming down'); });
+    // Shown at once, before the server answered.
+    const optimistic = result.current.messages.at(-1);
+    expect(optimistic).toMatchObject({ message: 'yes, coming down', pending: true, seq: 0 });
+    await act(async () => { await sending; });
+    await waitFor(() => expect(result.current.messages.map((m) => [m.seq, m.message, Boolean(m.pending)])).toEqual([
+      [1, 'hello from the driver', false],
+      [2, 'are you there?', false],
+      [3, 'yes, coming down', false],
+    ]), WAIT);
+    expect(result.current.messages[2]?.clientId).toBe(optimistic?.clientId);
+  });
+
+  it('after the connection drops, messages sent meanwhile appear once each; a send made offline is delivered', async () => {
+    const { orderId, ct, dt } = await srv.customerAndDriver();
+    const mine = srv.client({ token: ct, reconnectionDelayMs: 1500 });
+    mine.connect();
+    const { result } = renderHook(() => useChat(ct, orderId, { client: mine }));
+    await waitFor(() => expect(result.current.isConnected && !result.current.loading).toBe(true), WAIT);
+    await srv.send(dt, orderId, 'one');
+    await waitFor(() => expect(result.current.messages).toHaveLength(1), WAIT);
+
+    act(() => mine.socket?.io.engine.close());
+    await waitFor(() => expect(result.current.isConnected).toBe(false), WAIT);
+    await srv.send(dt, orderId, 'two');
+    await srv.send(dt, orderId, 'three');
+    let offline!: Promise<unknown>;
+    act(() => { offline = result.current.sendMessage('written offline'); });
+    expect(result.current.messages.at(-1)).toMatchObject({ pending: true, message: 'written offline' });
+
+    await act(async () => { await offline; });
+    await waitFor(() => expect(result.current.messages.map((m) => [m.seq, m.message])).toEqual([
+      [1, 'one'], [2, 'two'], [3, 'three'], [4, 'written offline'],
+    ]), WAIT);
+    expect(result.current.isConnected).toBe(true);
+    await srv.send(dt, orderId, 'five');
+    await waitFor(() => expect(result.current.messages.map((m) => m.seq)).toEqual([1, 2, 3, 4, 5]), WAIT);
+  });
+
+  it('under StrictMode (effects run twice) messages still come once each', async () => {
+    const { orderId, ct, dt } = await srv.customerAndDriver();
+    const wrapper = ({ children }: { children: ReactNode }) => createElement(StrictMode, null, children);
+    const { result } = renderHook(() => useChat(ct, orderId, { url: srv.url }), { wrapper });
+    await waitFor(() => expect(result.current.isConnected && !result.current.loading).toBe(true), WAIT);
+    await srv.send(dt, orderId, 'a');
+    await act(async () => { await result.current.sendMessage('b'); });
+    await srv.send(dt, orderId, 'c');
+    await waitFor(() => expect(result.current.messages.map((m) => m.message)).toEqual(['a', 'b', 'c']), WAIT);
+  });
+
+  it('a send refused for good stays shown as failed with the error', async () => {
+    const { orderId, ct } = await srv.customerAndDriver();
+    const { result } = renderHook(() => useChat(ct, orderId, { url: srv.url }));
+    await waitFor(() => expect(result.current.loading).toBe(false), WAIT);
+    await act(async () => { await result.current.sendMessage('   ').catch(() => undefined); });
+    expect(result.current.messages).toHaveLength(1);
+    expect(result.current.messages[0]?.failed?.code).toBe('message_empty');
+    expect(result.current.error?.code).toBe('message_empty');
+  });
+
+  it('loadOlder pages back until the first message', async () => {
+    const { orderId, ct, dt } = await srv.customerAndDriver();
+    for (let i = 1; i <= 12; i += 1) await srv.send(dt, orderId, `m${i}`);
+    const { result } = renderHook(() => useChat(ct, orderId, { url: srv.url, pageSize: 5 }));
+    await waitFor(() => expect(result.current.loading).toBe(false), WAIT);
+    expect(result.current.messages.map((m) => m.seq)).toEqual([8, 9, 10, 11, 12]);
+    expect(result.current.hasOlder).toBe(true);
+    await act(() => result.current.loadOlder());
+    expect(result.current.messages.map((m) => m.seq)).toEqual([3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    await act(() => result.current.loadOlder());
+    expect(result.current.messages.map((m) => m.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    expect(result.current.hasOlder).toBe(false);
+  });
+
+  it('typingUsers, onlineUsers and readBy follow the other user', async () => {
+    const { orderId, driver, ct, dt } = await srv.customerAndDriver();
+    const { result } = renderHook(() => useChat(ct, orderId, { url: srv.url }));
+    await waitFor(() => expect(result.current.loading).toBe(false), WAIT);
+    expect(result.current.onlineUsers).not.toContain(driver);
+
+    const dan = other(dt);
+    await dan.joinOrder(orderId);
+    await waitFor(() => expect(result.current.onlineUsers).toContain(driver), WAIT);
+
+    dan.typing(orderId);
+    await waitFor(() => expect(result.current.typingUsers).toEqual([driver]), WAIT);
+    dan.stopTyping(orderId);
+    await waitFor(() => expect(result.current.typingUsers).toEqual([]), WAIT);
+
+    await act(async () => { await result.current.sendMessage('hi'); });
+    await dan.markRead(orderId);
+    await waitFor(() => expect(result.current.readBy[driver]).toBe(1), WAIT);
+    // Own typing is never shown.
+    act(() => result.current.notifyTyping());
+    expect(result.current.typingUsers).toEqual([]);
+
+    dan.close();
+    await waitFor(() => expect(result.current.onlineUsers).not.toContain(driver), WAIT);
+  });
+
+  it('unreadCount excludes own messages and drops after markAsRead', async () => {
+    const { orderId, ct, dt } = await srv.customerAndDriver();
+    const { result } = renderHook(() => useChat(ct, orderId, { url: srv.url }));
+    await waitFor(() => expect(result.current.loading).toBe(false), WAIT);
+    await act(async () => {
+      await result.current.sendMessage('mine 1');
+      await result.current.sendMessage('mine 2');
+    });
+    await srv.send(dt, orderId, 'theirs 1');
+    await srv.send(dt, orderId, 'theirs 2');
+    await waitFor(() => expect(result.current.messages).toHaveLength(4), WAIT);
+    await waitFor(() => expect(result.current.unreadCount).toBe(2), WAIT);
+    await act(() => result.current.markAsRead());
+    expect(result.current.unreadCount).toBe(0);
+    await act(async () => { await result.current.sendMessage('mine 3'); });
+    expect(await srv.client({ token: ct }).rest.unreadCount(orderId)).toBe(0);
+    expect(result.current.unreadCount).toBe(0);
+  });
+
+  it('edit, delete, react (toggle) and search', async () => {
+    const { orderId, customer, ct, dt } = await srv.customerAndDriver();
+    const sent = await srv.send(dt, orderId, 'the parcel is at the gate');
+    const { result } = renderHook(() => useChat(ct, orderId, { url: srv.url }));
+    await waitFor(() => expect(result.current.loading).toBe(false), WAIT);
+    await act(() => result.current.react(sent.id, '👍'));
+    expect(result.current.messages[0]?.reactions).toMatchObject([{ emoji: '👍', userIds: [customer] }]);
+    await act(() => result.current.react(sent.id, '👍'));
+    await waitFor(() => expect(result.current.messages[0]?.reactions).toEqual([]), WAIT);
+
+    let mine!: { id: string };
+    await act(async () => { mine = await result.current.sendMessage('typo'); });
+    await act(async () => { await result.current.editMessage(mine.id, 'fixed'); });
+    expect(result.current.messages.find((m) => m.id === mine.id)).toMatchObject({ message: 'fixed' });
+    await act(() => result.current.deleteMessage(mine.id));
+    expect(result.current.messages.find((m) => m.id === mine.id)).toMatchObject({ deleted: true, message: '' });
+
+    const found = await result.current.searchMessages('gate');
+    expect(found.map((m) => m.id)).toEqual([sent.id]);
+  });
+});
+
+describe('useOrderChats', () => {
+  it('lists the chats with unread counts that follow live', async () => {
+    const customer = uid('cust');
+    const ct = token(customer, 'customer');
+    const a = await srv.customerAndDriver();
+    const orderA = uid('order');
+    const orderB = uid('order');
+    await srv.order(orderA, { [customer]: 'customer', [a.driver]: 'driver' });
+    await srv.order(orderB, { [customer]: 'customer', [a.driver]: 'driver' });
+    await srv.send(a.dt, orderA, 'a1');
+    const { result } = renderHook(() => useOrderChats(ct, { url: srv.url }));
+    await waitFor(() => expect(result.current.loading).toBe(false), WAIT);
+    expect(result.current.chats.map((c) => [c.orderId, c.unreadCount])).toEqual([[orderA, 1], [orderB, 0]]);
+
+    await srv.send(a.dt, orderB, 'b1');
+    await srv.send(a.dt, orderB, 'b2');
+    await waitFor(() => expect(result.current.chats.map((c) => [c.orderId, c.unreadCount])).toEqual([[orderB, 2], [orderA, 1]]), WAIT);
+    expect(result.current.totalUnread).toBe(3);
+    expect(result.current.chats[0]?.lastMessage?.message).toBe('b2');
+
+    await srv.client({ token: ct }).rest.markRead(orderB);
+    await waitFor(() => expect(result.current.totalUnread).toBe(1), WAIT);
+  });
+});
+
+describe('useNotifications', () => {
+  it('shows a notification for an order the user has not opened; markRead clears it', async () => {
+    const { orderId, ct, dt } = await srv.customerAndDriver();
+    const { result } = renderHook(() => useNotifications(ct, { url: srv.url }));
+    await waitFor(() => expect(result.current.loading).toBe(false), WAIT);
+    expect(result.current.notifications).toEqual([]);
+    await srv.send(dt, orderId, 'your parcel is here');
+    await waitFor(() => expect(result.current.unreadCount).toBe(1), WAIT);
+    const n = result.current.notifications[0];
+    expect(n).toMatchObject({ type: 'new-message', orderId, message: 'your parcel is here', read: false });
+    await act(() => result.current.markRead([n?.id as string]));
+    expect(result.current.unreadCount).toBe(0);
+    const stored = await srv.client({ token: ct }).rest.notifications({ unread: true });
+    expect(stored.notifications).toEqual([]);
+
+    await srv.send(dt, orderId, 'hello again');
+    await waitFor(() => expect(result.current.unreadCount).toBe(1), WAIT);
+    await act(() => result.current.markAllRead());
+    expect(result.current.unreadCount).toBe(0);
+    expect((await srv.client({ token: ct }).rest.notifications({ unread: true })).notifications).toEqual([]);
+  });
+});

@@ -11,7 +11,7 @@
 //! `orderchat_sessions_expired_total`, `orderchat_slow_consumers_dropped_total`,
 //! `orderchat_live_orders` (gauge: orders with a `new-message` line on this node);
 //! the push webhook (`push/`): `orderchat_push_webhook_delivered_total`,
-//! `_failed_attempts_total`, `_dead_letters_total` and the gauge
+//! `_failed_attempts_total`, `_dead_letters_total`, `_dead_letters_expired_total` and the gauge
 //! `orderchat_push_webhook_outbox{state=pending|dead}` (the shared outbox's entries);
 //! archiving (`chat/archive.rs`): `orderchat_archive_runs_total{outcome=ok|failed}`,
 //! `orderchat_archive_moved_messages_total`, `orderchat_archive_run_duration_seconds`
@@ -77,6 +77,7 @@ impl Metrics {
             "orderchat_push_webhook_delivered_total",
             "orderchat_push_webhook_failed_attempts_total",
             "orderchat_push_webhook_dead_letters_total",
+            "orderchat_push_webhook_dead_letters_expired_total",
             "orderchat_notifications_coalesced_total",
             "orderchat_notifications_read_total",
             "orderchat_notifications_expired_total",

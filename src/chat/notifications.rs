@@ -153,7 +153,7 @@ impl ChatService {
         Ok(deleted)
     }
 
-    /// Runs `expire_notifications` now and then (a hundredth of the retention, between
+    /// Runs `expire_notifications` (and `expire_dead_pushes`, with the same retention) now and then (a hundredth of the retention, between
     /// a minute and an hour), until aborted.
     pub fn spawn_notification_expiry(&self) -> JoinHandle<()> {
         let chat = self.clone();
@@ -165,6 +165,9 @@ impl ChatService {
                 ticks.tick().await;
                 if let Err(err) = chat.expire_notifications().await {
                     tracing::warn!(error = %err, "notification expiry failed; retrying later");
+                }
+                if let Err(err) = chat.expire_dead_pushes(chat.notification_retention).await {
+                    tracing::warn!(error = %err, "push dead-letter expiry failed; retrying later");
                 }
             }
         })

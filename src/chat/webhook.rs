@@ -157,6 +157,26 @@ impl ChatService {
         let _ = tokio::time::timeout(wait, outbox.queued.notified()).await;
     }
 
+    /// Deletes the dead letters queued longer ago than `retention`, in batches (whether
+    /// or not this node has a webhook: another may have had one); returns how many.
+    pub async fn expire_dead_pushes(&self, retention: Duration) -> Result<u64> {
+        const BATCH: i64 = 1_000;
+        let before = now_ms().saturating_sub(millis(retention));
+        let mut deleted = 0;
+        loop {
+            let batch = self.store.delete_dead_pushes(before, BATCH).await?;
+            deleted += batch;
+            if batch < BATCH as u64 {
+                break;
+            }
+        }
+        if deleted > 0 {
+            metrics::counter!("orderchat_push_webhook_dead_letters_expired_total").increment(deleted);
+            tracing::info!(deleted, "deleted expired push dead letters");
+        }
+        Ok(deleted)
+    }
+
     /// Pending pushes and dead letters in the outbox (every node's).
     pub async fn push_outbox_counts(&self) -> Result<PushOutboxCounts> {
         self.store.push_outbox_counts().await

@@ -11,6 +11,7 @@ mod handlers;
 mod handshake;
 mod presence;
 mod reorder;
+mod rooms;
 mod session;
 mod typing;
 

@@ -484,6 +484,10 @@ pub trait Store: Send + Sync + 'static {
 
     async fn push_outbox_counts(&self) -> Result<PushOutboxCounts>;
 
+    /// Deletes up to `limit` dead letters queued before `queued_before_ms`; returns how
+    /// many.
+    async fn delete_dead_pushes(&self, queued_before_ms: i64, limit: i64) -> Result<u64>;
+
     // Notifications (stored per user; `store/notifications.rs`).
 
     /// Stores a flush's notifications, of every order and recipient at once, in one

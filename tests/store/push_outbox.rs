@@ -223,4 +223,17 @@ pub(crate) async fn failed_pushes_retry_at_their_time_and_die_past_the_maximum_a
         store.push_failed(failure("no-such-key", T0, T0)).await.unwrap(),
         PushFate::Gone
     );
+
+    // Dead letters are deleted once queued before the cut; pending entries never are.
+    assert_eq!(
+        store.delete_dead_pushes(T0, 100).await.unwrap(),
+        0,
+        "queued at T0, not before"
+    );
+    assert_eq!(store.delete_dead_pushes(T0 + 100_000_000, 100).await.unwrap(), 1);
+    assert_eq!(
+        store.push_outbox_counts().await.unwrap(),
+        PushOutboxCounts { pending: 1, dead: 0 },
+        "the pending entry stays however old"
+    );
 }

@@ -689,6 +689,10 @@ impl Store for PostgresStore {
         push_outbox::counts(&self.pool).await
     }
 
+    async fn delete_dead_pushes(&self, queued_before_ms: i64, limit: i64) -> Result<u64> {
+        push_outbox::delete_dead(&self.pool, queued_before_ms, limit).await
+    }
+
     async fn store_notifications(
         &self,
         at: &str,

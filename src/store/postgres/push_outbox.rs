@@ -109,6 +109,18 @@ pub(super) async fn next_due(pool: &PgPool) -> Result<Option<i64>> {
     Ok(due)
 }
 
+pub(super) async fn delete_dead(pool: &PgPool, queued_before_ms: i64, limit: i64) -> Result<u64> {
+    let deleted = sqlx::query(
+        "DELETE FROM push_outbox WHERE position IN \
+         (SELECT position FROM push_outbox WHERE state = 'dead' AND queued_at_ms < $1 LIMIT $2)",
+    )
+    .bind(queued_before_ms)
+    .bind(limit)
+    .execute(pool)
+    .await?;
+    Ok(deleted.rows_affected())
+}
+
 pub(super) async fn counts(pool: &PgPool) -> Result<PushOutboxCounts> {
     let (pending, dead): (i64, i64) = sqlx::query_as(
         "SELECT COUNT(*) FILTER (WHERE state = 'pending'), COUNT(*) FILTER (WHERE state = 'dead') FROM push_outbox",

@@ -170,7 +170,7 @@ test('a customer and a dispatcher chat in real time through the console', { time
   await dina.context.close();
 });
 
-test('attachments with thumbnails, reactions, search, notifications and export', { timeout: 180_000 }, async () => {
+test('attachments with thumbnails, reactions, search, notifications, export, editing, deleting and a closed order', { timeout: 180_000 }, async () => {
   const PARCEL = 'order-1044';
   await srv.order(PARCEL, { number: '1044', status: 'delivered', participants: [
     { userId: ANA.id, role: ANA.role, name: ANA.name }, { userId: DINA.id, role: DINA.role, name: DINA.name }] });
@@ -206,6 +206,8 @@ test('attachments with thumbnails, reactions, search, notifications and export',
   await dina.page.getByRole('searchbox', { name: 'Search messages' }).fill('gate');
   await dina.page.getByRole('searchbox', { name: 'Search messages' }).press('Enter');
   const results = dina.page.getByRole('region', { name: 'Search results' });
+  await results.getByRole('button', { name: /Order 1042/ }).first().waitFor();
+  assert.deepEqual(await seriousA11yViolations(dina.page), [], 'axe-core with the search results open');
   await results.getByRole('button', { name: /Order 1042/ }).first().click();
   await dina.page.locator('.message.highlighted', { hasText: 'back gate' }).waitFor();
   await chatItem(dina.page, ORDER).and(dina.page.locator('[aria-current="true"]')).waitFor();
@@ -220,6 +222,29 @@ test('attachments with thumbnails, reactions, search, notifications and export',
   const csv = readFileSync(await download.path(), 'utf8');
   assert.match(csv, /^seq,id,createdAt/);
   assert.match(csv, /Photo of the parcel at your door/);
+
+  // --- Dina edits her caption, and sends and deletes a message (asked once more): Ana sees both.
+  await dina.page.locator('.chat-header .person.online', { hasText: 'Ana' }).waitFor();
+  await messageItem(dina.page, 'Photo of the parcel at your door').getByRole('button', { name: 'Edit your message' }).click();
+  await dina.page.getByRole('textbox', { name: 'Edit message' }).fill('Photo of the parcel at your front door');
+  await dina.page.getByRole('textbox', { name: 'Edit message' }).press('Enter');
+  await messageItem(ana.page, 'Photo of the parcel at your front door').getByText('edited').waitFor();
+  await composer(dina.page).fill('Wrong chat, sorry');
+  await composer(dina.page).press('Enter');
+  await bubbles(ana.page, 'Wrong chat, sorry').waitFor();
+  await messageItem(dina.page, 'Wrong chat, sorry').getByRole('button', { name: 'Delete your message' }).click();
+  await messageItem(dina.page, 'Wrong chat, sorry').getByRole('button', { name: 'Yes, delete' }).click();
+  await bubbles(ana.page, 'Wrong chat, sorry').waitFor({ state: 'detached' });
+  await bubbles(ana.page, 'Message deleted').waitFor();
+
+  // --- The platform completes the order: a system message in the middle, and the chat is read-only.
+  await srv.patchOrder(PARCEL, { status: 'completed' });
+  for (const p of [ana, dina]) {
+    await p.page.locator('.message.system', { hasText: 'completed' }).waitFor();
+    await p.page.getByText('This order is completed').waitFor();
+  }
+  assert.equal(await composer(ana.page).count(), 0, 'no composer in a read-only chat');
+  await screenshotSideBySide(browser, '07-edited-deleted-closed', [ana, dina]);
 
   for (const p of [ana, dina]) assert.deepEqual(p.errors, [], `${p.label}: the browser logged errors`);
   await ana.context.close();

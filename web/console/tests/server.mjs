@@ -84,6 +84,8 @@ export async function startServer(env = {}) {
     /** Registers an order as the platform (`PUT /api/orders/:id`). */
     order: (orderId, { number, status = 'created', participants }) =>
       http('PUT', `/api/orders/${encodeURIComponent(orderId)}`, service, { number, status, participants }),
+    /** Changes an order as the platform (`PATCH /api/orders/:id`), e.g. its status. */
+    patchOrder: (orderId, fields) => http('PATCH', `/api/orders/${encodeURIComponent(orderId)}`, service, fields),
     /** Sends a message over HTTP and returns it. */
     send: async (tok, orderId, message) => (await http('POST', '/api/chat/messages', tok, { orderId, message })).data,
     /** Moves the caller's read pointer to the latest message. */

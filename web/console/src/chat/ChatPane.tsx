@@ -1,9 +1,11 @@
 // One open order chat: its header (order, presence, participants, export), the message
-// list, who is typing, and the composer. Marks the chat read while it is on screen.
+// list, who is typing, and the composer (or a note when the order's chat is read-only).
+// Marks the chat read while it is on screen.
 import { useEffect, useMemo, useRef, useState } from 'react';
 import type { ChatSummary, OrderChatClient } from '@orderchat/client';
 import { useChat, type ChatMessage } from '@orderchat/client/react';
 import { namesFrom } from '../lib/format';
+import { isReadOnlyStatus } from '../lib/orderStatus';
 import type { Identity } from '../session/token';
 import { ChatHeader } from './ChatHeader';
 import { Composer } from './Composer';
@@ -33,7 +35,11 @@ export function ChatPane({ token, client, orderId, summary, me, jumpTo, onJumped
       {chat.error && <p className="chat-error" role="alert">{chat.error.message}</p>}
       <MessageList chat={chat} me={me} names={names} jumpTo={jumpTo} onJumped={onJumped} onReply={setReplyTo} />
       <TypingIndicator userIds={chat.typingUsers} names={names} />
-      <Composer orderId={orderId} chat={chat} replyTo={replyTo} names={names} onCancelReply={() => setReplyTo(null)} />
+      {isReadOnlyStatus(summary?.order?.status) ? (
+        <p className="read-only-note" role="status">This order is {summary?.order?.status}: its chat can be read but not written to.</p>
+      ) : (
+        <Composer orderId={orderId} chat={chat} replyTo={replyTo} names={names} onCancelReply={() => setReplyTo(null)} />
+      )}
     </section>
   );
 }

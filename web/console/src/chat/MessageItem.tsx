@@ -1,12 +1,13 @@
 // One message in the list: own messages on the right, others on the left, system
 // messages centred; the quoted message it replies to, its attachments and reactions,
-// "edited"/"deleted" marks, its sending state, and its actions (react, reply, delete).
+// "edited"/"deleted" marks, its sending state, its actions, and editing it in place.
 import { useState } from 'react';
 import type { useChat, ChatMessage } from '@orderchat/client/react';
 import { formatTime, type Names } from '../lib/format';
-import { SmileIcon } from '../lib/icons';
 import type { Identity } from '../session/token';
 import { AttachmentView } from './AttachmentView';
+import { MessageActions } from './MessageActions';
+import { MessageEditor } from './MessageEditor';
 import { ReactionChips, ReactionPicker } from './Reactions';
 
 type Chat = ReturnType<typeof useChat>;
@@ -23,6 +24,7 @@ interface Props {
 
 export function MessageItem({ message: m, chat, me, names, highlighted, seenBy, onReply }: Props) {
   const [picking, setPicking] = useState(false);
+  const [editing, setEditing] = useState(false);
 
   if (m.messageType === 'system' || m.senderType === 'system') {
     return (
@@ -47,20 +49,10 @@ export function MessageItem({ message: m, chat, me, names, highlighted, seenBy, 
           <span className="message-author">{author}</span>
           {!mine && m.user?.role && <span className="message-role">{m.user.role}</span>}
           <time className="message-time" dateTime={m.createdAt}>{formatTime(m.createdAt)}</time>
-          {live && (
-            <span className="message-actions">
-              <button type="button" className="icon-button" aria-expanded={picking} aria-label={`React to ${mine ? 'your message' : author}`}
-                onClick={() => setPicking((v) => !v)}>
-                <SmileIcon />
-              </button>
-              <button type="button" className="link-button" onClick={() => onReply(m)} aria-label={`Reply to ${mine ? 'your message' : author}`}>
-                Reply
-              </button>
-              {mine && (
-                <button type="button" className="link-button" onClick={() => void chat.deleteMessage(m.id).catch(() => undefined)}
-                  aria-label="Delete your message">Delete</button>
-              )}
-            </span>
+          {live && !editing && (
+            <MessageActions mine={mine} whose={mine ? 'your message' : author} picking={picking}
+              onTogglePicker={() => setPicking((v) => !v)} onReply={() => onReply(m)} onEdit={() => setEditing(true)}
+              onDelete={() => void chat.deleteMessage(m.id).catch(() => undefined)} />
           )}
         </div>
         {quote && (
@@ -71,6 +63,8 @@ export function MessageItem({ message: m, chat, me, names, highlighted, seenBy, 
         )}
         {m.deleted ? (
           <p className="message-text deleted">Message deleted</p>
+        ) : editing ? (
+          <MessageEditor text={m.message} onSave={(text) => chat.editMessage(m.id, text)} onDone={() => setEditing(false)} />
         ) : (
           m.message && <p className="message-text">{m.message}</p>
         )}

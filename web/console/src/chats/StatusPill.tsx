@@ -1,8 +1,7 @@
-// An order's status as a small pill; closed orders (read-only chats) look quieter.
-const CLOSED = new Set(['completed', 'cancelled', 'canceled', 'closed', 'archived']);
+// An order's status as a small pill; orders whose chat is read-only look quieter.
+import { isReadOnlyStatus } from '../lib/orderStatus';
 
 export function StatusPill({ status }: { status: string | null | undefined }) {
   if (!status) return null;
-  const closed = CLOSED.has(status.toLowerCase());
-  return <span className={closed ? 'status status-closed' : 'status'}>{status}</span>;
+  return <span className={isReadOnlyStatus(status) ? 'status status-closed' : 'status'}>{status.replace(/_/g, ' ')}</span>;
 }

@@ -244,6 +244,7 @@ test('attachments with thumbnails, reactions, search, notifications, export, edi
     await p.page.getByText('This order is completed').waitFor();
   }
   assert.equal(await composer(ana.page).count(), 0, 'no composer in a read-only chat');
+  assert.equal(await ana.page.getByRole('button', { name: /^Reply to/ }).count(), 0, 'no replying in a read-only chat');
   await screenshotSideBySide(browser, '07-edited-deleted-closed', [ana, dina]);
 
   for (const p of [ana, dina]) assert.deepEqual(p.errors, [], `${p.label}: the browser logged errors`);

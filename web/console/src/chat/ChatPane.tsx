@@ -25,6 +25,7 @@ interface Props {
 export function ChatPane({ token, client, orderId, summary, me, jumpTo, onJumped }: Props) {
   const chat = useChat(token, orderId, { client });
   const [replyTo, setReplyTo] = useState<ChatMessage | null>(null);
+  const readOnly = isReadOnlyStatus(summary?.order?.status);
   const names = useMemo(() => namesFrom(chat.participants, chat.messages), [chat.participants, chat.messages]);
   useMarkReadWhileVisible(chat.messages, me.userId, chat.markAsRead);
 
@@ -33,9 +34,9 @@ export function ChatPane({ token, client, orderId, summary, me, jumpTo, onJumped
       <ChatHeader client={client} orderId={orderId} summary={summary} participants={chat.participants}
         onlineUsers={chat.onlineUsers} me={me} />
       {chat.error && <p className="chat-error" role="alert">{chat.error.message}</p>}
-      <MessageList chat={chat} me={me} names={names} jumpTo={jumpTo} onJumped={onJumped} onReply={setReplyTo} />
+      <MessageList chat={chat} me={me} names={names} readOnly={readOnly} jumpTo={jumpTo} onJumped={onJumped} onReply={setReplyTo} />
       <TypingIndicator userIds={chat.typingUsers} names={names} />
-      {isReadOnlyStatus(summary?.order?.status) ? (
+      {readOnly ? (
         <p className="read-only-note" role="status">This order is {summary?.order?.status}: its chat can be read but not written to.</p>
       ) : (
         <Composer orderId={orderId} chat={chat} replyTo={replyTo} names={names} onCancelReply={() => setReplyTo(null)} />

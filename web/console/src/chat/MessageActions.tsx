@@ -5,6 +5,8 @@ import { SmileIcon } from '../lib/icons';
 
 interface Props {
   mine: boolean;
+  /** A closed order's chat: only deleting (moderation) is left. */
+  readOnly: boolean;
   /** How the message is named in the buttons' labels ("your message", "Dina"). */
   whose: string;
   picking: boolean;
@@ -14,7 +16,7 @@ interface Props {
   onDelete: () => void;
 }
 
-export function MessageActions({ mine, whose, picking, onTogglePicker, onReply, onEdit, onDelete }: Props) {
+export function MessageActions({ mine, readOnly, whose, picking, onTogglePicker, onReply, onEdit, onDelete }: Props) {
   const [confirming, setConfirming] = useState(false);
   if (confirming) {
     return (
@@ -24,6 +26,13 @@ export function MessageActions({ mine, whose, picking, onTogglePicker, onReply, 
         <button type="button" className="link-button" onClick={() => setConfirming(false)}>Keep</button>
       </span>
     );
+  }
+  if (readOnly) {
+    return mine ? (
+      <span className="message-actions">
+        <button type="button" className="link-button" onClick={() => setConfirming(true)} aria-label="Delete your message">Delete</button>
+      </span>
+    ) : null;
   }
   return (
     <span className="message-actions">

@@ -17,12 +17,13 @@ interface Props {
   chat: Chat;
   me: Identity;
   names: Names;
+  readOnly: boolean;
   highlighted: boolean;
   seenBy: string | null;
   onReply: (message: ChatMessage) => void;
 }
 
-export function MessageItem({ message: m, chat, me, names, highlighted, seenBy, onReply }: Props) {
+export function MessageItem({ message: m, chat, me, names, readOnly, highlighted, seenBy, onReply }: Props) {
   const [picking, setPicking] = useState(false);
   const [editing, setEditing] = useState(false);
 
@@ -50,7 +51,7 @@ export function MessageItem({ message: m, chat, me, names, highlighted, seenBy, 
           {!mine && m.user?.role && <span className="message-role">{m.user.role}</span>}
           <time className="message-time" dateTime={m.createdAt}>{formatTime(m.createdAt)}</time>
           {live && !editing && (
-            <MessageActions mine={mine} whose={mine ? 'your message' : author} picking={picking}
+            <MessageActions mine={mine} readOnly={readOnly} whose={mine ? 'your message' : author} picking={picking}
               onTogglePicker={() => setPicking((v) => !v)} onReply={() => onReply(m)} onEdit={() => setEditing(true)}
               onDelete={() => void chat.deleteMessage(m.id).catch(() => undefined)} />
           )}
@@ -73,8 +74,8 @@ export function MessageItem({ message: m, chat, me, names, highlighted, seenBy, 
             {m.attachments.map((a) => <li key={a.id}><AttachmentView client={chat.client} attachment={a} /></li>)}
           </ul>
         )}
-        {live && <ReactionChips message={m} myId={me.userId} names={names} onToggle={(emoji) => void chat.react(m.id, emoji).catch(() => undefined)} />}
-        {live && picking && (
+        {live && <ReactionChips message={m} myId={me.userId} names={names} disabled={readOnly} onToggle={(emoji) => void chat.react(m.id, emoji).catch(() => undefined)} />}
+        {live && picking && !readOnly && (
           <ReactionPicker onPick={(emoji) => { setPicking(false); void chat.react(m.id, emoji).catch(() => undefined); }} />
         )}
         {(m.editedAt || m.pending || m.failed) && !m.deleted && (

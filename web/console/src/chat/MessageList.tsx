@@ -13,6 +13,8 @@ interface Props {
   chat: Chat;
   me: Identity;
   names: Names;
+  /** The order is closed: no reacting, replying or editing. */
+  readOnly: boolean;
   jumpTo: number | null;
   onJumped: () => void;
   onReply: (message: ChatMessage) => void;
@@ -21,7 +23,7 @@ interface Props {
 /** How close to the bottom (px) still counts as "reading the newest messages". */
 const BOTTOM_SLACK = 80;
 
-export function MessageList({ chat, me, names, jumpTo, onJumped, onReply }: Props) {
+export function MessageList({ chat, me, names, readOnly, jumpTo, onJumped, onReply }: Props) {
   const { messages, hasOlder, loadingOlder, loadOlder } = chat;
   const box = useRef<HTMLDivElement>(null);
   const before = useRef({ firstKey: '', lastKey: '', height: 0, top: 0, atBottom: true });
@@ -97,7 +99,7 @@ export function MessageList({ chat, me, names, jumpTo, onJumped, onReply }: Prop
       {messages.length === 0 && !hasOlder && <p className="muted messages-empty">No messages yet. Say hello.</p>}
       <ol className="message-list" ref={content}>
         {messages.map((m) => (
-          <MessageItem key={keyOf(m)} message={m} chat={chat} me={me} names={names} onReply={onReply}
+          <MessageItem key={keyOf(m)} message={m} chat={chat} me={me} names={names} readOnly={readOnly} onReply={onReply}
             highlighted={highlight !== null && m.seq === highlight}
             seenBy={seen && seen.seq === m.seq && !m.pending ? seen.who : null} />
         ))}

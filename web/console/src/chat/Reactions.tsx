@@ -6,10 +6,12 @@ import { listNames, type Names } from '../lib/format';
 
 export const PICKER = ['👍', '❤️', '😂', '🎉', '👀', '🙏'];
 
-export function ReactionChips({ message, myId, names, onToggle }: {
+export function ReactionChips({ message, myId, names, disabled = false, onToggle }: {
   message: Message;
   myId: string;
   names: Names;
+  /** Shown but not pressable (a closed order's chat). */
+  disabled?: boolean;
   onToggle: (emoji: string) => void;
 }) {
   if (message.reactions.length === 0) return null;
@@ -21,7 +23,7 @@ export function ReactionChips({ message, myId, names, onToggle }: {
           <button key={r.emoji} type="button" className={mine ? 'reaction mine' : 'reaction'} aria-pressed={mine}
             title={listNames(r.userIds.map(names))}
             aria-label={`${r.emoji} ${r.count}: ${listNames(r.userIds.map(names))}`}
-            onClick={() => onToggle(r.emoji)}>
+            disabled={disabled} onClick={() => onToggle(r.emoji)}>
             <span aria-hidden="true">{r.emoji}</span> {r.count}
           </button>
         );

@@ -45,6 +45,11 @@ function ConsoleFor({ token, me, onSignOut, client, state }: Props & { client: O
     return () => clearTimeout(timer);
   }, [listError, state, refreshList]);
 
+  // The tab's title carries the unread count, for a dispatcher working in another tab.
+  useEffect(() => {
+    document.title = chats.totalUnread > 0 ? `(${chats.totalUnread}) orderchat console` : 'orderchat console';
+  }, [chats.totalUnread]);
+
   const open = useCallback((orderId: string, seq?: number) => {
     setSelected(orderId);
     setJump(seq === undefined ? null : { orderId, seq });

@@ -12,10 +12,12 @@ interface Props {
   summary: ChatSummary | null;
   participants: Participant[];
   onlineUsers: string[];
+  /** While our own connection is down, nobody's presence is known. */
+  connected: boolean;
   me: Identity;
 }
 
-export function ChatHeader({ client, orderId, summary, participants, onlineUsers, me }: Props) {
+export function ChatHeader({ client, orderId, summary, participants, onlineUsers, connected, me }: Props) {
   const online = new Set(onlineUsers);
   const [exportError, setExportError] = useState<string | null>(null);
 
@@ -37,7 +39,7 @@ export function ChatHeader({ client, orderId, summary, participants, onlineUsers
       </div>
       <ul className="people" aria-label="Participants">
         {participants.map((p) => {
-          const isOnline = p.userId === me.userId || online.has(p.userId);
+          const isOnline = connected && (p.userId === me.userId || online.has(p.userId));
           return (
             <li key={p.userId} className={isOnline ? 'person online' : 'person'} data-user-id={p.userId}>
               <span className="dot" aria-hidden="true" />

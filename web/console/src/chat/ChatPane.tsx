@@ -32,7 +32,7 @@ export function ChatPane({ token, client, orderId, summary, me, jumpTo, onJumped
   return (
     <section className="chat" aria-label={`Chat of order ${summary?.order?.number ?? orderId}`}>
       <ChatHeader client={client} orderId={orderId} summary={summary} participants={chat.participants}
-        onlineUsers={chat.onlineUsers} me={me} />
+        onlineUsers={chat.onlineUsers} connected={chat.isConnected} me={me} />
       {chat.error && <p className="chat-error" role="alert">{chat.error.message}</p>}
       <MessageList chat={chat} me={me} names={names} readOnly={readOnly} jumpTo={jumpTo} onJumped={onJumped} onReply={setReplyTo} />
       <TypingIndicator userIds={chat.typingUsers} names={names} />

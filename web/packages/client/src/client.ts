@@ -242,8 +242,10 @@ export class OrderChatClient {
         this.rooms.drop(room.orderId, error);
         this.events.emit('@error', error);
       } else if (this.socketRef?.connected) {
-        // A timeout on a live connection: the connection is kept; try once more shortly.
-        this.rooms.failed(room, error);
+        // A passing refusal on a live connection (a timeout, `unavailable`): tell, keep the
+        // callers waiting, and try again shortly.
+        this.rooms.failed(room, error, { keepWaiters: true });
+        this.events.emit('@error', error);
         this.later(1000, () => { if (this.rooms.get(room.orderId) === room && !room.joined && room.held === null && this.socketRef?.connected) void this.join(room); });
       } else {
         // Dropped: waiters stay until the reconnect joins again.
@@ -391,14 +393,16 @@ export class OrderChatClient {
       return;
     }
     if (reason === 'io server disconnect') {
-      // The server ended the connection (an expired session); socket.io does not reconnect
-      // by itself: do it with a fresh token when the source can give one.
-      if (this.tokens.renewable) {
-        this.setState('connecting');
-        this.reconnectWithFreshToken();
-      } else {
-        this.setState(this.sessionExpired ? 'expired' : 'offline');
+      // The server ended the connection; socket.io does not reconnect by itself. After an
+      // expired session: with a fresh token when the source can give one ('expired' when
+      // it cannot); otherwise (a server going down) try again after a pause.
+      if (this.sessionExpired && !this.tokens.renewable) {
+        this.setState('expired');
+        return;
       }
+      this.setState('connecting');
+      if (this.sessionExpired) this.reconnectWithFreshToken();
+      else this.later(1000, () => { if (!this.socketRef?.connected) this.socketRef?.connect(); });
       return;
     }
     this.setState(this.socketRef?.active ? 'connecting' : 'offline');

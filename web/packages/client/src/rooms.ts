@@ -74,6 +74,9 @@ export class RoomBook {
       room.held.push(event);
       return;
     }
+    // Not joined as far as we know (a join that failed may still have joined on the
+    // server): the join that follows catches this message up, in order.
+    if (!room.joined) return;
     this.deliverNew(room, [event]);
   }
 
@@ -97,12 +100,15 @@ export class RoomBook {
     for (const w of room.waiters.splice(0)) w.resolve(result);
   }
 
-  /** A join failed: live events held so far are delivered (they are real), waiters rejected. */
-  failed(room: Room, err: unknown): void {
-    const held = room.held ?? [];
+  /**
+   * A join failed. Live events held so far are dropped, not delivered: one of them may lie
+   * past messages the join was to catch up, and delivering it would move `lastSeq` past
+   * them; the next join's catch-up (from `lastSeq`) brings them all. Waiters are rejected
+   * unless the join will be tried again (`keepWaiters`).
+   */
+  failed(room: Room, err: unknown, options: { keepWaiters?: boolean } = {}): void {
     room.held = null;
-    this.deliverNew(room, held);
-    for (const w of room.waiters.splice(0)) w.reject(err);
+    if (!options.keepWaiters) for (const w of room.waiters.splice(0)) w.reject(err);
   }
 
   private deliverNew(room: Room, events: NewMessage[]): void {

@@ -170,7 +170,7 @@ test('a customer and a dispatcher chat in real time through the console', { time
   await dina.context.close();
 });
 
-test('attachments with thumbnails, reactions, search, notifications, export, editing, deleting and a closed order', { timeout: 180_000 }, async () => {
+test('attachments with thumbnails, reactions, replies, search, notifications, export, editing, deleting and a closed order', { timeout: 180_000 }, async () => {
   const PARCEL = 'order-1044';
   await srv.order(PARCEL, { number: '1044', status: 'delivered', participants: [
     { userId: ANA.id, role: ANA.role, name: ANA.name }, { userId: DINA.id, role: DINA.role, name: DINA.name }] });
@@ -200,6 +200,12 @@ test('attachments with thumbnails, reactions, search, notifications, export, edi
   await messageItem(ana.page, 'Photo of the parcel at your door').getByRole('button', { name: 'React to Dina' }).click();
   await ana.page.getByRole('button', { name: 'React with 👍' }).click();
   await messageItem(dina.page, 'Photo of the parcel at your door').getByRole('button', { name: '👍 1: Ana' }).waitFor();
+  // --- Ana replies to it: Dina sees the quote above the answer.
+  await messageItem(ana.page, 'Photo of the parcel at your door').getByRole('button', { name: 'Reply to Dina' }).click();
+  await ana.page.getByText('Replying to').waitFor();
+  await composer(ana.page).fill('Got it, thank you!');
+  await composer(ana.page).press('Enter');
+  await messageItem(dina.page, 'Got it, thank you!').locator('.quote', { hasText: 'Photo of the parcel at your door' }).waitFor();
   await screenshotSideBySide(browser, '06-attachment-reaction', [ana, dina]);
 
   // --- Dina searches every chat and jumps to a result in another chat.

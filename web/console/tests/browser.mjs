@@ -85,13 +85,21 @@ export async function seriousA11yViolations(page) {
     .map((v) => `${v.impact} ${v.id}: ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}`);
 }
 
-/** Polls `fn` until it returns a truthy value; fails saying `what` after `timeoutMs`. */
+/**
+ * Polls `fn` until it returns a truthy value; fails saying `what` after `timeoutMs`. A
+ * throw counts as "not yet" (an element re-rendered between two reads), and the last
+ * one is reported.
+ */
 export async function eventually(fn, what, timeoutMs = TIMEOUT) {
   const end = Date.now() + timeoutMs;
   let last;
   for (;;) {
-    last = await fn();
-    if (last) return last;
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (err) {
+      last = `threw: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`;
+    }
     if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what} (last: ${JSON.stringify(last)})`);
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -85,7 +85,7 @@ test('a customer and a dispatcher chat in real time through the console', { time
   await bubbles(ana.page, 'Hello, where is my driver?').waitFor();
   assert.equal(await composer(ana.page).inputValue(), '', 'Enter sent the message and emptied the box');
   const badge = chatItem(dina.page, ORDER).getByTestId('unread-badge');
-  await eventually(async () => (await badge.count()) > 0 && (await badge.textContent()) === '1', 'Dina sees 1 unread on 1042');
+  await eventually(async () => (await badge.textContent({ timeout: 1000 })) === '1', 'Dina sees 1 unread on 1042');
   await chatItem(dina.page, ORDER).getByText('Hello, where is my driver?').waitFor();
   await screenshotSideBySide(browser, '01-unread-badge', [ana, dina]);
 
@@ -94,7 +94,7 @@ test('a customer and a dispatcher chat in real time through the console', { time
   await bubbles(dina.page, 'Hello, where is my driver?').waitFor();
   await badge.waitFor({ state: 'detached' });
   const seen = ana.page.getByTestId('seen-by');
-  await eventually(async () => (await seen.count()) === 1 && (await seen.textContent()) === 'Seen by Dina', 'Ana sees "Seen by Dina"');
+  await eventually(async () => (await seen.count()) === 1 && (await seen.textContent({ timeout: 1000 })) === 'Seen by Dina', 'Ana sees "Seen by Dina"');
   await messageItem(ana.page, 'Hello, where is my driver?').getByTestId('seen-by').waitFor();
   await screenshotSideBySide(browser, '02-seen-by', [ana, dina]);
 
@@ -155,7 +155,7 @@ test('a customer and a dispatcher chat in real time through the console', { time
   const seqs = (await ana.page.locator('.message-list .message[data-seq]').evaluateAll(
     (els) => els.map((el) => Number(el.getAttribute('data-seq')))));
   assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), 'Ana\'s messages are in seq order');
-  await eventually(async () => (await ana.page.getByTestId('seen-by').textContent().catch(() => null)) === 'Seen by Dina',
+  await eventually(async () => (await ana.page.getByTestId('seen-by').textContent({ timeout: 1000 })) === 'Seen by Dina',
     'Dina has seen Ana\'s offline message');
   await screenshotSideBySide(browser, '05-after-reconnect', [ana, dina]);
 

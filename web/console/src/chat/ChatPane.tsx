@@ -2,7 +2,7 @@
 // list, who is typing, and the composer (or a note when the order's chat is read-only).
 // Marks the chat read while it is on screen.
 import { useEffect, useMemo, useRef, useState } from 'react';
-import type { ChatSummary, OrderChatClient } from '@orderchat/client';
+import type { ChatSummary, OrderChatClient, OrderChatError } from '@orderchat/client';
 import { useChat, type ChatMessage } from '@orderchat/client/react';
 import { namesFrom } from '../lib/format';
 import { isReadOnlyStatus } from '../lib/orderStatus';
@@ -25,6 +25,7 @@ interface Props {
 export function ChatPane({ token, client, orderId, summary, me, jumpTo, onJumped }: Props) {
   const chat = useChat(token, orderId, { client });
   const [replyTo, setReplyTo] = useState<ChatMessage | null>(null);
+  const [dismissed, setDismissed] = useState<OrderChatError | null>(null);
   const readOnly = isReadOnlyStatus(summary?.order?.status);
   const names = useMemo(() => namesFrom(chat.participants, chat.messages), [chat.participants, chat.messages]);
   useMarkReadWhileVisible(chat.messages, me.userId, chat.markAsRead);
@@ -33,7 +34,12 @@ export function ChatPane({ token, client, orderId, summary, me, jumpTo, onJumped
     <section className="chat" aria-label={`Chat of order ${summary?.order?.number ?? orderId}`}>
       <ChatHeader client={client} orderId={orderId} summary={summary} participants={chat.participants}
         onlineUsers={chat.onlineUsers} connected={chat.isConnected} me={me} />
-      {chat.error && <p className="chat-error" role="alert">{chat.error.message}</p>}
+      {chat.error && chat.error !== dismissed && (
+        <p className="chat-error" role="alert">
+          {chat.error.message}
+          <button type="button" className="link-button" onClick={() => setDismissed(chat.error)}>Dismiss</button>
+        </p>
+      )}
       <MessageList chat={chat} me={me} names={names} readOnly={readOnly} jumpTo={jumpTo} onJumped={onJumped} onReply={setReplyTo} />
       <TypingIndicator userIds={chat.typingUsers} names={names} />
       {readOnly ? (

@@ -73,6 +73,7 @@ export function MessageList({ chat, me, names, readOnly, jumpTo, onJumped, onRep
     const target = box.current?.querySelector(`[data-seq="${jumpTo}"]`);
     if (target) {
       target.scrollIntoView({ block: 'center' });
+      before.current = { ...before.current, atBottom: box.current ? isAtBottom(box.current) : false };
       setHighlight(jumpTo);
       onJumped();
     } else if (hasOlder && !loadingOlder && (messages[0]?.seq ?? 0) > jumpTo) {

@@ -220,6 +220,20 @@ describe('useOrderChats', () => {
     await srv.client({ token: ct }).rest.markRead(orderB);
     await waitFor(() => expect(result.current.totalUnread).toBe(1), WAIT);
   });
+
+  it('a dispatcher (staff, not a participant) sees every order and its activity', async () => {
+    const { orderId, dt } = await srv.customerAndDriver();
+    const dispatcher = token(uid('disp'), 'dispatcher');
+    const { result } = renderHook(() => useOrderChats(dispatcher, { url: srv.url, pollMs: 0 }));
+    await waitFor(() => expect(result.current.chats.some((c) => c.orderId === orderId)).toBe(true), WAIT);
+    await srv.send(dt, orderId, 'for the dispatcher');
+    await waitFor(() => {
+      const row = result.current.chats.find((c) => c.orderId === orderId);
+      expect(row?.lastMessage?.message).toBe('for the dispatcher');
+      expect(row?.unreadCount).toBe(1);
+    }, WAIT);
+    expect(result.current.chats[0]?.orderId).toBe(orderId);
+  });
 });
 
 describe('useNotifications', () => {

@@ -78,7 +78,8 @@ export interface ServerEvents {
     timestamp: string;
     messageId?: string;
     seq?: number;
-    count?: number;
+    /** How many messages this notification stands for (coalesced). */
+    count: number;
   };
   'session-expired': { reason: string };
 }

@@ -5,7 +5,8 @@
 
 import { act, cleanup, renderHook, waitFor } from '@testing-library/react';
 import { StrictMode, createElement, type ReactNode } from 'react';
-import { afterEach, describe, expect, it } from 'vitest';
+import { File as NodeFile } from 'node:buffer';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { OrderChatClient } from '../src/index.js';
 import { useChat, useNotifications, useOrderChats } from '../src/react/index.js';
 import { token, uid, useServer } from './support/server.js';
@@ -13,7 +14,10 @@ import { token, uid, useServer } from './support/server.js';
 const srv = useServer();
 const WAIT = { timeout: 15_000, interval: 25 };
 
-afterEach(() => cleanup());
+afterEach(() => {
+  cleanup();
+  vi.unstubAllGlobals();
+});
 
 /** A plain client for "the other user", closed after the file by useServer. */
 function other(tok: string): OrderChatClient {
@@ -154,6 +158,23 @@ describe('useChat', () => {
     expect(result.current.unreadCount).toBe(0);
   });
 
+  it('sends files: uploaded first, then attached to the message', async () => {
+    const { orderId, ct, dt } = await srv.customerAndDriver();
+    const { result } = renderHook(() => useChat(ct, orderId, { url: srv.url }));
+    await waitFor(() => expect(result.current.loading).toBe(false), WAIT);
+    // jsdom's FormData and File are not what Node's fetch sends (a browser's are): use the
+    // platform's own, as a browser page would have them.
+    const nativeFormData = (await new Request('http://x/', { method: 'POST', body: new URLSearchParams('a=1') }).formData()).constructor;
+    vi.stubGlobal('FormData', nativeFormData);
+    const file = new NodeFile(['delivery note\n'], 'note.txt', { type: 'text/plain' }) as unknown as File;
+    let sent!: { attachments: { id: string; fileName: string; url: string }[] };
+    await act(async () => { sent = await result.current.sendMessage('see the note', { files: [file] }); });
+    expect(sent.attachments.map((a) => a.fileName)).toEqual(['note.txt']);
+    await waitFor(() => expect(result.current.messages.map((m) => [m.messageType, m.attachments.length, Boolean(m.pending)])).toEqual([['file', 1, false]]), WAIT);
+    const blob = await srv.client({ token: dt }).rest.download(sent.attachments[0]?.url as string);
+    expect(await blob.text()).toBe('delivery note\n');
+  });
+
   it('edit, delete, react (toggle) and search', async () => {
     const { orderId, customer, ct, dt } = await srv.customerAndDriver();
     const sent = await srv.send(dt, orderId, 'the parcel is at the gate');
@@ -198,6 +219,20 @@ describe('useOrderChats', () => {
 
     await srv.client({ token: ct }).rest.markRead(orderB);
     await waitFor(() => expect(result.current.totalUnread).toBe(1), WAIT);
+  });
+
+  it('a dispatcher (staff, not a participant) sees every order and its activity', async () => {
+    const { orderId, dt } = await srv.customerAndDriver();
+    const dispatcher = token(uid('disp'), 'dispatcher');
+    const { result } = renderHook(() => useOrderChats(dispatcher, { url: srv.url, pollMs: 0 }));
+    await waitFor(() => expect(result.current.chats.some((c) => c.orderId === orderId)).toBe(true), WAIT);
+    await srv.send(dt, orderId, 'for the dispatcher');
+    await waitFor(() => {
+      const row = result.current.chats.find((c) => c.orderId === orderId);
+      expect(row?.lastMessage?.message).toBe('for the dispatcher');
+      expect(row?.unreadCount).toBe(1);
+    }, WAIT);
+    expect(result.current.chats[0]?.orderId).toBe(orderId);
   });
 });
 

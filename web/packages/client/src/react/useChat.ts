@@ -149,7 +149,11 @@ export function useChat(token: TokenSource | null, orderId: string | null, optio
         for (const p of people) if ((next[p.userId] ?? 0) < p.readSeq) next[p.userId] = p.readSeq;
         return next;
       });
-      setOnline(people.filter((p) => p.online).map((p) => p.userId));
+      // Participants: as the server says now; others seen in the room (staff) are kept.
+      setOnline((users) => [
+        ...users.filter((u) => !knownUsers.has(u)),
+        ...people.filter((p) => p.online).map((p) => p.userId),
+      ]);
       setUnreadCount(unread);
     };
 

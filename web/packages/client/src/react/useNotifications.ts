@@ -25,7 +25,7 @@ function fromEvent(e: ServerEvents['notification']): Notification {
   return {
     id: e.id ?? `live:${e.orderId}:${e.seq ?? e.timestamp}`,
     type: e.type, orderId: e.orderId, title: e.title, message: e.message,
-    messageId: e.messageId ?? null, seq: e.seq ?? null, count: e.count ?? 1,
+    messageId: e.messageId ?? null, seq: e.seq ?? null, count: e.count,
     read: false, readAt: null, createdAt: e.timestamp, updatedAt: e.timestamp, cursor: '', timestamp: e.timestamp,
   };
 }

@@ -78,14 +78,15 @@ export function useOrderChats(token: TokenSource | null, options?: OrderChatsOpt
     const offs = [
       client.on('unread-count', (e) => {
         setChats((rows) => rows.map((r) => (r.orderId === e.orderId && r.unreadCount !== e.unreadCount ? { ...r, unreadCount: e.unreadCount } : r)));
-        if (!chatsHas(e.orderId)) soon();
+        // A count that rose means a new message (a new last message, a new order at the top).
+        const row = rowsRef.current.find((r) => r.orderId === e.orderId);
+        if (!row || e.unreadCount > row.unreadCount) soon();
       }),
       client.on('new-message', soon),
       client.on('notification', soon),
       client.on('order-updated', soon),
       client.on('message-deleted', soon),
     ];
-    const chatsHas = (orderId: string) => rowsRef.current.some((r) => r.orderId === orderId);
     let wasConnected = client.state === 'connected';
     const offState = client.onState((state) => {
       if (state === 'connected' && !wasConnected) soon();

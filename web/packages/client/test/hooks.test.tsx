@@ -121,6 +121,15 @@ describe('useChat', () => {
     expect(result.current.messages.length).toBeGreaterThan(before);
   });
 
+  it('an order the user may not see: error order_not_found, not loading forever', async () => {
+    const { orderId } = await srv.customerAndDriver();
+    const stranger = token(uid('stranger'), 'customer'); // made once: a new token each render would be a new connection
+    const { result } = renderHook(() => useChat(stranger, orderId, { url: srv.url }));
+    await waitFor(() => expect(result.current.error?.code).toBe('order_not_found'), WAIT);
+    expect(result.current.loading).toBe(false);
+    expect(result.current.messages).toEqual([]);
+  });
+
   it('loadOlder pages back until the first message', async () => {
     const { orderId, ct, dt } = await srv.customerAndDriver();
     for (let i = 1; i <= 12; i += 1) await srv.send(dt, orderId, `m${i}`);

@@ -140,7 +140,11 @@ export function useChat(token: TokenSource | null, orderId: string | null, optio
       client.on('unread-count', (e) => { if (e.orderId === orderId) setUnreadCount(e.unreadCount); }),
     ];
 
-    const fail = (err: unknown) => { if (live) setError(toOrderChatError(err)); };
+    const fail = (err: unknown) => {
+      if (!live) return;
+      setError(toOrderChatError(err));
+      setLoading(false);
+    };
     const loadSide = async () => {
       const [people, unread] = await Promise.all([client.rest.participants(orderId), client.rest.unreadCount(orderId)]);
       if (!live) return;

@@ -41,6 +41,11 @@ export async function startServer(env = {}) {
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    // A test process that dies without stopping its server must not leave it running.
+    const child = proc;
+    const reap = () => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); };
+    process.once('exit', reap);
+    child.once('close', () => process.off('exit', reap));
     const from = log.length;
     const keep = (chunk) => { log += chunk.toString().replace(/\x1b\[[0-9;]*m/g, ''); };
     proc.stdout.on('data', keep);

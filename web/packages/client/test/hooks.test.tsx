@@ -99,6 +99,37 @@ describe('useChat', () => {
     expect(result.current.error?.code).toBe('message_empty');
   });
 
+  it('retry: a send refused while the order was closed goes through with the same clientId once it reopens', async () => {
+    const { orderId, ct } = await srv.customerAndDriver();
+    const platform = srv.client({ token: token('platform', 'service') }).rest;
+    await platform.updateOrder(orderId, { status: 'cancelled' });
+    const { result } = renderHook(() => useChat(ct, orderId, { url: srv.url }));
+    await waitFor(() => expect(result.current.loading).toBe(false), WAIT);
+    const before = result.current.messages.length; // the status change's system message
+    await act(async () => { await result.current.sendMessage('can I still change the address?').catch(() => undefined); });
+    const failed = result.current.messages.at(-1);
+    expect(failed).toMatchObject({ pending: true, failed: { code: 'order_closed' } });
+
+    await platform.updateOrder(orderId, { status: 'created' });
+    await act(async () => { await result.current.retry(failed?.clientId as string); });
+    await waitFor(() => {
+      const mine = result.current.messages.filter((m) => m.message === 'can I still change the address?');
+      expect(mine).toHaveLength(1);
+      expect(mine[0]).toMatchObject({ clientId: failed?.clientId });
+      expect(mine[0]?.pending).toBeUndefined();
+    }, WAIT);
+    expect(result.current.messages.length).toBeGreaterThan(before);
+  });
+
+  it('an order the user may not see: error order_not_found, not loading forever', async () => {
+    const { orderId } = await srv.customerAndDriver();
+    const stranger = token(uid('stranger'), 'customer'); // made once: a new token each render would be a new connection
+    const { result } = renderHook(() => useChat(stranger, orderId, { url: srv.url }));
+    await waitFor(() => expect(result.current.error?.code).toBe('order_not_found'), WAIT);
+    expect(result.current.loading).toBe(false);
+    expect(result.current.messages).toEqual([]);
+  });
+
   it('loadOlder pages back until the first message', async () => {
     const { orderId, ct, dt } = await srv.customerAndDriver();
     for (let i = 1; i <= 12; i += 1) await srv.send(dt, orderId, `m${i}`);

@@ -79,6 +79,8 @@ export function useChat(token: TokenSource | null, orderId: string | null, optio
   const listRef = useRef(list);
   listRef.current = list;
   const olderRef = useRef({ hasOlder: false, loading: false });
+  // What a failed send needs to be retried: its reply target, its files and, once uploaded, their ids.
+  const sendsRef = useRef(new Map<string, SendOptions & { attachmentIds?: string[] }>());
 
   const update = useCallback((change: (l: MessageList) => MessageList) => {
     setList((l) => {
@@ -138,7 +140,11 @@ export function useChat(token: TokenSource | null, orderId: string | null, optio
       client.on('unread-count', (e) => { if (e.orderId === orderId) setUnreadCount(e.unreadCount); }),
     ];
 
-    const fail = (err: unknown) => { if (live) setError(toOrderChatError(err)); };
+    const fail = (err: unknown) => {
+      if (!live) return;
+      setError(toOrderChatError(err));
+      setLoading(false);
+    };
     const loadSide = async () => {
       const [people, unread] = await Promise.all([client.rest.participants(orderId), client.rest.unreadCount(orderId)]);
       if (!live) return;
@@ -204,11 +210,13 @@ export function useChat(token: TokenSource | null, orderId: string | null, optio
       createdAt: now, updatedAt: now, editedAt: null, deleted: false, reactions: [], pending: true,
     };
     update((l) => l.withPending(optimistic));
+    sendsRef.current.set(clientId, opts);
     try {
       let attachments = opts.attachmentIds;
       if (!attachments && opts.files?.length) {
         const uploaded = await Promise.all(opts.files.map((f) => client.rest.upload(f, f.name, orderId)));
         attachments = uploaded.map((a) => a.id);
+        sendsRef.current.set(clientId, { ...opts, attachmentIds: attachments });
       }
       const message = await client.sendMessage(orderId, {
         message: text, clientId,
@@ -216,6 +224,7 @@ export function useChat(token: TokenSource | null, orderId: string | null, optio
         ...(attachments?.length ? { attachments } : {}),
       });
       update((l) => l.upsert([message]));
+      sendsRef.current.delete(clientId);
       return message;
     } catch (err) {
       const failed = toOrderChatError(err);
@@ -230,7 +239,7 @@ export function useChat(token: TokenSource | null, orderId: string | null, optio
   const retry = useCallback((clientId: string) => {
     const old = listRef.current.pending(clientId);
     if (!old) return Promise.reject(new OrderChatError('invalid_field', `clientId: no failed message ${clientId}`));
-    return send(clientId, old.message, { ...(old.replyTo ? { replyTo: old.replyTo } : {}) });
+    return send(clientId, old.message, sendsRef.current.get(clientId) ?? {});
   }, [send]);
 
   const need = useCallback((): OrderChatClient => {

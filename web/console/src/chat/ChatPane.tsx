@@ -63,13 +63,18 @@ function useMarkReadWhileVisible(messages: ChatMessage[], myId: string, markAsRe
     document.addEventListener('visibilitychange', update);
     return () => document.removeEventListener('visibilitychange', update);
   }, []);
+  // Bumped to try again a moment after a mark-read failed (the connection was changing).
+  const [attempt, setAttempt] = useState(0);
   let latest = 0;
   for (const m of messages) if (!m.pending && m.seq > latest && m.user?.id !== myId) latest = m.seq;
   useEffect(() => {
     if (!visible || latest <= marked.current) return;
     marked.current = latest;
+    let retry: ReturnType<typeof setTimeout> | undefined;
     markAsRead(latest).catch(() => {
-      marked.current = 0; // try again with the next message or the next visit
+      marked.current = 0;
+      retry = setTimeout(() => setAttempt((n) => n + 1), 2000);
     });
-  }, [visible, latest, markAsRead]);
+    return () => clearTimeout(retry);
+  }, [visible, latest, markAsRead, attempt]);
 }

@@ -252,6 +252,39 @@ describe('useOrderChats', () => {
     await waitFor(() => expect(result.current.totalUnread).toBe(1), WAIT);
   });
 
+  it('a listing read before a live unread count does not undo it', async () => {
+    const { orderId, ct, dt } = await srv.customerAndDriver();
+    await srv.send(dt, orderId, 'unread for now');
+    // The chat list's requests are held once answered, until the test lets them go.
+    let hold: { answered: () => void; release: Promise<void> } | null = null;
+    const slowFetch: typeof fetch = async (input, init) => {
+      const response = await fetch(input, init);
+      const held = hold;
+      if (held && String(input).includes('/api/chat/orders?')) {
+        held.answered();
+        await held.release;
+      }
+      return response;
+    };
+    const client = srv.client({ token: ct, fetch: slowFetch, transports: ['websocket'] });
+    client.connect();
+    const { result } = renderHook(() => useOrderChats(ct, { url: srv.url, client, pollMs: 0 }));
+    await waitFor(() => expect(result.current.chats.find((c) => c.orderId === orderId)?.unreadCount).toBe(1), WAIT);
+
+    let release!: () => void;
+    let answered!: () => void;
+    const wasAnswered = new Promise<void>((resolve) => { answered = resolve; });
+    hold = { answered, release: new Promise<void>((resolve) => { release = resolve; }) };
+    let refreshing!: Promise<void>;
+    act(() => { refreshing = result.current.refresh(); });
+    await wasAnswered; // the server has answered "1 unread"; the answer waits here
+    hold = null;
+    await srv.client({ token: ct }).rest.markRead(orderId); // another tab reads the chat
+    await waitFor(() => expect(result.current.totalUnread).toBe(0), WAIT);
+    await act(async () => { release(); await refreshing; });
+    expect(result.current.chats.find((c) => c.orderId === orderId)?.unreadCount).toBe(0);
+  });
+
   it('a dispatcher (staff, not a participant) sees every order and its activity', async () => {
     const { orderId, dt } = await srv.customerAndDriver();
     const dispatcher = token(uid('disp'), 'dispatcher');

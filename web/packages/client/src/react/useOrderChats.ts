@@ -57,12 +57,21 @@ export function useOrderChats(token: TokenSource | null, options?: OrderChatsOpt
     let timer: ReturnType<typeof setTimeout> | undefined;
     // The newest answer wins: a slow older listing never overwrites a newer one.
     let asked = 0;
+    // Unread counts that came live, with the number of listings asked for by then: a
+    // listing asked for before such a count was read before it and must not undo it
+    // (a mark-read in another tab, answered while the listing was on its way).
+    const liveCounts = new Map<string, { unreadCount: number; askedBefore: number }>();
     const load = async () => {
       const mine = ++asked;
       try {
         const rows = await client.rest.listChats({ limit });
         if (!live || mine !== asked) return;
-        setChats([...rows].sort(byActivity));
+        const merged = rows.map((row) => {
+          const seen = liveCounts.get(row.orderId);
+          return seen && seen.askedBefore >= mine ? { ...row, unreadCount: seen.unreadCount } : row;
+        });
+        for (const [orderId, seen] of liveCounts) if (seen.askedBefore < mine) liveCounts.delete(orderId);
+        setChats(merged.sort(byActivity));
         setError(null);
       } catch (err) {
         if (live) setError(toOrderChatError(err));
@@ -77,6 +86,7 @@ export function useOrderChats(token: TokenSource | null, options?: OrderChatsOpt
     };
     const offs = [
       client.on('unread-count', (e) => {
+        liveCounts.set(e.orderId, { unreadCount: e.unreadCount, askedBefore: asked });
         setChats((rows) => rows.map((r) => (r.orderId === e.orderId && r.unreadCount !== e.unreadCount ? { ...r, unreadCount: e.unreadCount } : r)));
         // A count that rose means a new message (a new last message, a new order at the top).
         const row = rowsRef.current.find((r) => r.orderId === e.orderId);

@@ -56,6 +56,9 @@ function ConsoleFor({ token, me, onSignOut, client, state }: Props & { client: O
   }, []);
 
   const summary = chats.chats.find((c) => c.orderId === selected) ?? null;
+  // While the connection is down the top bar says so; a listing that failed meanwhile is
+  // only worth showing when there is no list at all.
+  const listErrorShown = state === 'connected' || chats.chats.length === 0 ? listError : null;
 
   return (
     <div className="console">
@@ -73,7 +76,7 @@ function ConsoleFor({ token, me, onSignOut, client, state }: Props & { client: O
         </div>
       </header>
       <nav className="sidebar" aria-label="Order chats">
-        <ChatList chats={chats.chats} loading={chats.loading} error={chats.error} selected={selected} onSelect={open} me={me} />
+        <ChatList chats={chats.chats} loading={chats.loading} error={listErrorShown} selected={selected} onSelect={open} me={me} />
       </nav>
       <main className="pane">
         {selected ? (

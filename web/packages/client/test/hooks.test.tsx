@@ -285,6 +285,26 @@ describe('useOrderChats', () => {
     expect(result.current.chats.find((c) => c.orderId === orderId)?.unreadCount).toBe(0);
   });
 
+  it('a message in a joined room becomes its row\'s last message without reading the list again', async () => {
+    const { orderId, ct, dt } = await srv.customerAndDriver();
+    await srv.send(dt, orderId, 'first');
+    let listings = 0;
+    const countingFetch: typeof fetch = (input, init) => {
+      if (String(input).includes('/api/chat/orders?')) listings += 1;
+      return fetch(input, init);
+    };
+    const client = srv.client({ token: ct, fetch: countingFetch });
+    client.connect();
+    await client.joinOrder(orderId);
+    const { result } = renderHook(() => useOrderChats(ct, { url: srv.url, client, pollMs: 0 }));
+    await waitFor(() => expect(result.current.chats[0]?.lastMessage?.message).toBe('first'), WAIT);
+    const before = listings;
+
+    await client.sendMessage(orderId, 'second, from me');
+    await waitFor(() => expect(result.current.chats[0]?.lastMessage?.message).toBe('second, from me'), WAIT);
+    expect(listings).toBe(before);
+  });
+
   it('a dispatcher (staff, not a participant) sees every order and its activity', async () => {
     const { orderId, dt } = await srv.customerAndDriver();
     const dispatcher = token(uid('disp'), 'dispatcher');

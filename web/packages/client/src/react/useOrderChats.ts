@@ -1,6 +1,8 @@
 // useOrderChats: the caller's chat list with live unread counts. `unread-count` events
-// (sent to every connection of the user) set a row's count at once; any sign of activity
-// (a message, a notification, an order update) re-reads the list shortly after, so last
+// (sent to every connection of the user) set a row's count at once, and a `new-message`
+// of a listed order (its room is joined on this connection) becomes the row's last
+// message at once; other signs of activity (a count that rose, a message of an order not
+// listed yet, a notification, an order update) re-read the list shortly after, so last
 // messages, order and new chats follow without joining every room.
 
 import { useCallback, useEffect, useRef, useState } from 'react';
@@ -92,7 +94,17 @@ export function useOrderChats(token: TokenSource | null, options?: OrderChatsOpt
         const row = rowsRef.current.find((r) => r.orderId === e.orderId);
         if (!row || e.unreadCount > row.unreadCount) soon();
       }),
-      client.on('new-message', soon),
+      client.on('new-message', (e) => {
+        if (!rowsRef.current.some((r) => r.orderId === e.orderId)) {
+          soon();
+          return;
+        }
+        setChats((rows) => rows
+          .map((r) => (r.orderId === e.orderId && (r.lastMessage?.seq ?? 0) < e.message.seq
+            ? { ...r, lastMessage: e.message, lastActivityAt: e.message.createdAt > r.lastActivityAt ? e.message.createdAt : r.lastActivityAt }
+            : r))
+          .sort(byActivity));
+      }),
       client.on('notification', soon),
       client.on('order-updated', soon),
       client.on('message-deleted', soon),

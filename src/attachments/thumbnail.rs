@@ -22,7 +22,8 @@ pub const MAX_PIXELS: u64 = 25_000_000;
 const MAX_ALLOC: u64 = 256 * 1024 * 1024;
 
 /// A JPEG thumbnail of the image in `bytes` (any format the binary decodes), fitting in
-/// `THUMBNAIL_SIDE` × `THUMBNAIL_SIDE`, aspect kept; transparency becomes white.
+/// `THUMBNAIL_SIDE` × `THUMBNAIL_SIDE`, aspect kept, never larger than the picture;
+/// transparency becomes white.
 pub fn make(bytes: &[u8]) -> anyhow::Result<Vec<u8>> {
     let reader = || -> anyhow::Result<ImageReader<Cursor<&[u8]>>> {
         let mut reader = ImageReader::new(Cursor::new(bytes))
@@ -40,7 +41,12 @@ pub fn make(bytes: &[u8]) -> anyhow::Result<Vec<u8>> {
         anyhow::bail!("{width} x {height} pixels is more than the {MAX_PIXELS} a thumbnail is made of");
     }
     let image = reader()?.decode().context("cannot decode the image")?;
-    let small = image.thumbnail(THUMBNAIL_SIDE, THUMBNAIL_SIDE);
+    // A picture that already fits keeps its size (`thumbnail` would blow it up).
+    let small = if width <= THUMBNAIL_SIDE && height <= THUMBNAIL_SIDE {
+        image
+    } else {
+        image.thumbnail(THUMBNAIL_SIDE, THUMBNAIL_SIDE)
+    };
     let rgb = flatten_on_white(&small);
     let mut out = Vec::new();
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 80)
@@ -96,6 +102,13 @@ mod tests {
             (THUMBNAIL_SIDE, THUMBNAIL_SIDE / 2)
         );
         assert_eq!(image::guess_format(&thumb).unwrap(), image::ImageFormat::Jpeg);
+    }
+
+    #[test]
+    fn a_picture_smaller_than_a_thumbnail_keeps_its_size() {
+        let thumb = make(&png(40, 30)).unwrap();
+        let decoded = image::load_from_memory(&thumb).unwrap();
+        assert_eq!((decoded.width(), decoded.height()), (40, 30));
     }
 
     #[test]

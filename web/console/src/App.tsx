@@ -6,16 +6,18 @@ import { TokenForm } from './session/TokenForm';
 import { forgetToken, isExpired, keepToken, readIdentity, takeInitialToken } from './session/token';
 
 export function App() {
-  const [token, setToken] = useState<string | null>(() => {
-    const initial = takeInitialToken();
+  const [start] = useState(() => {
+    const { token: initial, badLink } = takeInitialToken();
     const identity = initial ? readIdentity(initial) : null;
-    if (!identity || isExpired(identity)) {
-      forgetToken();
-      return null;
-    }
-    return initial;
+    if (identity && !isExpired(identity) && !badLink) return { token: initial, notice: null };
+    forgetToken();
+    const notice = badLink
+      ? 'The link did not carry an orderchat token. Paste one, or ask for a new link.'
+      : identity ? 'This token has expired. Paste a new one to go on.' : null;
+    return { token: null, notice };
   });
-  const [notice, setNotice] = useState<string | null>(null);
+  const [token, setToken] = useState<string | null>(start.token);
+  const [notice, setNotice] = useState<string | null>(start.notice);
   const identity = useMemo(() => (token ? readIdentity(token) : null), [token]);
 
   const signIn = useCallback((next: string) => {

@@ -34,7 +34,10 @@ function ConsoleFor({ token, me, onSignOut, client, state }: Props & { client: O
   const [jump, setJump] = useState<Jump | null>(null);
 
   useEffect(() => {
-    if (state === 'expired') onSignOut('Your session has expired. Paste a new token to go on.');
+    if (state === 'expired') {
+      onSignOut('The server did not accept this token: it has expired, or it was signed with another key '
+        + '(a token made for another server or data directory). Paste a new token to go on.');
+    }
   }, [state, onSignOut]);
 
   // A listing that failed (the network dropped mid-request) is tried again while connected.

@@ -180,7 +180,7 @@ test('attachments with thumbnails, reactions, replies, search, notifications, ex
 
   // --- Dina sends a photo with a caption; Ana's bell counts it.
   await chatItem(dina.page, PARCEL).click();
-  await dina.page.getByLabel('Attach files').setInputFiles({ name: 'parcel.png', mimeType: 'image/png', buffer: pngPicture() });
+  await dina.page.locator('.composer input[type="file"]').setInputFiles({ name: 'parcel.png', mimeType: 'image/png', buffer: pngPicture() });
   await dina.page.getByRole('list', { name: 'Files to send' }).getByText('parcel.png').waitFor();
   await composer(dina.page).fill('Photo of the parcel at your door');
   await composer(dina.page).press('Enter');
@@ -276,4 +276,16 @@ test('without a token the console asks for one, and a pasted token opens it', { 
   await field.waitFor();
   assert.deepEqual(visitor.errors, [], 'the browser logged errors');
   await visitor.context.close();
+
+  // A link that carries no token, and a token the server refuses (signed with another
+  // key: the signature is not this server's), each say so instead of failing silently.
+  const badLink = await openWindow(browser, 'bad link', `${srv.url}/console/#token=not-a-jwt`, { width: 900, height: 600 });
+  await badLink.page.getByRole('status').getByText('The link did not carry an orderchat token').waitFor();
+  await badLink.context.close();
+  const good = tok(DINA);
+  const forged = `${good.slice(0, good.lastIndexOf('.') + 1)}${'A'.repeat(43)}`;
+  const refused = await openWindow(browser, 'refused token', `${srv.url}/console/#token=${forged}`, { width: 900, height: 600 });
+  await refused.page.getByRole('status').getByText('The server did not accept this token').waitFor({ timeout: TIMEOUT });
+  await refused.page.getByLabel('Access token').waitFor();
+  await refused.context.close();
 });

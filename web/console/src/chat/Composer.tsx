@@ -78,8 +78,8 @@ export function Composer({ orderId, chat, replyTo, names, onCancelReply }: Props
           }}
           onKeyDown={onKeyDown}
         />
-        <input ref={fileInput} id={ids.files} type="file" multiple className="visually-hidden" tabIndex={-1}
-          aria-label="Attach files" onChange={(e) => {
+        {/* Opened by the Attach button; hidden from the page and from screen readers. */}
+        <input ref={fileInput} id={ids.files} type="file" multiple hidden onChange={(e) => {
             setFiles([...files, ...Array.from(e.target.files ?? [])]);
             e.target.value = '';
           }} />

@@ -14,9 +14,10 @@ export interface Identity {
 
 /**
  * Takes a `#token=…` from the URL (then removes it, so it is neither bookmarked nor
- * shown), else the token kept for this tab. Null when there is none.
+ * shown), else the token kept for this tab (`token` null when there is none);
+ * `badLink` when the URL carried something that is not a token.
  */
-export function takeInitialToken(): string | null {
+export function takeInitialToken(): { token: string | null; badLink: boolean } {
   const fragment = new URLSearchParams(window.location.hash.replace(/^#/, ''));
   const fromUrl = fragment.get('token');
   if (fromUrl) {
@@ -26,10 +27,11 @@ export function takeInitialToken(): string | null {
     window.history.replaceState(null, '', clean);
     if (readIdentity(fromUrl)) {
       keepToken(fromUrl);
-      return fromUrl;
+      return { token: fromUrl, badLink: false };
     }
+    return { token: sessionStorage.getItem(STORAGE_KEY), badLink: true };
   }
-  return sessionStorage.getItem(STORAGE_KEY);
+  return { token: sessionStorage.getItem(STORAGE_KEY), badLink: false };
 }
 
 export function keepToken(token: string): void {

@@ -138,14 +138,7 @@ impl ChatService {
     pub async fn expire_notifications(&self) -> Result<u64> {
         let age = chrono::Duration::from_std(self.notification_retention).unwrap_or(chrono::Duration::days(30));
         let before = timestamp(chrono::Utc::now() - age);
-        let mut deleted = 0;
-        loop {
-            let batch = self.store.delete_notifications_before(&before, EXPIRY_BATCH).await?;
-            deleted += batch;
-            if batch < EXPIRY_BATCH as u64 {
-                break;
-            }
-        }
+        let deleted = delete_in_batches(|limit| self.store.delete_notifications_before(&before, limit)).await?;
         if deleted > 0 {
             metrics::counter!("orderchat_notifications_expired_total").increment(deleted);
             tracing::info!(deleted, "deleted expired notifications");
@@ -153,8 +146,9 @@ impl ChatService {
         Ok(deleted)
     }
 
-    /// Runs `expire_notifications` (and `expire_dead_pushes`, with the same retention) now and then (a hundredth of the retention, between
-    /// a minute and an hour), until aborted.
+    /// Runs `expire_notifications`, and `expire_dead_pushes` with the same retention, now
+    /// and then (a hundredth of the retention, between a minute and an hour), until
+    /// aborted.
     pub fn spawn_notification_expiry(&self) -> JoinHandle<()> {
         let chat = self.clone();
         let period = (self.notification_retention / 100).clamp(Duration::from_secs(60), Duration::from_secs(3600));
@@ -171,5 +165,45 @@ impl ChatService {
                 }
             }
         })
+    }
+}
+
+/// Calls `delete` (which deletes at most `limit` rows and says how many) until it
+/// deletes fewer than a whole batch, so each transaction stays small; returns the total.
+pub(super) async fn delete_in_batches<F, Fut>(mut delete: F) -> Result<u64>
+where
+    F: FnMut(i64) -> Fut,
+    Fut: std::future::Future<Output = Result<u64>>,
+{
+    let mut deleted = 0;
+    loop {
+        let batch = delete(EXPIRY_BATCH).await?;
+        deleted += batch;
+        if batch < EXPIRY_BATCH as u64 {
+            return Ok(deleted);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn batches_go_on_until_one_comes_back_short() {
+        let mut left = 2 * EXPIRY_BATCH as u64 + 500;
+        let mut calls = 0;
+        let deleted = delete_in_batches(|limit| {
+            calls += 1;
+            let batch = left.min(limit as u64);
+            left -= batch;
+            async move { Ok(batch) }
+        })
+        .await
+        .unwrap();
+        assert_eq!((deleted, calls, left), (2 * EXPIRY_BATCH as u64 + 500, 3, 0));
+
+        let failed = delete_in_batches(|_| async { Err(Error::Unavailable("the database is closing")) }).await;
+        assert!(failed.is_err());
     }
 }

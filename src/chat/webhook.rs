@@ -160,16 +160,9 @@ impl ChatService {
     /// Deletes the dead letters queued longer ago than `retention`, in batches (whether
     /// or not this node has a webhook: another may have had one); returns how many.
     pub async fn expire_dead_pushes(&self, retention: Duration) -> Result<u64> {
-        const BATCH: i64 = 1_000;
         let before = now_ms().saturating_sub(millis(retention));
-        let mut deleted = 0;
-        loop {
-            let batch = self.store.delete_dead_pushes(before, BATCH).await?;
-            deleted += batch;
-            if batch < BATCH as u64 {
-                break;
-            }
-        }
+        let deleted =
+            super::notifications::delete_in_batches(|limit| self.store.delete_dead_pushes(before, limit)).await?;
         if deleted > 0 {
             metrics::counter!("orderchat_push_webhook_dead_letters_expired_total").increment(deleted);
             tracing::info!(deleted, "deleted expired push dead letters");

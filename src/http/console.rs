@@ -44,7 +44,8 @@ pub fn routes(dir: &Path) -> Router<AppState> {
         }))
 }
 
-/// Redirects `/console` to `/console/`, refuses while the console is not built, and adds the security and cache headers.
+/// Redirects `/console` to `/console/`, refuses while the console is not built, and
+/// adds the security and cache headers.
 async fn console_headers(index: &PathBuf, request: Request, next: Next) -> Response {
     // The page's own relative links resolve against `/console/`.
     if request.uri().path() == "/console" {
